@@ -1,0 +1,155 @@
+"""gan-spec's spec registry: every documented network and training recipe, loaded from the TOML files here.
+
+    import spec
+    spec.names()                 # every network and experiment name
+    spec.load("course-dcgan-g")  # a NetworkSpec or an ExperimentSpec
+    spec.errata()                # the reports' known errors, each with the check that proves it
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from spec.experiment import DatasetSpec, Erratum, ExperimentSpec, read_datasets, read_errata, read_experiment
+from spec.fields import Fact, SpecError, closest, read_toml
+from spec.network import NetworkSpec, read_network
+
+SPEC_DIR = Path(__file__).resolve().parent
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+@dataclass(frozen=True)
+class Registry:
+    networks: dict[str, NetworkSpec]
+    experiments: dict[str, ExperimentSpec]
+    datasets: dict[str, DatasetSpec]
+    errata: tuple[Erratum, ...]
+
+    def names(self, kind: str | None = None) -> list[str]:
+        if kind == "network":
+            return sorted(self.networks)
+        if kind == "experiment":
+            return sorted(self.experiments)
+        return sorted([*self.networks, *self.experiments])
+
+    def load(self, name: str) -> NetworkSpec | ExperimentSpec:
+        found = self.networks.get(name) or self.experiments.get(name)
+        if found is None:
+            raise SpecError(f"unknown name {name!r}{closest(name, self.names())}; "
+                            "`python -m impl.train --list` lists experiments, `python -m impl.summary --list` all")
+        return found
+
+    def pair(self, experiment: str) -> tuple[NetworkSpec, NetworkSpec]:
+        exp = self.experiments[experiment]
+        return self.networks[exp.generator.value], self.networks[exp.discriminator.value]
+
+
+def _merge(base: dict, child: dict) -> dict:
+    """A child experiment repeats only what differs from its base; sections such as [optimizer] merge by key."""
+    out = dict(base)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "value" not in value:
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def _check_name(name: str, file: Path, seen: dict[str, Path]) -> None:
+    if not name or set(name) - NAME_CHARS:
+        raise SpecError(f"{file}:name: {name!r} must be short, lowercase letters, digits and '-'")
+    if name in seen:
+        raise SpecError(f"{file}:name: {name!r} is already defined in {seen[name]}; names must be unique")
+    seen[name] = file
+
+
+def _experiments(files: list[Path], seen: dict[str, Path]) -> dict[str, ExperimentSpec]:
+    raw = {f: read_toml(f) for f in files}
+    by_name = {d.get("name"): f for f, d in raw.items()}
+
+    def resolved(file: Path, chain: tuple[str, ...] = ()) -> dict:
+        data = raw[file]
+        base = data.get("base")
+        if not base:
+            return data
+        if base not in by_name:
+            raise SpecError(f"{file}:base: no experiment {base!r}{closest(str(base), [str(n) for n in by_name])}")
+        if base in chain:
+            raise SpecError(f"{file}:base: circular base chain {' -> '.join((*chain, base))}")
+        parent = dict(resolved(by_name[base], (*chain, base)))
+        parent.pop("base", None)
+        return _merge(parent, data)
+
+    out = {}
+    for file in files:
+        exp = read_experiment(resolved(file), file)
+        _check_name(exp.name, file, seen)
+        out[exp.name] = exp
+    return out
+
+
+def _cross_check(reg: Registry) -> None:
+    for exp in reg.experiments.values():
+        for role, fact in (("generator", exp.generator), ("discriminator", exp.discriminator)):
+            net = reg.networks.get(fact.value)
+            if net is None:
+                raise SpecError(f"{exp.file}:{role}.value: no network {fact.value!r}"
+                                f"{closest(fact.value, sorted(reg.networks))}")
+            if net.role != role:
+                raise SpecError(f"{exp.file}:{role}.value: {fact.value!r} is a {net.role}, not a {role}")
+        g, d = reg.pair(exp.name)
+        if g.output != d.input:
+            raise SpecError(f"{exp.file}:discriminator.value: {g.name} makes {list(g.output)} but {d.name} "
+                            f"takes {list(d.input)}; pair networks whose shapes meet")
+        if len(g.input) != 1:
+            raise SpecError(f"{exp.file}:generator.value: {g.name} must take a latent vector, not {list(g.input)}")
+        if exp.dataset.value not in reg.datasets:
+            raise SpecError(f"{exp.file}:dataset.value: unknown data set {exp.dataset.value!r}"
+                            f"{closest(exp.dataset.value, sorted(reg.datasets))}; known: {', '.join(reg.datasets)}")
+    names = reg.names()
+    for err in reg.errata:
+        if err.subject not in names:
+            raise SpecError(f"errata {err.id}:subject: unknown name {err.subject!r}{closest(err.subject, names)}")
+
+
+def load_registry(root: Path = SPEC_DIR) -> Registry:
+    """Read and validate every spec file under `root` (networks/, experiments/, datasets.toml, errata.toml)."""
+    seen: dict[str, Path] = {}
+    networks = {}
+    for file in sorted((root / "networks").glob("*.toml")):
+        net = read_network(read_toml(file), file)
+        _check_name(net.name, file, seen)
+        networks[net.name] = net
+    experiments = _experiments(sorted((root / "experiments").glob("*.toml")), seen)
+    datasets = {d.name: d for d in read_datasets(read_toml(root / "datasets.toml"), root / "datasets.toml")} \
+        if (root / "datasets.toml").exists() else {}
+    errata = tuple(read_errata(read_toml(root / "errata.toml"), root / "errata.toml")) \
+        if (root / "errata.toml").exists() else ()
+    reg = Registry(networks=networks, experiments=experiments, datasets=datasets, errata=errata)
+    _cross_check(reg)
+    return reg
+
+
+@functools.cache
+def registry() -> Registry:
+    return load_registry()
+
+
+def names(kind: str | None = None) -> list[str]:
+    """Every spec name, or only those of kind 'network' or 'experiment'."""
+    return registry().names(kind)
+
+
+def load(name: str) -> NetworkSpec | ExperimentSpec:
+    """The network or experiment spec called `name`; SpecError suggesting the closest name if there is none."""
+    return registry().load(name)
+
+
+def errata() -> tuple[Erratum, ...]:
+    return registry().errata
+
+
+__all__ = ["DatasetSpec", "Erratum", "ExperimentSpec", "Fact", "NetworkSpec", "Registry", "SpecError", "errata",
+           "load", "load_registry", "names", "registry"]

@@ -1,0 +1,157 @@
+"""Experiment specs (training recipes), data sets and errata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spec.fields import Fact, SpecError, Table, closest, read_fact
+
+LOSSES = ("bce", "wgan", "wgan-gp", "lsgan", "hinge")
+OPTIMIZERS = {  # name -> keyword arguments a spec may give besides lr
+    "Adam": ("betas", "eps", "weight_decay"),
+    "RMSprop": ("alpha", "eps", "momentum", "weight_decay"),
+    "SGD": ("momentum", "weight_decay", "nesterov"),
+}
+CHECKS = ("printout", "output_shape", "steps_per_epoch", "bce_saturation", "forward_op", "head_activation", "quotes")
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    name: str
+    file: Path
+    title: str
+    report: str
+    generator: Fact
+    discriminator: Fact
+    dataset: Fact
+    loss: Fact
+    optimizer: dict[str, Fact]  # "name", "lr", and further keyword arguments
+    batch_size: Fact
+    epochs: Fact
+    samples: Fact
+    outcome: Fact
+    n_critic: Fact | None = None
+    clip_value: Fact | None = None
+    gp_weight: Fact | None = None
+    d_loss: Fact | None = None  # bce: "mean" or "sum" of the real and fake terms
+    stated_steps: Fact | None = None
+    base: str = ""
+    addition: bool = False
+
+    def facts(self) -> dict[str, Fact]:
+        """Every recipe value by field name, optimizer values as optimizer.<key>."""
+        out = {k: getattr(self, k) for k in ("generator", "discriminator", "dataset", "loss", "batch_size", "epochs",
+                                              "samples", "outcome", "n_critic", "clip_value", "gp_weight", "d_loss",
+                                              "stated_steps")}
+        out.update({f"optimizer.{k}": v for k, v in self.optimizer.items()})
+        return {k: v for k, v in out.items() if v is not None}
+
+    def optimizer_kwargs(self) -> dict[str, Any]:
+        kwargs = {k: f.value for k, f in self.optimizer.items() if k != "name"}
+        if "betas" in kwargs:
+            kwargs["betas"] = tuple(kwargs["betas"])
+        return kwargs
+
+
+def _positive(fact: Fact | None, where: str, kind: type = int) -> Fact | None:
+    if fact is not None and not fact.value > 0:
+        raise SpecError(f"{where}.value: must be positive, got {fact.value!r}")
+    return fact
+
+
+def read_experiment(data: dict[str, Any], file: Path) -> ExperimentSpec:
+    top = Table(data, str(file))
+    name = top.req("name", str)
+    base = top.opt("base", str, "")
+    loss = read_fact(top, "loss", str)
+    if loss.value not in LOSSES:
+        raise SpecError(f"{top.at('loss')}.value: unknown loss {loss.value!r}{closest(loss.value, LOSSES)}; "
+                        f"known: {', '.join(LOSSES)}")
+    opt_table = top.sub("optimizer")
+    opt_name = read_fact(opt_table, "name", str)
+    if opt_name.value not in OPTIMIZERS:
+        raise SpecError(f"{opt_table.at('name')}.value: unknown optimizer {opt_name.value!r}"
+                        f"{closest(opt_name.value, list(OPTIMIZERS))}; known: {', '.join(OPTIMIZERS)}")
+    optimizer = {"name": opt_name, "lr": _positive(read_fact(opt_table, "lr", float), opt_table.at("lr"))}
+    for key in OPTIMIZERS[opt_name.value]:
+        fact = read_fact(opt_table, key, (float, list, bool), required=False)
+        if fact is not None:
+            optimizer[key] = fact
+    opt_table.close()
+    exp = ExperimentSpec(
+        name=name, file=file, title=top.req("title", str), report=top.req("report", str),
+        generator=read_fact(top, "generator", str), discriminator=read_fact(top, "discriminator", str),
+        dataset=read_fact(top, "dataset", str), loss=loss, optimizer=optimizer,
+        batch_size=_positive(read_fact(top, "batch_size", int), top.at("batch_size")),
+        epochs=_positive(read_fact(top, "epochs", int), top.at("epochs")),
+        samples=_positive(read_fact(top, "samples", int), top.at("samples")),
+        outcome=read_fact(top, "outcome", str),
+        n_critic=_positive(read_fact(top, "n_critic", int, required=False), top.at("n_critic")),
+        clip_value=_positive(read_fact(top, "clip_value", float, required=False), top.at("clip_value")),
+        gp_weight=_positive(read_fact(top, "gp_weight", float, required=False), top.at("gp_weight")),
+        d_loss=read_fact(top, "d_loss", str, required=False),
+        stated_steps=_positive(read_fact(top, "stated_steps", int, required=False), top.at("stated_steps")),
+        base=base, addition=top.opt("addition", bool, False))
+    top.close()
+    if exp.d_loss is not None and exp.d_loss.value not in ("mean", "sum"):
+        raise SpecError(f"{top.at('d_loss')}.value: must be 'mean' or 'sum', got {exp.d_loss.value!r}")
+    if loss.value in ("wgan", "wgan-gp") and exp.n_critic is None:
+        raise SpecError(f"{top.at('n_critic')}: a {loss.value} experiment needs n_critic (critic steps per G step)")
+    if loss.value == "wgan" and exp.clip_value is None:
+        raise SpecError(f"{top.at('clip_value')}: a wgan experiment needs clip_value (weight clipping bound)")
+    if loss.value == "wgan-gp" and exp.gp_weight is None:
+        raise SpecError(f"{top.at('gp_weight')}: a wgan-gp experiment needs gp_weight (lambda of the penalty)")
+    return exp
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    title: str
+    images: Fact  # training images
+    shape: tuple[int, ...]  # native (C, H, W)
+    how: str  # how to supply it, for the missing-data message
+
+
+def read_datasets(data: dict[str, Any], file: Path) -> list[DatasetSpec]:
+    top = Table(data, str(file))
+    out = []
+    for item in top.subs("dataset"):
+        shape = item.req("shape", list)
+        out.append(DatasetSpec(name=item.req("name", str), title=item.req("title", str),
+                               images=read_fact(item, "images", int), shape=tuple(shape), how=item.req("how", str)))
+        item.close()
+    top.close()
+    return out
+
+
+@dataclass(frozen=True)
+class Erratum:
+    id: str
+    report: str
+    subject: str  # the network or experiment it concerns
+    said: str  # what the report says
+    truth: str  # what is true
+    how: str  # how we know
+    quotes: tuple[str, ...]  # verbatim excerpts of the report
+    check: dict[str, Any]  # the machine check that proves it (tests/test_errata.py)
+
+
+def read_errata(data: dict[str, Any], file: Path) -> list[Erratum]:
+    top = Table(data, str(file))
+    out = []
+    for item in top.subs("erratum"):
+        check = item.req("check", dict)
+        if check.get("kind") not in CHECKS:
+            raise SpecError(f"{item.at('check')}.kind: {check.get('kind')!r} is not one of {', '.join(CHECKS)}")
+        quotes = item.req("quotes", list)
+        if not quotes or not all(isinstance(q, str) and q for q in quotes):
+            raise SpecError(f"{item.at('quotes')}: give at least one verbatim excerpt of the report")
+        out.append(Erratum(id=item.req("id", str), report=item.req("report", str), subject=item.req("subject", str),
+                           said=item.req("said", str), truth=item.req("truth", str), how=item.req("how", str),
+                           quotes=tuple(quotes), check=check))
+        item.close()
+    top.close()
+    return out

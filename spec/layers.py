@@ -1,0 +1,142 @@
+"""The layer types a network spec may use, their arguments, and their output shapes (pure Python, no torch).
+
+Shapes exclude the batch dimension. Inference runs at load time, so a hand-edited spec whose layers cannot
+chain is refused with the layer's name before any tensor exists.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from spec.fields import SpecError, closest
+
+Shape = tuple[int, ...]
+
+_BN = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
+# type -> (required args, optional args with torch's defaults)
+LAYERS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "Sequential": ((), {}),
+    "Linear": (("in_features", "out_features"), {"bias": True}),
+    "Conv2d": (("in_channels", "out_channels", "kernel_size"), {"stride": 1, "padding": 0, "bias": True}),
+    "ConvTranspose2d": (("in_channels", "out_channels", "kernel_size"),
+                        {"stride": 1, "padding": 0, "output_padding": 0, "bias": True}),
+    "BatchNorm1d": (("num_features",), dict(_BN)),
+    "BatchNorm2d": (("num_features",), dict(_BN)),
+    "InstanceNorm2d": (("num_features",), {"eps": 1e-5, "affine": False}),
+    "LayerNorm": (("normalized_shape",), {"eps": 1e-5, "elementwise_affine": True}),
+    "ReLU": ((), {"inplace": False}),
+    "LeakyReLU": ((), {"negative_slope": 0.01, "inplace": False}),
+    "Tanh": ((), {}),
+    "Sigmoid": ((), {}),
+    "Identity": ((), {}),
+    "Dropout2d": ((), {"p": 0.5, "inplace": False}),
+    "Flatten": ((), {"start_dim": 1, "end_dim": -1}),
+}
+# functional steps of a forward pass: op -> optional args with torch's defaults
+OPS: dict[str, dict[str, Any]] = {
+    "reshape": {"shape": None},
+    "flatten": {},
+    "relu": {},
+    "leaky_relu": {"negative_slope": 0.01},
+    "tanh": {},
+    "sigmoid": {},
+}
+ELEMENTWISE = {"ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout2d", "relu", "leaky_relu", "tanh", "sigmoid"}
+_SIZES = {"in_features", "out_features", "in_channels", "out_channels", "num_features"}
+_PAIRS = {"kernel_size", "stride", "padding", "output_padding"}
+
+
+def check_args(kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
+    """Validate a layer's constructor arguments; return them with defaults filled in."""
+    if kind not in LAYERS:
+        raise SpecError(f"{where}.type: unknown layer type {kind!r}{closest(kind, sorted(LAYERS))}; "
+                        f"known: {', '.join(sorted(LAYERS))}")
+    required, optional = LAYERS[kind]
+    for key in args:
+        if key not in required and key not in optional:
+            raise SpecError(f"{where}.args.{key}: {kind} has no argument {key!r}"
+                            f"{closest(key, list(required) + list(optional))}")
+    for key in required:
+        if key not in args:
+            raise SpecError(f"{where}.args.{key}: {kind} needs `{key}`; add it to args")
+    full = {**optional, **args}
+    for key, value in full.items():
+        here = f"{where}.args.{key}"
+        if key in _SIZES and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise SpecError(f"{here}: must be a positive integer, got {value!r}")
+        if key in _PAIRS:
+            pair = value if isinstance(value, list) else [value]
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in pair) or len(pair) not in (1, 2):
+                raise SpecError(f"{here}: must be an integer or a pair of integers, got {value!r}")
+            low = 1 if key in ("kernel_size", "stride") else 0
+            if any(v < low for v in pair):
+                raise SpecError(f"{here}: must be >= {low}, got {value!r}")
+        if key in ("bias", "inplace", "affine", "track_running_stats", "elementwise_affine") \
+                and not isinstance(value, bool):
+            raise SpecError(f"{here}: must be true or false, got {value!r}")
+        if key in ("p",) and not (isinstance(value, (int, float)) and 0 <= value < 1):
+            raise SpecError(f"{here}: must be a probability in [0, 1), got {value!r}")
+    return full
+
+
+def check_op(op: str, args: dict[str, Any], where: str) -> dict[str, Any]:
+    if op not in OPS:
+        raise SpecError(f"{where}.op: unknown operation {op!r}{closest(op, sorted(OPS))}; known: {', '.join(OPS)}")
+    for key in args:
+        if key not in OPS[op]:
+            raise SpecError(f"{where}.{key}: operation {op} takes no argument {key!r}")
+    full = {**OPS[op], **args}
+    if op == "reshape":
+        shape = full["shape"]
+        if not isinstance(shape, list) or not shape or not all(isinstance(v, int) and v > 0 for v in shape):
+            raise SpecError(f"{where}.shape: reshape needs a list of positive sizes (batch excluded), got {shape!r}")
+        full["shape"] = tuple(shape)
+    return full
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    return (value[0], value[-1]) if isinstance(value, list) else (value, value)
+
+
+def output_shape(kind: str, args: dict[str, Any], shape: Shape, where: str) -> Shape:
+    """Output shape of one layer or op for an input of `shape`; SpecError naming `where` if it cannot apply."""
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise SpecError(f"{where}: {kind} cannot take input of shape {list(shape)}: {what}; "
+                            "fix this layer's arguments or the layer before it")
+
+    if kind in ELEMENTWISE:
+        return shape
+    if kind == "Linear":
+        need(shape[-1] == args["in_features"], f"in_features={args['in_features']} but the input has {shape[-1]}")
+        return (*shape[:-1], args["out_features"])
+    if kind in ("Conv2d", "ConvTranspose2d"):
+        need(len(shape) == 3, "expects (channels, height, width)")
+        need(shape[0] == args["in_channels"], f"in_channels={args['in_channels']} but the input has {shape[0]}")
+        k, s, p = _pair(args["kernel_size"]), _pair(args["stride"]), _pair(args["padding"])
+        if kind == "Conv2d":
+            out = [(shape[1 + i] + 2 * p[i] - k[i]) // s[i] + 1 for i in range(2)]
+        else:
+            op = _pair(args["output_padding"])
+            need(all(op[i] < s[i] for i in range(2)), "output_padding must be smaller than stride")
+            out = [(shape[1 + i] - 1) * s[i] - 2 * p[i] + k[i] + op[i] for i in range(2)]
+        need(all(v > 0 for v in out), f"the output would be {out[0]}x{out[1]}")
+        return (args["out_channels"], *out)
+    if kind in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d"):
+        dims = {"BatchNorm1d": (1, 2), "BatchNorm2d": (3,), "InstanceNorm2d": (3,)}[kind]
+        need(len(shape) in dims, f"expects {' or '.join(str(d) for d in dims)} dimensions besides the batch")
+        need(shape[0] == args["num_features"], f"num_features={args['num_features']} but the input has {shape[0]}")
+        return shape
+    if kind == "LayerNorm":
+        norm = args["normalized_shape"]
+        norm = tuple(norm) if isinstance(norm, list) else (norm,)
+        need(shape[-len(norm):] == norm, f"normalized_shape={list(norm)} does not end the input shape")
+        return shape
+    if kind in ("Flatten", "flatten"):
+        return (math.prod(shape),)
+    if kind == "reshape":
+        need(math.prod(args["shape"]) == math.prod(shape), f"{math.prod(shape)} values cannot become {list(args['shape'])}")
+        return tuple(args["shape"])
+    raise SpecError(f"{where}: no shape rule for {kind!r}")
