@@ -46,7 +46,8 @@ class SpecNet(nn.Module):
             parent.add_module(m.name, nn.Sequential() if m.type == "Sequential" else _layer(m))
         self._steps = [self.get_submodule(s.module) if s.module else _op(s) for s in net.forward]
         last = net.forward[-1]
-        self.ends_with_sigmoid = last.op == "sigmoid" or (bool(last.module) and net.module(last.module).type == "Sigmoid")
+        last_type = net.module(last.module).type if last.module else last.op
+        self.ends_with_sigmoid = last_type in ("Sigmoid", "sigmoid")
         if net.init.value == "dcgan":
             self.apply(dcgan_init)
 

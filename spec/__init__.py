@@ -47,14 +47,8 @@ class Registry:
 
 
 def _merge(base: dict, child: dict) -> dict:
-    """A child experiment repeats only what differs from its base; sections such as [optimizer] merge by key."""
-    out = dict(base)
-    for key, value in child.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and "value" not in value:
-            out[key] = {**out[key], **value}
-        else:
-            out[key] = value
-    return out
+    """A child experiment repeats only what differs from its base; each field (and [optimizer]) replaces whole."""
+    return {**base, **child}
 
 
 def _check_name(name: str, file: Path, seen: dict[str, Path]) -> None:
@@ -103,8 +97,6 @@ def _cross_check(reg: Registry) -> None:
         if g.output != d.input:
             raise SpecError(f"{exp.file}:discriminator.value: {g.name} makes {list(g.output)} but {d.name} "
                             f"takes {list(d.input)}; pair networks whose shapes meet")
-        if len(g.input) != 1:
-            raise SpecError(f"{exp.file}:generator.value: {g.name} must take a latent vector, not {list(g.input)}")
         if exp.dataset.value not in reg.datasets:
             raise SpecError(f"{exp.file}:dataset.value: unknown data set {exp.dataset.value!r}"
                             f"{closest(exp.dataset.value, sorted(reg.datasets))}; known: {', '.join(reg.datasets)}")

@@ -125,7 +125,8 @@ def read_fact(table: Table, key: str, kind: type | tuple[type, ...], required: b
     value = fact.req("value", kind)
     status = fact.req("status", str)
     if status not in STATUSES:
-        raise SpecError(f"{fact.at('status')}: {status!r} is not one of {', '.join(STATUSES)}{closest(status, STATUSES)}")
+        raise SpecError(f"{fact.at('status')}: {status!r} is not one of {', '.join(STATUSES)}"
+                        f"{closest(status, STATUSES)}")
     source = fact.req("source", str)
     if not source.strip():
         raise SpecError(f"{fact.at('source')}: must name the report and section the value comes from")

@@ -137,6 +137,7 @@ def output_shape(kind: str, args: dict[str, Any], shape: Shape, where: str) -> S
     if kind in ("Flatten", "flatten"):
         return (math.prod(shape),)
     if kind == "reshape":
-        need(math.prod(args["shape"]) == math.prod(shape), f"{math.prod(shape)} values cannot become {list(args['shape'])}")
+        need(math.prod(args["shape"]) == math.prod(shape),
+             f"{math.prod(shape)} values cannot become {list(args['shape'])}")
         return tuple(args["shape"])
     raise SpecError(f"{where}: no shape rule for {kind!r}")

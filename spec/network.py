@@ -99,7 +99,8 @@ def _read_module(item: Table, defaults: tuple[str, str], paths: dict[str, str]) 
         raise SpecError(f"{item.at('path')}: parent {parent!r} must be declared earlier as a Sequential")
     status = item.opt("status", str, defaults[0])
     if status not in STATUSES:
-        raise SpecError(f"{item.at('status')}: {status!r} is not one of {', '.join(STATUSES)}{closest(status, STATUSES)}")
+        raise SpecError(f"{item.at('status')}: {status!r} is not one of {', '.join(STATUSES)}"
+                        f"{closest(status, STATUSES)}")
     note = item.opt("note", str, "")
     if status != "documented" and not note:
         raise SpecError(f"{item.at('note')}: a {status} module needs a note saying how it was obtained")
@@ -130,7 +131,8 @@ def _read_forward(table: Table, modules: tuple[ModuleSpec, ...], defaults: tuple
         where = f"{table.at('forward')}[{i}]"
         if isinstance(entry, str):
             if entry not in known:
-                raise SpecError(f"{where}: no module {entry!r}{closest(entry, sorted(known))}; declare it in [[module]]")
+                raise SpecError(f"{where}: no module {entry!r}{closest(entry, sorted(known))}; "
+                                "declare it in [[module]]")
             steps += [Step(module=leaf, status=defaults[0], source=defaults[1])
                       for leaf in _leaves_under(entry, modules)]
             continue
