@@ -1,0 +1,240 @@
+"""Training data as one uint8 tensor [N, C, H, W]: FashionMNIST IDX files, a folder of images, or synthetic.
+
+The whole set is decoded once and kept as uint8 (71,314 64x64 RGB faces are 876 MB; FashionMNIST 47 MB), so a
+batch is an index into a tensor that can live on the GPU; `to_unit` turns it into floats in [-1, 1].
+Image folders skip unreadable files and report how many; a decoded folder is cached beside it (or in the user
+cache) keyed by the file list and the size, so the second start takes seconds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
+FACES_DIRS = ("faces", "data/faces")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+MAX_PIXELS = 64_000_000  # larger files are refused rather than decoded (decompression bombs)
+IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+class DataError(ValueError):
+    """Missing or unusable training data. The message is one line that names the data and the fix."""
+
+
+@dataclass
+class Dataset:
+    images: torch.Tensor  # uint8 [N, C, H, W]
+    labels: torch.Tensor | None
+    description: str  # for config.json and the progress output
+    skipped: dict[str, int] | None = None  # image folders: reason -> count of files left out
+
+
+# ---------------------------------------------------------------- FashionMNIST (IDX files)
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """An IDX file (raw or .gz) as a uint8 array, after checking its magic number and its length."""
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot read ({exc}); re-download or reinstall the FashionMNIST files") from None
+    if len(raw) < 8 or int.from_bytes(raw[:4], "big") != magic:
+        found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
+        raise DataError(f"{path}: not an IDX file of the expected kind (magic {found}, expected {magic}); "
+                        "point --data at the FashionMNIST IDX files")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    start, count = 4 + 4 * ndim, int(np.prod(dims))
+    if len(raw) != start + count:
+        raise DataError(f"{path}: truncated or padded ({len(raw) - start} data bytes for shape {dims}, "
+                        f"expected {count}); re-download it")
+    return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(dims)
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for sub in ("", "FashionMNIST/raw", "raw"):
+        for name in (stem, stem + ".gz"):
+            if (folder / sub / name).is_file():
+                return folder / sub / name
+    return None
+
+
+def is_idx_folder(folder: Path) -> bool:
+    return _find_idx(folder, IDX_FILES["train"][0]) is not None
+
+
+def fashion_mnist(folder: Path | None = None, split: str = "train", download: bool = False) -> Dataset:
+    """FashionMNIST from `folder`, else the Debian package's folder, else (if allowed) torchvision's download."""
+    candidates = [Path(folder)] if folder else [Path(d) for d in FASHION_DIRS]
+    for root in candidates:
+        images_path = _find_idx(root, IDX_FILES[split][0])
+        if images_path is None:
+            continue
+        labels_path = _find_idx(root, IDX_FILES[split][1])
+        if labels_path is None:
+            raise DataError(f"{root}: has {images_path.name} but no {IDX_FILES[split][1]}[.gz]; add the labels file")
+        images, labels = read_idx(images_path, 2051), read_idx(labels_path, 2049)
+        if len(images) != len(labels):
+            raise DataError(f"{root}: {len(images)} images but {len(labels)} labels; the files do not belong together")
+        return Dataset(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)),
+                       f"FashionMNIST {split} ({len(images):,} images) from {images_path.parent}")
+    if download and folder:
+        try:
+            from torchvision.datasets import FashionMNIST
+
+            FashionMNIST(str(folder), train=split == "train", download=True)
+            return fashion_mnist(folder, split, download=False)
+        except Exception as exc:  # no network, no space: say so in one line
+            raise DataError(f"FashionMNIST download into {folder} failed ({type(exc).__name__}); "
+                            "install the Debian package dataset-fashion-mnist or pass --data DIR") from None
+    where = ", ".join(str(c) for c in candidates)
+    raise DataError(f"FashionMNIST not found in {where}; apt-get install dataset-fashion-mnist, or pass --data DIR "
+                    "holding train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]")
+
+
+# ---------------------------------------------------------------- folders of images
+
+def _decode(path: Path, size: int, channels: int) -> np.ndarray | str:
+    """One image as uint8 [C, size, size], or the reason it was left out."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > MAX_PIXELS:
+                return "too large"
+            img.load()
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey: scale to 8 bits, not clip
+                arr = np.asarray(img, dtype=np.float32)
+                img = Image.fromarray((arr / max(float(arr.max()), 1.0) * 255).astype(np.uint8))
+            img = img.convert("RGB" if channels == 3 else "L")  # palette, RGBA (alpha dropped), grey, CMYK
+            img = img.resize((size, size), Image.Resampling.BICUBIC) if img.size != (size, size) else img
+            arr = np.asarray(img, dtype=np.uint8)
+    except PermissionError:
+        return "unreadable (permission denied)"
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return "not a readable image (truncated, empty or corrupt)"
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def _cache_path(folder: Path, files: list[Path], size: int, channels: int) -> Path:
+    key = hashlib.sha256(f"{size}:{channels}".encode())
+    for f in files:
+        st = f.stat()
+        key.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    name = f".gan-spec-{size}px-{channels}c-{key.hexdigest()[:16]}.pt"
+    if os.access(folder, os.W_OK):
+        return folder / name
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gan-spec"
+    return cache / f"{folder.name}{name}"
+
+
+def image_folder(folder: Path, size: int, channels: int = 3, workers: int | None = None,
+                 progress: bool = True) -> Dataset:
+    """Every image file under `folder`, converted to `channels` and resized to size x size."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder; pass --data pointing at a folder of images")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(f"{folder}: no image files (.jpg, .png, ...) found; pass --data pointing at a folder of images")
+    cache = _cache_path(folder, files, size, channels)
+    if cache.is_file():
+        try:
+            saved = torch.load(cache, weights_only=True)
+            return Dataset(saved["images"], None, f"{len(saved['images']):,} images from {folder} (cached)",
+                           dict(saved["skipped"]))
+        except Exception:  # a damaged cache is rebuilt, never trusted
+            cache.unlink(missing_ok=True)
+    from tqdm import tqdm
+
+    with ThreadPoolExecutor(workers or min(16, (os.cpu_count() or 2) * 2)) as pool:
+        results = list(tqdm(pool.map(lambda p: _decode(p, size, channels), files), total=len(files),
+                            desc=f"decoding {folder.name}", unit="img", disable=not progress, leave=False))
+    good = [r for r in results if isinstance(r, np.ndarray)]
+    skipped = dict(Counter(r for r in results if isinstance(r, str)))
+    if not good:
+        reasons = ", ".join(f"{n} {why}" for why, n in skipped.items())
+        raise DataError(f"{folder}: none of the {len(files)} image files could be used ({reasons}); check the folder")
+    images = torch.from_numpy(np.stack(good))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        torch.save({"images": images, "skipped": skipped}, tmp)
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a cache is an optimisation; a read-only or full disk must not stop training
+    return Dataset(images, None, f"{len(images):,} images from {folder}", skipped)
+
+
+# ---------------------------------------------------------------- synthetic data and shape adaptation
+
+def synthetic(n: int, shape: tuple[int, ...], seed: int = 0) -> Dataset:
+    """Smooth random blobs: cheap, deterministic images with structure for tests and smoke runs."""
+    g = torch.Generator().manual_seed(seed)
+    c, h, w = shape
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    centre = torch.rand(n, 2, generator=g) * 1.2 - 0.6
+    radius = torch.rand(n, 1, 1, generator=g) * 0.4 + 0.2
+    dist = ((xx - centre[:, 0, None, None]) ** 2 + (yy - centre[:, 1, None, None]) ** 2).sqrt()
+    blob = (1 - (dist / radius).clamp(max=1)).unsqueeze(1)
+    colour = torch.rand(n, c, 1, 1, generator=g)
+    images = (blob * colour * 255).round().to(torch.uint8)
+    return Dataset(images, torch.zeros(n, dtype=torch.int64), f"synthetic blobs ({n:,} images, seed {seed})")
+
+
+def adapt(images: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """uint8 images in the network's input shape: grey <-> RGB, then bilinear resize (FashionMNIST-64)."""
+    c, h, w = shape
+    if images.shape[1] != c:
+        images = images.expand(-1, c, -1, -1) if images.shape[1] == 1 else images.float().mean(1, keepdim=True)
+    if images.shape[2:] != (h, w):
+        chunks = [F.interpolate(part.float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+                  for part in images.split(4096)]
+        images = torch.cat(chunks)
+    return images.round().clamp(0, 255).to(torch.uint8).contiguous() if images.dtype != torch.uint8 \
+        else images.contiguous()
+
+
+def to_unit(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the range of the generators' Tanh."""
+    return batch.float().div_(127.5).sub_(1.0)
+
+
+def for_experiment(dataset: str, data: str | None, shape: tuple[int, ...], how: str, progress: bool = True) -> Dataset:
+    """The images an experiment trains on, in its discriminator's input shape.
+
+    `data` is None (the experiment's own data set from its default places), 'fashion-mnist', 'synthetic',
+    a folder of FashionMNIST IDX files, or a folder of images.
+    """
+    if data == "synthetic":
+        found = synthetic(1024, shape)
+    elif data == "fashion-mnist" or (data is None and dataset == "fashion-mnist"):
+        found = fashion_mnist()
+    elif data is None:
+        env = os.environ.get("GAN_SPEC_FACES")
+        places = [Path(p) for p in ([env] if env else []) + list(FACES_DIRS)]
+        folder = next((p for p in places if p.is_dir()), None)
+        if folder is None:
+            raise DataError(f"data set {dataset} not found (looked in {', '.join(str(p) for p in places)}); {how}")
+        found = image_folder(folder, shape[1], shape[0], progress=progress)
+    else:
+        path = Path(data).expanduser()
+        if not path.exists():
+            raise DataError(f"--data {data}: no such file or folder; pass a folder of images, a folder of "
+                            "FashionMNIST IDX files, 'fashion-mnist' or 'synthetic'")
+        if path.is_dir() and is_idx_folder(path):
+            found = fashion_mnist(path)
+        else:
+            found = image_folder(path, shape[1], shape[0], progress=progress)
+    found.images = adapt(found.images, shape)
+    return found

@@ -1,0 +1,77 @@
+"""GAN losses as plain functions of the discriminator's raw outputs (logits for BCE, scores otherwise).
+
+Each family gives (discriminator loss, generator loss). BCE is computed on logits: for a discriminator that
+ends in Sigmoid this is the same function as nn.BCELoss on its output, but stable and autocast-safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def bce_d(real: torch.Tensor, fake: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))), the two terms averaged ('mean', course baseline) or added ('sum', tutorial)."""
+    loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real)) + \
+        F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+    return loss / 2 if reduction == "mean" else loss
+
+
+def bce_g(fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss -log D(G(z)), as the course baseline and the PyTorch tutorial use."""
+    return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+
+
+def wgan_d(real: torch.Tensor, fake: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Critic loss -mean(D(x)) + mean(D(G(z))) (report 003's loss_D)."""
+    return fake.mean() - real.mean()
+
+
+def wgan_g(fake: torch.Tensor) -> torch.Tensor:
+    return -fake.mean()
+
+
+def lsgan_d(real: torch.Tensor, fake: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Least squares (a=0, b=1): 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]."""
+    return 0.5 * ((real - 1).square().mean() + fake.square().mean())
+
+
+def lsgan_g(fake: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (fake - 1).square().mean()
+
+
+def hinge_d(real: torch.Tensor, fake: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+def hinge_g(fake: torch.Tensor) -> torch.Tensor:
+    return -fake.mean()
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
+                     fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP: E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates of real and fake images."""
+    alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).square().mean()
+
+
+FAMILIES: dict[str, tuple[Callable, Callable]] = {
+    "bce": (bce_d, bce_g),
+    "wgan": (wgan_d, wgan_g),
+    "wgan-gp": (wgan_d, wgan_g),
+    "lsgan": (lsgan_d, lsgan_g),
+    "hinge": (hinge_d, hinge_g),
+}
+
+
+def clip_weights(model: nn.Module, bound: float) -> None:
+    """WGAN weight clipping: every critic parameter into [-bound, bound], in place."""
+    with torch.no_grad():
+        params = [p for p in model.parameters()]
+        torch._foreach_clamp_min_(params, -bound)
+        torch._foreach_clamp_max_(params, bound)

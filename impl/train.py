@@ -1,0 +1,256 @@
+"""Train an experiment from spec/ as its report documents it.
+
+    python -m impl.train r004-mlp                      # report 004's MLP GAN on FashionMNIST, 3 epochs
+    python -m impl.train r000-dcgan --data faces/      # the anime-face set, 51 epochs at batch 64
+    python -m impl.train r003-wgan --data fashion-mnist --epochs 5
+    python -m impl.train --resume runs/r004-mlp-20261123-101500
+    python -m impl.train r001-wgan --data synthetic --dry-run
+
+Exit codes: 0 done, 2 bad input (spec, data, arguments, run directory), 3 the run failed (non-finite loss,
+out of memory, disk full; the last good checkpoint is kept), 128+signal when interrupted (checkpoint saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from types import FrameType
+
+import torch
+from tqdm import tqdm
+
+import spec
+from impl import rundir
+from impl.data import DataError, for_experiment
+from impl.rundir import RunError
+from impl.trainer import STATS, Settings, Trainer, network_signature, signature_difference
+from spec.experiment import ExperimentSpec
+
+
+class RunFailed(RuntimeError):
+    """Training started but cannot go on (exit 3); the message says what happened and what was kept."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m impl.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    p.add_argument("experiment", nargs="?", help="experiment name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the experiments and exit")
+    p.add_argument("--epochs", type=int, help="override the documented number of epochs")
+    p.add_argument("--steps", type=int, help="stop after this many steps (batches) in total")
+    p.add_argument("--batch-size", type=int, help="override the documented batch size")
+    p.add_argument("--data", help="folder of images, folder of FashionMNIST IDX files, 'fashion-mnist' or 'synthetic'")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: cuda if available")
+    p.add_argument("--out", help="run directory to create (default runs/<experiment>-<timestamp>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=50, help="steps between metrics lines (default 50)")
+    p.add_argument("--dry-run", action="store_true", help="a few small steps in a temporary directory, kept nowhere")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    for name in ("epochs", "steps", "batch_size", "log_every"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            p.error(f"--{name.replace('_', '-')} must be positive, got {value}")
+    return args
+
+
+def resolve_device(requested: str) -> str:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise DataError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu or --device auto")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def experiment_of(name: str | None) -> ExperimentSpec:
+    if not name:
+        raise spec.SpecError("name an experiment (python -m impl.train --list shows them) or pass --resume RUN_DIR")
+    exp = spec.load(name)
+    if not isinstance(exp, ExperimentSpec):
+        raise spec.SpecError(f"{name!r} is a network, not an experiment; "
+                             "`python -m impl.train --list` shows experiments")
+    return exp
+
+
+def fact_json(fact: spec.Fact) -> dict:
+    out = {"value": fact.value, "status": fact.status, "source": fact.source}
+    return out | {"note": fact.note} if fact.note else out
+
+
+def config_of(exp: ExperimentSpec, settings: Settings, trainer: Trainer, data: str, args: argparse.Namespace) -> dict:
+    overrides = {k: getattr(args, k) for k in ("epochs", "steps", "batch_size", "data", "seed") if getattr(args, k)}
+    return {"experiment": exp.name, "title": exp.title, "report": exp.report,
+            "recipe": {k: fact_json(f) for k, f in exp.facts().items()},
+            "overrides": overrides, "settings": asdict(settings), "data": data,
+            "steps_per_epoch": trainer.steps_per_epoch, "total_steps": trainer.total_steps,
+            "generator_steps": trainer.total_steps // trainer.n_critic,
+            "notes": ["a step is one batch and one discriminator update; the generator is updated every n_critic steps",
+                      "the last partial batch of each epoch is dropped (fixed batch shapes)"],
+            "versions": rundir.versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+class StopFlag:
+    """SIGINT / SIGTERM ask the loop to stop at the end of the current step, save and exit."""
+
+    def __init__(self) -> None:
+        self.signum = 0
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signum:  # a second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        self.signum = signum
+
+
+def train_loop(trainer: Trainer, run: Path, quiet: bool) -> int:
+    stop = StopFlag()
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    settings, spe = trainer.settings, trainer.steps_per_epoch
+    acc = {k: torch.zeros((), device=trainer.device) for k in STATS}
+    count, t0, epochs_total = 0, time.perf_counter(), -(-trainer.total_steps // spe)
+    bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", disable=quiet, dynamic_ncols=True,
+               desc=trainer.exp.name)
+    try:
+        while trainer.step < trainer.total_steps:
+            stats = trainer.train_step()
+            for k in STATS:
+                acc[k] += stats[k]
+            count += 1
+            epoch_done = trainer.step % spe == 0
+            if count == settings.log_every or epoch_done or trainer.step == trainer.total_steps or stop.signum:
+                values = {k: (acc[k] / count).item() for k in STATS}  # the only host sync
+                bad = int(trainer.first_bad_step.item())
+                if bad >= 0:
+                    saved = rundir.load_checkpoint(run)[0]["step"] if (run / "checkpoints/last.pt").exists() else None
+                    kept = f"last good checkpoint at step {saved}" if saved is not None else "no checkpoint yet"
+                    raise RunFailed(f"non-finite loss at step {bad + 1} (averages now {values}); stopped; {kept} in "
+                                    f"{run / 'checkpoints'}; try a lower learning rate or --precision fp32")
+                elapsed = time.perf_counter() - t0
+                row = {"experiment": trainer.exp.name, "step": trainer.step, "epoch": trainer.step / spe, **values,
+                       "images_per_s": count * settings.batch_size / max(elapsed, 1e-9)}
+                if trainer.exp.loss.value in ("wgan", "wgan-gp"):
+                    row["wasserstein"] = values["d_real"] - values["d_fake"]
+                rundir.append_metrics(run, row)
+                bar.update(count)
+                bar.set_postfix_str(f"epoch {trainer.epoch}/{epochs_total} d {values['d_loss']:.3f} "
+                                    f"g {values['g_loss']:.3f} {row['images_per_s']:,.0f} img/s")
+                acc = {k: torch.zeros((), device=trainer.device) for k in STATS}
+                count, t0 = 0, time.perf_counter()
+            if epoch_done:
+                rundir.save_grid(trainer.samples(), run / "samples" / f"epoch_{trainer.epoch:03d}.png")
+                rundir.save_checkpoint(run, trainer.state_dict())
+                rundir.plot_losses(run)
+            if stop.signum:
+                rundir.save_checkpoint(run, trainer.state_dict())
+                bar.close()
+                print(f"\ninterrupted ({signal.Signals(stop.signum).name}) at step {trainer.step}; checkpoint saved; "
+                      f"continue with: python -m impl.train --resume {run}", file=sys.stderr)
+                return 128 + stop.signum
+    except RunError as exc:  # a checkpoint could not be written (disk full): the previous one is intact
+        raise RunFailed(str(exc)) from None
+    except torch.OutOfMemoryError:
+        raise RunFailed(f"out of GPU memory at batch size {settings.batch_size}; the last checkpoint in "
+                        f"{run / 'checkpoints'} is intact; pass a smaller --batch-size") from None
+    finally:
+        bar.close()
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    if trainer.step % spe:  # stopped inside an epoch by --steps: keep what it made
+        rundir.save_grid(trainer.samples(), run / "samples" / f"step_{trainer.step:06d}.png")
+        rundir.save_checkpoint(run, trainer.state_dict())
+    rundir.plot_losses(run)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    if args.resume:
+        run_dir = Path(args.resume)
+        config = rundir.read_config(run_dir)
+        if args.experiment and args.experiment != config["experiment"]:
+            raise RunError(f"{run_dir} is a run of {config['experiment']}, not {args.experiment}; "
+                           f"drop the experiment name or start a new run")
+        exp = experiment_of(config["experiment"])
+        settings = Settings(**{**config["settings"], "device": device})
+        settings.epochs = args.epochs or settings.epochs
+        settings.max_steps = args.steps or settings.max_steps
+        data_arg = config.get("overrides", {}).get("data")
+    else:
+        exp = experiment_of(args.experiment)
+        settings = Settings(experiment=exp.name, batch_size=args.batch_size or exp.batch_size.value,
+                            epochs=args.epochs or exp.epochs.value, max_steps=args.steps, seed=args.seed,
+                            device=device, log_every=args.log_every)
+        data_arg = args.data
+        if args.dry_run:
+            settings.batch_size = min(settings.batch_size, 8)
+            settings.max_steps = 2 * (exp.n_critic.value if exp.n_critic else 1)
+            settings.log_every = 1
+    reg = spec.registry()
+    data = for_experiment(exp.dataset.value, data_arg, reg.networks[exp.discriminator.value].input,
+                          reg.datasets[exp.dataset.value].how, progress=not args.quiet)
+    if data.skipped:
+        print(f"note: left out {sum(data.skipped.values())} files of {data_arg}: "
+              + ", ".join(f"{n} {why}" for why, n in data.skipped.items()), file=sys.stderr)
+    trainer = Trainer(exp, data.images, settings)
+    if args.resume:
+        state, note = rundir.load_checkpoint(run_dir, device)
+        if state["experiment"] != exp.name:
+            raise RunError(f"{run_dir}: checkpoint is of {state['experiment']}, config says {exp.name}; damaged run")
+        diff = signature_difference(state["networks"], {"G": network_signature(trainer.G),
+                                                        "D": network_signature(trainer.D)})
+        if diff:
+            raise RunError(f"{run_dir}: the networks changed since this run started ({diff}); start a new run")
+        trainer.load_state_dict(state)
+        print(f"resuming {exp.name} at step {trainer.step} of {trainer.total_steps}" + (f" ({note})" if note else ""),
+              file=sys.stderr)
+    elif args.dry_run:
+        run_dir = Path(tempfile.mkdtemp(prefix=f"gan-spec-dry-{exp.name}-"))
+    else:
+        run_dir = rundir.new_run_dir(exp.name, args.out)
+    try:
+        if not args.resume:
+            rundir.write_json(run_dir / "config.json", config_of(exp, settings, trainer, data.description, args))
+            (run_dir / "samples").mkdir(exist_ok=True)
+        code = train_loop(trainer, run_dir, args.quiet or args.dry_run)
+        rows = rundir.read_metrics(run_dir)
+        if args.dry_run and code == 0:
+            last = rows[-1]
+            print(f"dry run ok: {exp.name}, {trainer.step} steps at batch {settings.batch_size} on {device}, "
+                  f"d_loss {last['d_loss']:.4f}, g_loss {last['g_loss']:.4f}; data: {data.description}")
+        elif code == 0:
+            print(f"done: {exp.name}, {trainer.step} steps; {run_dir}/ has config.json, metrics.jsonl, loss.png, "
+                  f"samples/ ({len(list((run_dir / 'samples').glob('*.png')))} grids), checkpoints/last.pt")
+        return code
+    finally:
+        if args.dry_run and not args.resume:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.list:
+            for name in spec.names("experiment"):
+                print(f"{name:16} {spec.load(name).title}")
+            return 0
+        return run(args)
+    except (spec.SpecError, DataError, RunError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RunFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("\ninterrupted twice; stopped without saving (the last checkpoint is intact)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
