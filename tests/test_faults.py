@@ -1,0 +1,166 @@
+"""Faults during a run: signals, divergence, kills during a write, damaged or foreign checkpoints, full disks."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from impl import rundir, train
+from impl.losses import bce_d
+from impl.trainer import FAMILIES, Trainer
+
+ARGS = ["--data", "synthetic", "--quiet", "--batch-size", "32", "--log-every", "4"]
+
+
+def start_run(tmp_path: Path, steps: int, name: str = "r004-mlp") -> Path:
+    out = tmp_path / "run"
+    assert train.main([name, "--steps", str(steps), "--out", str(out), *ARGS]) == 0
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_and_resume_matches_an_uninterrupted_run(tmp_path: Path, sig: signal.Signals) -> None:
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "impl.train", "r004-mlp", "--steps", "100000", "--out", str(out), *ARGS[:-1], "1"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not (out / "metrics.jsonl").exists()
+                                      or len((out / "metrics.jsonl").read_text().splitlines()) < 40):
+        time.sleep(0.05)  # past the first epoch end (32 steps), mid-way through the second
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    assert f"interrupted ({sig.name})" in err and f"--resume {out}" in err and "Traceback" not in err
+    stopped = torch.load(out / "checkpoints/last.pt", weights_only=True)["step"]
+    assert stopped >= 40
+    assert train.main(["--resume", str(out), "--steps", str(stopped + 5), "--quiet"]) == 0
+    whole = tmp_path / "whole"
+    assert train.main(["r004-mlp", "--steps", str(stopped + 5), "--out", str(whole), *ARGS]) == 0
+    a, b = (torch.load(p / "checkpoints/last.pt", weights_only=True) for p in (out, whole))
+    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+
+
+def test_non_finite_loss_stops_naming_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture) -> None:
+    calls = {"n": 0}
+
+    def poisoned(real, fake, reduction="mean"):
+        calls["n"] += 1
+        loss = bce_d(real, fake, reduction)
+        return loss * float("nan") if calls["n"] == 41 else loss
+
+    monkeypatch.setitem(FAMILIES, "bce", (poisoned, FAMILIES["bce"][1]))
+    out = tmp_path / "run"
+    assert train.main(["r004-mlp", "--steps", "100", "--out", str(out), *ARGS]) == 3
+    err = capsys.readouterr().err
+    assert "non-finite loss at step 41" in err and "last good checkpoint at step 32" in err
+    assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 32
+
+
+def test_kill_during_checkpoint_write_leaves_the_previous_one(tmp_path: Path) -> None:
+    out = start_run(tmp_path, 40)
+    before = torch.load(out / "checkpoints/last.pt", weights_only=True)["step"]
+    script = textwrap.dedent(f"""
+        import os, signal, torch
+        from impl import rundir
+        real_save = torch.save
+        def dying_save(obj, fh):
+            fh.write(b"PK half a checkpoint")
+            fh.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        rundir.torch.save = dying_save
+        rundir.save_checkpoint(rundir.Path({str(out)!r}), {{"step": 999}})
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    assert (out / "checkpoints/last.pt.tmp").exists()
+    state, note = rundir.load_checkpoint(out)
+    assert state["step"] == before and note == ""
+    assert train.main(["--resume", str(out), "--steps", "44", "--quiet"]) == 0
+
+
+def test_corrupt_last_checkpoint_falls_back_to_prev(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = start_run(tmp_path, 40)  # last.pt at step 40, prev.pt at step 32 (the epoch end)
+    last = out / "checkpoints/last.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    assert train.main(["--resume", str(out), "--steps", "36", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "resuming r004-mlp at step 32" in err and "using prev.pt: last.pt unreadable" in err
+    for name in ("last.pt", "prev.pt"):
+        (out / "checkpoints" / name).write_bytes(b"garbage")
+    assert train.main(["--resume", str(out), "--quiet"]) == 2
+    assert "no usable checkpoint (last.pt unreadable" in capsys.readouterr().err
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, (f"touch {MARKER}",))
+
+
+MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / f"gan-spec-pwned-{os.getpid()}"
+
+
+def test_checkpoint_cannot_run_code(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = start_run(tmp_path, 5)
+    for name in ("last.pt", "prev.pt"):
+        torch.save({"format": 1, "G": Payload()}, out / "checkpoints" / name)
+    assert train.main(["--resume", str(out), "--quiet"]) == 2
+    assert not MARKER.exists(), "loading a checkpoint executed code"
+    assert "no usable checkpoint" in capsys.readouterr().err
+
+
+def test_resume_refuses_another_experiment_or_changed_networks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = start_run(tmp_path, 5)
+    assert train.main(["r004-conv", "--resume", str(out), "--quiet"]) == 2
+    assert "is a run of r004-mlp, not r004-conv" in capsys.readouterr().err
+    path = out / "checkpoints/last.pt"
+    state = torch.load(path, weights_only=True)
+    state["networks"]["G"]["fc1"] = state["networks"]["G"]["fc1"].replace("128", "256")
+    torch.save(state, path)
+    assert train.main(["--resume", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "networks changed since this run started (G module 'fc1': checkpoint has Linear(" in err
+
+
+def test_disk_full_keeps_the_last_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture) -> None:
+    real_save, calls = torch.save, {"n": 0}
+
+    def full_disk(obj, fh):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(obj, fh)
+
+    monkeypatch.setattr(rundir.torch, "save", full_disk)
+    out = tmp_path / "run"
+    assert train.main(["r004-mlp", "--steps", "100", "--out", str(out), *ARGS]) == 3
+    err = capsys.readouterr().err
+    assert "cannot write checkpoint (No space left on device); last.pt is intact" in err
+    assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 32
+    assert not (out / "checkpoints/last.pt.tmp").exists()
+
+
+def test_out_of_memory_suggests_a_smaller_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture) -> None:
+    real_step = Trainer.train_step
+
+    def oom_at_50(self):
+        if self.step == 50:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "train_step", oom_at_50)
+    out = tmp_path / "run"
+    assert train.main(["r004-mlp", "--steps", "100", "--out", str(out), *ARGS]) == 3
+    assert "out of GPU memory at batch size 32" in capsys.readouterr().err
+    assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 32
