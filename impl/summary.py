@@ -121,8 +121,9 @@ def table_for(net: NetworkSpec) -> tuple[Table, dict | None]:
         table.marks["total"] = f"{doc.get('total', 0):,}"
     for line in table.size_lines():
         key, value = line.split(": ")
-        if key in doc["sizes"] and f"{doc['sizes'][key]:0.2f}" != value:
-            table.marks[key] = f"{doc['sizes'][key]:0.2f}"
+        documented = doc["sizes"].get(key.removesuffix(" (MB)"))
+        if documented is not None and f"{documented:0.2f}" != value:
+            table.marks[key] = f"{documented:0.2f}"
     return table, doc
 
 

@@ -119,6 +119,8 @@ def test_every_fact_is_traceable(name: str) -> None:
     for step in net.forward:
         assert step.source and (step.status == "documented" or step.note)
     assert net.init.source
+    for ev in net.evidence:
+        assert "```" not in ev.text, f"{ev.source}: evidence must be the excerpt only, without Markdown fences"
 
 
 def test_print_shows_documented_class_names() -> None:
