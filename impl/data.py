@@ -236,5 +236,9 @@ def for_experiment(dataset: str, data: str | None, shape: tuple[int, ...], how: 
             found = fashion_mnist(path)
         else:
             found = image_folder(path, shape[1], shape[0], progress=progress)
+    native = tuple(found.images.shape[1:])
     found.images = adapt(found.images, shape)
+    if native != tuple(shape):
+        found.description += (f", adapted from {'x'.join(map(str, native))} to {'x'.join(map(str, shape))}"
+                              " (channels repeated or averaged, bilinear resize)")
     return found
