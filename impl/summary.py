@@ -64,11 +64,13 @@ def measure(model: nn.Module, input_shape: tuple[int, ...]) -> Table:
     rows: list[tuple[str, list[int], int]] = []
 
     def hook(module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
-        params = sum(p.numel() for n, p in module.named_parameters(recurse=False) if n in ("weight", "bias"))
+        own = ("weight", "bias", "parametrizations.weight.original")  # the last: a spectral-normalised weight
+        params = sum(p.numel() for n, p in module.named_parameters() if n in own)
         rows.append((f"{type(module).__name__}-{len(rows) + 1}", [-1, *output.shape[1:]], params))
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if not isinstance(m, (nn.Sequential, nn.ModuleList)) and m is not model]
+    handles = [m.register_forward_hook(hook) for name, m in model.named_modules()
+               if not isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict)) and m is not model
+               and ".parametrizations." not in f".{name}."]
     try:
         with torch.no_grad():
             model(torch.rand(2, *input_shape))

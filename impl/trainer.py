@@ -63,7 +63,7 @@ class Trainer:
             self.total_steps = min(self.total_steps, settings.max_steps)
         self.n_critic = exp.n_critic.value if exp.n_critic else 1
         self.clip = exp.clip_value.value if exp.loss.value == "wgan" else None
-        self.gp_weight = exp.gp_weight.value if exp.gp_weight else None
+        self.gp_weight = exp.gp_weight.value if exp.loss.value == "wgan-gp" else None
         self.d_loss_fn, self.g_loss_fn = FAMILIES[exp.loss.value]
         self.reduction = exp.d_loss.value if exp.d_loss else "mean"
         opt_cls = getattr(torch.optim, exp.optimizer["name"].value)

@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from spec.experiment import DatasetSpec, Erratum, ExperimentSpec, read_datasets, read_errata, read_experiment
 from spec.fields import Fact, SpecError, closest, read_toml
 from spec.network import NetworkSpec, read_network
+from spec.variants import merge_experiment, merge_network
 
 SPEC_DIR = Path(__file__).resolve().parent
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -46,11 +48,6 @@ class Registry:
         return self.networks[exp.generator.value], self.networks[exp.discriminator.value]
 
 
-def _merge(base: dict, child: dict) -> dict:
-    """A child experiment repeats only what differs from its base; each field (and [optimizer]) replaces whole."""
-    return {**base, **child}
-
-
 def _check_name(name: str, file: Path, seen: dict[str, Path]) -> None:
     if not name or set(name) - NAME_CHARS:
         raise SpecError(f"{file}:name: {name!r} must be short, lowercase letters, digits and '-'")
@@ -59,28 +56,32 @@ def _check_name(name: str, file: Path, seen: dict[str, Path]) -> None:
     seen[name] = file
 
 
-def _experiments(files: list[Path], seen: dict[str, Path]) -> dict[str, ExperimentSpec]:
+def _read_all(files: list[Path], reader: Callable, merge: Callable, seen: dict[str, Path]) -> dict:
+    """Read spec files of one kind, resolving `base = "..."` chains among them with `merge`."""
     raw = {f: read_toml(f) for f in files}
-    by_name = {d.get("name"): f for f, d in raw.items()}
+    by_name = {d["name"]: f for f, d in raw.items() if isinstance(d.get("name"), str)}
 
     def resolved(file: Path, chain: tuple[str, ...] = ()) -> dict:
         data = raw[file]
         base = data.get("base")
-        if not base:
+        if base is None:
             return data
+        if not isinstance(base, str) or not base:
+            raise SpecError(f"{file}:base: expected the name of another spec file, got {base!r}")
         if base not in by_name:
-            raise SpecError(f"{file}:base: no experiment {base!r}{closest(str(base), [str(n) for n in by_name])}")
+            raise SpecError(f"{file}:base: no {file.parent.name[:-1]} {base!r}"
+                            f"{closest(str(base), [str(n) for n in by_name])}")
         if base in chain:
             raise SpecError(f"{file}:base: circular base chain {' -> '.join((*chain, base))}")
         parent = dict(resolved(by_name[base], (*chain, base)))
         parent.pop("base", None)
-        return _merge(parent, data)
+        return merge(parent, data, file)
 
     out = {}
     for file in files:
-        exp = read_experiment(resolved(file), file)
-        _check_name(exp.name, file, seen)
-        out[exp.name] = exp
+        item = reader(resolved(file), file)
+        _check_name(item.name, file, seen)
+        out[item.name] = item
     return out
 
 
@@ -109,12 +110,8 @@ def _cross_check(reg: Registry) -> None:
 def load_registry(root: Path = SPEC_DIR) -> Registry:
     """Read and validate every spec file under `root` (networks/, experiments/, datasets.toml, errata.toml)."""
     seen: dict[str, Path] = {}
-    networks = {}
-    for file in sorted((root / "networks").glob("*.toml")):
-        net = read_network(read_toml(file), file)
-        _check_name(net.name, file, seen)
-        networks[net.name] = net
-    experiments = _experiments(sorted((root / "experiments").glob("*.toml")), seen)
+    networks = _read_all(sorted((root / "networks").glob("*.toml")), read_network, merge_network, seen)
+    experiments = _read_all(sorted((root / "experiments").glob("*.toml")), read_experiment, merge_experiment, seen)
     datasets = {d.name: d for d in read_datasets(read_toml(root / "datasets.toml"), root / "datasets.toml")} \
         if (root / "datasets.toml").exists() else {}
     errata = tuple(read_errata(read_toml(root / "errata.toml"), root / "errata.toml")) \

@@ -46,7 +46,9 @@ class ExperimentSpec:
                                               "samples", "outcome", "n_critic", "clip_value", "gp_weight", "d_loss",
                                               "stated_steps")}
         out.update({f"optimizer.{k}": v for k, v in self.optimizer.items()})
-        return {k: v for k, v in out.items() if v is not None}
+        unused = {"bce": ("clip_value", "gp_weight"), "wgan": ("gp_weight", "d_loss"),
+                  "wgan-gp": ("clip_value", "d_loss")}.get(self.loss.value, ("clip_value", "gp_weight", "d_loss"))
+        return {k: v for k, v in out.items() if v is not None and k not in unused}
 
     def optimizer_kwargs(self) -> dict[str, Any]:
         kwargs = {k: f.value for k, f in self.optimizer.items() if k != "name"}

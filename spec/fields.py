@@ -132,7 +132,7 @@ def read_fact(table: Table, key: str, kind: type | tuple[type, ...], required: b
         raise SpecError(f"{fact.at('source')}: must name the report and section the value comes from")
     note = fact.opt("note", str, "")
     if status != "documented" and not note:
-        raise SpecError(f"{fact.at('note')}: a {status} value needs a note saying how it was obtained")
+        raise SpecError(f"{fact.at('note')}: a value marked {status} needs a note saying how it was obtained")
     fact.close()
     return Fact(value=value, status=status, source=source, note=note)
 

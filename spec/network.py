@@ -103,7 +103,7 @@ def _read_module(item: Table, defaults: tuple[str, str], paths: dict[str, str]) 
                         f"{closest(status, STATUSES)}")
     note = item.opt("note", str, "")
     if status != "documented" and not note:
-        raise SpecError(f"{item.at('note')}: a {status} module needs a note saying how it was obtained")
+        raise SpecError(f"{item.at('note')}: a module marked {status} needs a note saying how it was obtained")
     shape = item.opt("shape", list)
     module = ModuleSpec(path=path, type=kind, args=args, status=status, source=item.opt("source", str, defaults[1]),
                         note=note, shape=None if shape is None else positive_ints(shape, item.at("shape")),
@@ -133,8 +133,9 @@ def _read_forward(table: Table, modules: tuple[ModuleSpec, ...], defaults: tuple
             if entry not in known:
                 raise SpecError(f"{where}: no module {entry!r}{closest(entry, sorted(known))}; "
                                 "declare it in [[module]]")
-            steps += [Step(module=leaf, status=defaults[0], source=defaults[1])
-                      for leaf in _leaves_under(entry, modules)]
+            by_path = {m.path: m for m in modules}
+            steps += [Step(module=leaf, status=by_path[leaf].status, source=by_path[leaf].source,
+                           note=by_path[leaf].note) for leaf in _leaves_under(entry, modules)]
             continue
         if not isinstance(entry, dict):
             raise SpecError(f"{where}: expected a module path or an {{op = ...}} table, got {entry!r}")
@@ -146,7 +147,7 @@ def _read_forward(table: Table, modules: tuple[ModuleSpec, ...], defaults: tuple
         source = step.opt("source", str, defaults[1])
         note = step.opt("note", str, "")
         if status != "documented" and not note:
-            raise SpecError(f"{step.at('note')}: a {status} step needs a note saying how it was obtained")
+            raise SpecError(f"{step.at('note')}: a step marked {status} needs a note saying how it was obtained")
         args = {k: v for k, v in entry.items() if k not in ("op", "status", "source", "note")}
         for key in args:
             step.opt(key, (int, float, list, str, bool))
