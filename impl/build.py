@@ -44,24 +44,27 @@ class SpecNet(nn.Module):
         for m in net.modules:
             parent = self.get_submodule(m.parent) if m.parent else self
             parent.add_module(m.name, nn.Sequential() if m.type == "Sequential" else _layer(m))
-        self._steps = [self.get_submodule(s.module) if s.module else _op(s) for s in net.forward]
+        self.rebind()
         last = net.forward[-1]
         last_type = net.module(last.module).type if last.module else last.op
         self.ends_with_sigmoid = last_type in ("Sigmoid", "sigmoid")
         if net.init.value == "dcgan":
             self.apply(dcgan_init)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for step in self._steps:
+    def rebind(self) -> None:
+        """Resolve the forward steps to the current submodules (again after a layer swap such as SyncBatchNorm)."""
+        self._steps = [self.get_submodule(s.module) if s.module else _op(s) for s in self.spec.forward]
+
+    def forward(self, x: torch.Tensor, logits: bool = False) -> torch.Tensor:
+        """The documented forward pass; `logits=True` stops before a final sigmoid, for BCE-with-logits training
+        (same math, numerically stable). A keyword of forward, so that DistributedDataParallel sees the call."""
+        steps = self._steps[:-1] if logits and self.ends_with_sigmoid else self._steps
+        for step in steps:
             x = step(x)
         return x
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """The output before a final sigmoid, for BCE-with-logits training (same math, numerically stable)."""
-        steps = self._steps[:-1] if self.ends_with_sigmoid else self._steps
-        for step in steps:
-            x = step(x)
-        return x
+        return self(x, logits=True)
 
     def trace(self, x: torch.Tensor) -> list[tuple[Step, torch.Tensor, torch.Tensor]]:
         """Run the forward pass and return every step with its input and output, in execution order."""

@@ -13,6 +13,7 @@ out of memory, disk full; the last good checkpoint is kept), 128+signal when int
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50, help="steps between metrics lines (default 50)")
     p.add_argument("--dry-run", action="store_true", help="a few small steps in a temporary directory, kept nowhere")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--sync-bn", action="store_true", help="under torchrun: batch-norm statistics over all processes")
     args = p.parse_args(argv)
     for name in ("epochs", "steps", "batch_size", "log_every"):
         value = getattr(args, name)
@@ -109,40 +111,57 @@ class StopFlag:
         self.signum = signum
 
 
-def train_loop(trainer: Trainer, run: Path, quiet: bool) -> int:
+def diverged(run: Path | None, bad: int, values: dict[str, float]) -> RunFailed:
+    saved = None
+    if run is not None and (run / "checkpoints/last.pt").exists():
+        saved = rundir.load_checkpoint(run)[0]["step"]
+    kept = f"last good checkpoint at step {saved}" if saved is not None else "no checkpoint yet"
+    where = f" in {run / 'checkpoints'}" if run is not None else ""
+    return RunFailed(f"non-finite loss at step {bad + 1} (averages now {values}); stopped; {kept}{where}; "
+                     "try a lower learning rate")
+
+
+def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
+    """Train to the end, logging every `log_every` steps. `run` is None on processes other than rank 0:
+    they train but write nothing. Under torchrun every decision (log, stop, diverged) is taken at the same
+    logging step on all processes, from values reduced over them."""
     stop = StopFlag()
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    settings, spe = trainer.settings, trainer.steps_per_epoch
-    acc = {k: torch.zeros((), device=trainer.device) for k in STATS}
-    count, t0, epochs_total = 0, time.perf_counter(), -(-trainer.total_steps // spe)
-    bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", disable=quiet, dynamic_ncols=True,
-               desc=trainer.exp.name)
+    settings, spe, distributed = trainer.settings, trainer.steps_per_epoch, trainer.world_size > 1
+    acc, count, t0 = torch.zeros(len(STATS), device=trainer.device), 0, time.perf_counter()
+    epochs_total = -(-trainer.total_steps // spe)
+    bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", disable=quiet or run is None,
+               dynamic_ncols=True, desc=trainer.exp.name)
     try:
         while trainer.step < trainer.total_steps:
             stats = trainer.train_step()
-            for k in STATS:
-                acc[k] += stats[k]
+            acc += torch.stack([stats[k] for k in STATS])
             count += 1
             epoch_done = trainer.step % spe == 0
-            if count == settings.log_every or epoch_done or trainer.step == trainer.total_steps or stop.signum:
-                values = {k: (acc[k] / count).item() for k in STATS}  # the only host sync
-                bad = int(trainer.first_bad_step.item())
-                if bad >= 0:
-                    saved = rundir.load_checkpoint(run)[0]["step"] if (run / "checkpoints/last.pt").exists() else None
-                    kept = f"last good checkpoint at step {saved}" if saved is not None else "no checkpoint yet"
-                    raise RunFailed(f"non-finite loss at step {bad + 1} (averages now {values}); stopped; {kept} in "
-                                    f"{run / 'checkpoints'}; try a lower learning rate or --precision fp32")
-                elapsed = time.perf_counter() - t0
-                row = {"experiment": trainer.exp.name, "step": trainer.step, "epoch": trainer.step / spe, **values,
-                       "images_per_s": count * settings.batch_size / max(elapsed, 1e-9)}
-                if trainer.exp.loss.value in ("wgan", "wgan-gp"):
-                    row["wasserstein"] = values["d_real"] - values["d_fake"]
-                rundir.append_metrics(run, row)
-                bar.update(count)
-                bar.set_postfix_str(f"epoch {trainer.epoch}/{epochs_total} d {values['d_loss']:.3f} "
-                                    f"g {values['g_loss']:.3f} {row['images_per_s']:,.0f} img/s")
-                acc = {k: torch.zeros((), device=trainer.device) for k in STATS}
-                count, t0 = 0, time.perf_counter()
+            if not (count == settings.log_every or epoch_done or trainer.step == trainer.total_steps
+                    or (stop.signum and not distributed)):
+                continue
+            means = trainer.reduce_mean(acc / count)
+            flags = torch.stack([torch.tensor(stop.signum, device=trainer.device), trainer.first_bad_step])
+            if distributed:
+                torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+            values = dict(zip(STATS, means.tolist()))  # the only host sync
+            stop.signum, bad = (int(v) for v in flags.tolist())
+            if bad >= 0:
+                raise diverged(run, bad, values)
+            row = {"experiment": trainer.exp.name, "step": trainer.step, "epoch": trainer.step / spe, **values,
+                   "images_per_s": count * settings.batch_size / max(time.perf_counter() - t0, 1e-9)}
+            if trainer.exp.loss.value in ("wgan", "wgan-gp"):
+                row["wasserstein"] = values["d_real"] - values["d_fake"]
+            bar.update(count)
+            bar.set_postfix_str(f"epoch {trainer.epoch}/{epochs_total} d {values['d_loss']:.3f} "
+                                f"g {values['g_loss']:.3f} {row['images_per_s']:,.0f} img/s")
+            acc, count, t0 = torch.zeros_like(acc), 0, time.perf_counter()
+            if run is None:
+                if stop.signum:
+                    return 128 + stop.signum
+                continue
+            rundir.append_metrics(run, row)
             if epoch_done:
                 rundir.save_grid(trainer.samples(), run / "samples" / f"epoch_{trainer.epoch:03d}.png")
                 rundir.save_checkpoint(run, trainer.state_dict())
@@ -156,80 +175,105 @@ def train_loop(trainer: Trainer, run: Path, quiet: bool) -> int:
     except RunError as exc:  # a checkpoint could not be written (disk full): the previous one is intact
         raise RunFailed(str(exc)) from None
     except torch.OutOfMemoryError:
-        raise RunFailed(f"out of GPU memory at batch size {settings.batch_size}; the last checkpoint in "
-                        f"{run / 'checkpoints'} is intact; pass a smaller --batch-size") from None
+        raise RunFailed(f"out of GPU memory at batch size {settings.batch_size}; the last checkpoint "
+                        f"{'in ' + str(run / 'checkpoints') + ' ' if run else ''}is intact; "
+                        "pass a smaller --batch-size") from None
     finally:
         bar.close()
         for s, handler in old.items():
             signal.signal(s, handler)
-    if trainer.step % spe:  # stopped inside an epoch by --steps: keep what it made
-        rundir.save_grid(trainer.samples(), run / "samples" / f"step_{trainer.step:06d}.png")
-        rundir.save_checkpoint(run, trainer.state_dict())
-    rundir.plot_losses(run)
+    if run is not None:
+        if trainer.step % spe:  # stopped inside an epoch by --steps: keep what it made
+            rundir.save_grid(trainer.samples(), run / "samples" / f"step_{trainer.step:06d}.png")
+            rundir.save_checkpoint(run, trainer.state_dict())
+        rundir.plot_losses(run)
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
-    device = resolve_device(args.device)
+def setup_distributed(device: str) -> tuple[int, int, str]:
+    """(rank, world size, device) under torchrun; (0, 1, device) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, device
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "cuda":
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return torch.distributed.get_rank(), world, device
+
+
+def resolve(args: argparse.Namespace, device: str) -> tuple[ExperimentSpec, Settings, str | None]:
+    """The experiment, its settings and the --data value: from the command line, or from the run to resume."""
     if args.resume:
-        run_dir = Path(args.resume)
-        config = rundir.read_config(run_dir)
+        config = rundir.read_config(Path(args.resume))
         if args.experiment and args.experiment != config["experiment"]:
-            raise RunError(f"{run_dir} is a run of {config['experiment']}, not {args.experiment}; "
+            raise RunError(f"{args.resume} is a run of {config['experiment']}, not {args.experiment}; "
                            f"drop the experiment name or start a new run")
-        exp = experiment_of(config["experiment"])
         settings = Settings(**{**config["settings"], "device": device})
         settings.epochs = args.epochs or settings.epochs
         settings.max_steps = args.steps or settings.max_steps
-        data_arg = config.get("overrides", {}).get("data")
-    else:
-        exp = experiment_of(args.experiment)
-        settings = Settings(experiment=exp.name, batch_size=args.batch_size or exp.batch_size.value,
-                            epochs=args.epochs or exp.epochs.value, max_steps=args.steps, seed=args.seed,
-                            device=device, log_every=args.log_every)
-        data_arg = args.data
-        if args.dry_run:
-            settings.batch_size = min(settings.batch_size, 8)
-            settings.max_steps = 2 * (exp.n_critic.value if exp.n_critic else 1)
-            settings.log_every = 1
+        return experiment_of(config["experiment"]), settings, config.get("overrides", {}).get("data")
+    exp = experiment_of(args.experiment)
+    settings = Settings(experiment=exp.name, batch_size=args.batch_size or exp.batch_size.value,
+                        epochs=args.epochs or exp.epochs.value, max_steps=args.steps, seed=args.seed,
+                        device=device, log_every=args.log_every)
+    if args.dry_run:
+        settings.batch_size = min(settings.batch_size, 8)
+        settings.max_steps = 2 * (exp.n_critic.value if exp.n_critic else 1)
+        settings.log_every = 1
+    return exp, settings, args.data
+
+
+def resume_into(trainer: Trainer, run_dir: Path) -> None:
+    state, note = rundir.load_checkpoint(run_dir, str(trainer.device))
+    if state["experiment"] != trainer.exp.name:
+        raise RunError(f"{run_dir}: checkpoint is of {state['experiment']}, config says {trainer.exp.name}; "
+                       "damaged run")
+    diff = signature_difference(state["networks"], {"G": network_signature(trainer.G),
+                                                    "D": network_signature(trainer.D)})
+    if diff:
+        raise RunError(f"{run_dir}: the networks changed since this run started ({diff}); start a new run")
+    trainer.load_state_dict(state)
+    if trainer.rank == 0:
+        print(f"resuming {trainer.exp.name} at step {trainer.step} of {trainer.total_steps}"
+              + (f" ({note})" if note else ""), file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    rank, world, device = setup_distributed(resolve_device(args.device))
+    exp, settings, data_arg = resolve(args, device)
     reg = spec.registry()
     data = for_experiment(exp.dataset.value, data_arg, reg.networks[exp.discriminator.value].input,
-                          reg.datasets[exp.dataset.value].how, progress=not args.quiet)
-    if data.skipped:
+                          reg.datasets[exp.dataset.value].how, progress=not args.quiet and rank == 0)
+    if data.skipped and rank == 0:
         print(f"note: left out {sum(data.skipped.values())} files of {data_arg}: "
               + ", ".join(f"{n} {why}" for why, n in data.skipped.items()), file=sys.stderr)
-    trainer = Trainer(exp, data.images, settings)
+    trainer = Trainer(exp, data.images, settings, rank=rank, world_size=world, sync_bn=args.sync_bn)
+    run_dir: Path | None = None
     if args.resume:
-        state, note = rundir.load_checkpoint(run_dir, device)
-        if state["experiment"] != exp.name:
-            raise RunError(f"{run_dir}: checkpoint is of {state['experiment']}, config says {exp.name}; damaged run")
-        diff = signature_difference(state["networks"], {"G": network_signature(trainer.G),
-                                                        "D": network_signature(trainer.D)})
-        if diff:
-            raise RunError(f"{run_dir}: the networks changed since this run started ({diff}); start a new run")
-        trainer.load_state_dict(state)
-        print(f"resuming {exp.name} at step {trainer.step} of {trainer.total_steps}" + (f" ({note})" if note else ""),
-              file=sys.stderr)
-    elif args.dry_run:
-        run_dir = Path(tempfile.mkdtemp(prefix=f"gan-spec-dry-{exp.name}-"))
-    else:
-        run_dir = rundir.new_run_dir(exp.name, args.out)
+        resume_into(trainer, Path(args.resume))
+        run_dir = Path(args.resume) if rank == 0 else None
+    elif rank == 0:
+        run_dir = Path(tempfile.mkdtemp(prefix=f"gan-spec-dry-{exp.name}-")) if args.dry_run \
+            else rundir.new_run_dir(exp.name, args.out)
+        config = config_of(exp, settings, trainer, data.description, args)
+        rundir.write_json(run_dir / "config.json", config | {"processes": world})
     try:
-        if not args.resume:
-            rundir.write_json(run_dir / "config.json", config_of(exp, settings, trainer, data.description, args))
-            (run_dir / "samples").mkdir(exist_ok=True)
         code = train_loop(trainer, run_dir, args.quiet or args.dry_run)
-        rows = rundir.read_metrics(run_dir)
-        if args.dry_run and code == 0:
-            last = rows[-1]
+        if code or run_dir is None:
+            return code
+        if args.dry_run:
+            last = rundir.read_metrics(run_dir)[-1]
             print(f"dry run ok: {exp.name}, {trainer.step} steps at batch {settings.batch_size} on {device}, "
                   f"d_loss {last['d_loss']:.4f}, g_loss {last['g_loss']:.4f}; data: {data.description}")
-        elif code == 0:
+        else:
             print(f"done: {exp.name}, {trainer.step} steps; {run_dir}/ has config.json, metrics.jsonl, loss.png, "
                   f"samples/ ({len(list((run_dir / 'samples').glob('*.png')))} grids), checkpoints/last.pt")
-        return code
+        return 0
     finally:
-        if args.dry_run and not args.resume:
+        if args.dry_run and not args.resume and run_dir is not None:
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -242,14 +286,24 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return run(args)
     except (spec.SpecError, DataError, RunError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report(exc)
         return 2
     except RunFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report(exc)
         return 3
     except KeyboardInterrupt:
         print("\ninterrupted twice; stopped without saving (the last checkpoint is intact)", file=sys.stderr)
         return 130
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def report(exc: Exception) -> None:
+    """One error line; under torchrun only from the first process, so the user reads it once."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()) \
+            or torch.distributed.get_rank() == 0:
+        print(f"error: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":

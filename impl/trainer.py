@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 import spec
 from impl.build import SpecNet, build_spec
@@ -46,13 +47,19 @@ def network_signature(net: SpecNet) -> dict[str, str]:
 
 
 class Trainer:
-    def __init__(self, exp: ExperimentSpec, images: torch.Tensor, settings: Settings) -> None:
-        self.exp, self.settings = exp, settings
+    def __init__(self, exp: ExperimentSpec, images: torch.Tensor, settings: Settings, rank: int = 0,
+                 world_size: int = 1, sync_bn: bool = False) -> None:
+        self.exp, self.settings, self.rank, self.world_size = exp, settings, rank, world_size
         self.device = torch.device(settings.device)
         reg = spec.registry()
-        torch.manual_seed(settings.seed)  # initial weights and, after this, the noise stream
+        torch.manual_seed(settings.seed)  # initial weights and, after this, the noise stream (same on every rank)
         self.G = build_spec(reg.networks[exp.generator.value]).to(self.device)
         self.D = build_spec(reg.networks[exp.discriminator.value]).to(self.device)
+        self.g_call, self.d_call = self._distribute(sync_bn) if world_size > 1 else (self.G, self.D)
+        if settings.batch_size % world_size:
+            raise DataError(f"batch size {settings.batch_size} does not split over {world_size} processes; "
+                            "pass a --batch-size divisible by the number of processes")
+        self.local_batch = settings.batch_size // world_size
         self.images = images.to(self.device)
         self.steps_per_epoch = len(images) // settings.batch_size  # partial last batch dropped: fixed shapes
         if self.steps_per_epoch == 0:
@@ -76,21 +83,44 @@ class Trainer:
         self._last_g = {"g_loss": torch.zeros((), device=self.device)}
         self._perm_epoch, self._perm = -1, torch.empty(0)
 
+    def _distribute(self, sync_bn: bool) -> tuple[nn.Module, nn.Module]:
+        """DistributedDataParallel wrappers; the trainer keeps the plain networks for state and sampling."""
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        if sync_bn:
+            for net in (self.G, self.D):
+                for name, child in list(net.named_children()):
+                    setattr(net, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+                net.rebind()
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DDP(self.G, device_ids=ids), DDP(self.D, device_ids=ids)
+
+    def reduce_mean(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The mean of a tensor over the processes (itself when there is one)."""
+        if self.world_size > 1:
+            torch.distributed.all_reduce(tensor)
+            tensor /= self.world_size
+        return tensor
+
     # ------------------------------------------------------------------ data
     def _batch(self, step: int) -> torch.Tensor:
         epoch, index = divmod(step, self.steps_per_epoch)
         if epoch != self._perm_epoch:  # one shuffle per epoch, from (seed, epoch): resumable without saved state
             gen = torch.Generator().manual_seed(self.settings.seed * 1_000_003 + epoch)
             self._perm, self._perm_epoch = torch.randperm(len(self.images), generator=gen).to(self.device), epoch
-        b = self.settings.batch_size
-        return to_unit(self.images[self._perm[index * b:(index + 1) * b]])
+        b, mine = self.settings.batch_size, self.local_batch * self.rank
+        batch = self._perm[index * b:(index + 1) * b][mine:mine + self.local_batch]  # this process's share
+        return to_unit(self.images[batch])
 
-    def noise(self, n: int) -> torch.Tensor:
-        return torch.randn(n, *self.G.spec.input, device=self.device)
+    def noise(self) -> torch.Tensor:
+        """A batch of latent vectors. Every process draws the whole batch and keeps its share, so the processes
+        see different noise and together exactly what a single process would."""
+        z = torch.randn(self.settings.batch_size, *self.G.spec.input, device=self.device)
+        return z[self.local_batch * self.rank:self.local_batch * (self.rank + 1)]
 
     def _score(self, x: torch.Tensor) -> torch.Tensor:
         # BCE trains on logits (a final Sigmoid is folded into the loss); other losses use the output as is.
-        return (self.D.logits(x) if self.exp.loss.value == "bce" else self.D(x)).reshape(-1)
+        return self.d_call(x, logits=self.exp.loss.value == "bce").reshape(-1)
 
     def _mean_output(self, score: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(score).mean() if self.exp.loss.value == "bce" else score.mean()
@@ -99,7 +129,7 @@ class Trainer:
     def train_step(self) -> dict[str, torch.Tensor]:
         """One batch: a discriminator update, and a generator update on every n_critic-th step."""
         real = self._batch(self.step)
-        fake = self.G(self.noise(len(real))).detach()
+        fake = self.g_call(self.noise()).detach()
         real_score, fake_score = self._score(real), self._score(fake)
         d_loss = self.d_loss_fn(real_score, fake_score, self.reduction)
         if self.gp_weight:
@@ -112,7 +142,7 @@ class Trainer:
         stats = {"d_loss": d_loss.detach(), "d_real": self._mean_output(real_score.detach()),
                  "d_fake": self._mean_output(fake_score.detach())}
         if (self.step + 1) % self.n_critic == 0:
-            g_loss = self.g_loss_fn(self._score(self.G(self.noise(len(real)))))
+            g_loss = self.g_loss_fn(self._score(self.g_call(self.noise())))
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self.opt_g.step()
