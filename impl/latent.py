@@ -1,0 +1,97 @@
+"""Report 004's latent study, measured: one fixed batch of 8 latent vectors; 5 positions each set to 1, 10 and
+100; three 5x8 grids plus the base row, and a table of how far each change moves the images.
+
+    python -m impl.latent runs/r004-mlp-20261123-101500 [--positions 0 20 40 60 80] [--values 1 10 100]
+
+Positions are 0-based. The report's rows are 'every 20 numbers' yet name positions 1 and 20 (erratum e12);
+gan-spec uses 0, 20, 40, 60, 80. Writes RUN/latent/{base,value_1,value_10,value_100}.png and latent.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+import spec
+from impl import metrics, rundir
+from impl.build import build_spec
+from impl.data import DataError
+from impl.evaluate import is_fashion
+from impl.rundir import RunError
+
+
+def mean_pairwise_distance(images: torch.Tensor) -> float:
+    """Mean absolute pixel difference over all pairs in a row: how alike the row's images are."""
+    flat = images.flatten(1)
+    d = (flat[:, None] - flat[None]).abs().mean(-1)
+    n = len(images)
+    return float(d.sum() / (n * (n - 1)))
+
+
+@torch.no_grad()
+def study(run: Path, positions: list[int], values: list[float], n: int = 8, seed: int = 0,
+          progress: bool = True) -> dict:
+    state, _ = rundir.load_checkpoint(run)
+    reg = spec.registry()
+    net = reg.networks[reg.experiments[state["experiment"]].generator.value]
+    g = build_spec(net)
+    g.load_state_dict(state["G"])
+    g.eval()
+    dim = int(torch.tensor(net.input).prod())
+    bad = [p for p in positions if not 0 <= p < dim]
+    if bad:
+        raise DataError(f"--positions {bad}: the latent vector has positions 0 to {dim - 1}")
+    z = torch.randn(n, dim, generator=torch.Generator().manual_seed(seed))
+    base = g(z.view(n, *net.input))
+    classifier = metrics.load_classifier(progress=progress)[0] if is_fashion(run) else None
+    base_labels = classifier(base).argmax(1) if classifier is not None else None
+    out_dir = run / "latent"
+    rundir.save_grid(base, out_dir / "base.png", columns=n)
+    rows = []
+    for value in values:
+        grid = []
+        for pos in positions:
+            changed = z.clone()
+            changed[:, pos] = value
+            images = g(changed.view(n, *net.input))
+            grid.append(images)
+            row = {"position": pos, "value": value, "pixel_change": float((images - base).abs().mean()),
+                   "row_spread": mean_pairwise_distance(images)}
+            if classifier is not None:
+                row["class_flips"] = int((classifier(images).argmax(1) != base_labels).sum())
+            rows.append(row)
+        rundir.save_grid(torch.cat(grid), out_dir / f"value_{value:g}.png", columns=n)
+    result = {"experiment": state["experiment"], "step": state["step"], "positions": positions, "values": values,
+              "base_row_spread": mean_pairwise_distance(base), "rows": rows}
+    (out_dir / "latent.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m impl.latent", description=__doc__.split("\n\n")[0])
+    p.add_argument("run", help="a run directory made by impl.train")
+    p.add_argument("--positions", type=int, nargs="+", default=[0, 20, 40, 60, 80])
+    p.add_argument("--values", type=float, nargs="+", default=[1.0, 10.0, 100.0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        result = study(Path(args.run), args.positions, args.values, seed=args.seed, progress=not args.quiet)
+    except (RunError, DataError, spec.SpecError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"base row spread {result['base_row_spread']:.3f} (mean pixel distance between its 8 images)")
+    print(f"{'position':>8} {'value':>6} {'pixel change':>12} {'row spread':>10} {'class flips':>11}")
+    for r in result["rows"]:
+        print(f"{r['position']:>8} {r['value']:>6g} {r['pixel_change']:>12.3f} {r['row_spread']:>10.3f} "
+              f"{r.get('class_flips', '-'):>11}")
+    print(f"grids and latent.json in {Path(args.run) / 'latent'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
