@@ -143,7 +143,7 @@ def inception(weights: Path) -> FeatureExtractor:
         state = torch.load(weights, map_location="cpu", weights_only=True)
         state = {k: v for k, v in state.items() if not k.startswith("AuxLogits.")}
         net.load_state_dict(state)
-    except (OSError, RuntimeError, KeyError, AttributeError) as exc:
+    except Exception as exc:  # unreadable, not a state dict, pickle refused by weights_only, wrong keys
         raise DataError(f"{weights}: not a torchvision inception_v3 state dict ({type(exc).__name__}); "
                         "pass the inception_v3 weights file") from None
     net.fc = nn.Identity()
