@@ -1,0 +1,48 @@
+"""The mode-collapse study and the HTML report, end to end on tiny synthetic runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from impl import collapse, report
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("collapse") / "study"
+    assert collapse.main(["--data", "synthetic", "--steps", "5", "--n", "20", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_collapse_study_writes_both_arms(study: Path) -> None:
+    text = (study / "collapse.md").read_text()
+    assert re.search(r"^\| 0\.01 \| n/a \| n/a \| 0\.\d+ \| n/a \|$", text, re.M)
+    assert re.search(r"^\| 0\.1 \| n/a \| n/a \| 0\.\d+ \| n/a \|$", text, re.M)
+    assert "5 steps each" in text
+    grids = [sorted((study / arm / "samples").glob("*.png"))[-1] for arm in ("clip-0.01", "clip-0.1")]
+    with Image.open(study / "collapse.png") as both, Image.open(grids[0]) as a, Image.open(grids[1]) as b:
+        assert both.width == a.width + b.width + 20
+
+
+def test_collapse_refuses_an_existing_folder(study: Path, capsys: pytest.CaptureFixture) -> None:
+    assert collapse.main(["--data", "synthetic", "--steps", "1", "--out", str(study), "--quiet"]) == 2
+    assert "already holds files" in capsys.readouterr().err
+
+
+def test_report_page_is_self_contained(study: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert report.main([str(study / "clip-0.01"), str(study / "clip-0.1"), "--out", str(out)]) == 0
+    page = out.read_text()
+    assert page.count("<section>") == 2 and "r003-collapse" in page and "r003-wgan" in page
+    assert page.count("data:image/png;base64,") >= 4  # loss curves and samples of both runs
+    assert "<td class=documented>documented</td>" in page and "<td class=inferred" in page
+    assert "src=\"http" not in page and "href=\"http" not in page
+
+
+def test_report_of_a_missing_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert report.main([str(tmp_path / "nope")]) == 2
+    assert "config.json: missing" in capsys.readouterr().err
