@@ -17,20 +17,16 @@ import torch
 
 import spec
 from impl import metrics, rundir
-from impl.build import build_spec
 from impl.data import DataError, adapt, fashion_mnist, image_folder, to_unit
 from impl.rundir import RunError
+from impl.sample import load_generator
 
 
 @torch.no_grad()
 def generate(run: Path, n: int, seed: int = 0, batch: int = 500) -> tuple[torch.Tensor, str]:
     """n images in [-1, 1] from the run's last checkpoint (generator in eval mode), and the experiment name."""
-    state, _ = rundir.load_checkpoint(run)
-    reg = spec.registry()
-    net = reg.networks[reg.experiments[state["experiment"]].generator.value]
-    g = build_spec(net)
-    g.load_state_dict(state["G"])
-    g.eval()
+    g, state = load_generator(run)
+    net = g.spec
     gen = torch.Generator().manual_seed(seed)
     out = [g(torch.randn(min(batch, n - i), *net.input, generator=gen)) for i in range(0, n, batch)]
     return torch.cat(out).clamp(-1, 1), state["experiment"]

@@ -18,10 +18,10 @@ import torch
 
 import spec
 from impl import metrics, rundir
-from impl.build import build_spec
 from impl.data import DataError
 from impl.evaluate import is_fashion
 from impl.rundir import RunError
+from impl.sample import load_generator
 
 
 def mean_pairwise_distance(images: torch.Tensor) -> float:
@@ -35,12 +35,8 @@ def mean_pairwise_distance(images: torch.Tensor) -> float:
 @torch.no_grad()
 def study(run: Path, positions: list[int], values: list[float], n: int = 8, seed: int = 0,
           progress: bool = True) -> dict:
-    state, _ = rundir.load_checkpoint(run)
-    reg = spec.registry()
-    net = reg.networks[reg.experiments[state["experiment"]].generator.value]
-    g = build_spec(net)
-    g.load_state_dict(state["G"])
-    g.eval()
+    g, state = load_generator(run)
+    net = g.spec
     dim = int(torch.tensor(net.input).prod())
     bad = [p for p in positions if not 0 <= p < dim]
     if bad:

@@ -13,17 +13,23 @@ import torch
 
 import spec
 from impl import rundir
-from impl.build import build_spec
+from impl.build import SpecNet, build_spec
 from impl.rundir import RunError
+
+
+def load_generator(run: Path) -> tuple[SpecNet, dict]:
+    """The generator of a run's newest loadable checkpoint, in eval mode, and the checkpoint."""
+    state, _ = rundir.load_checkpoint(run)
+    reg = spec.registry()
+    g = build_spec(reg.networks[reg.experiments[state["experiment"]].generator.value])
+    g.load_state_dict(state["G"])
+    return g.eval(), state
 
 
 def generate(run: Path, n: int, seed: int | None) -> torch.Tensor:
     """n images from the run's last checkpoint; seed None means the run's own fixed noise (first n of it)."""
-    state, _ = rundir.load_checkpoint(run)
-    net = spec.registry().networks[spec.registry().experiments[state["experiment"]].generator.value]
-    g = build_spec(net)
-    g.load_state_dict(state["G"])
-    g.eval()
+    g, state = load_generator(run)
+    net = g.spec
     if seed is None and n <= len(state["fixed_noise"]):
         noise = state["fixed_noise"][:n]
     else:

@@ -46,3 +46,17 @@ def test_report_page_is_self_contained(study: Path, tmp_path: Path) -> None:
 def test_report_of_a_missing_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert report.main([str(tmp_path / "nope")]) == 2
     assert "config.json: missing" in capsys.readouterr().err
+
+
+def test_sample_grid_of_twenty(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from impl import sample, train
+
+    run = tmp_path / "run"
+    assert train.main(["r004-mlp", "--data", "synthetic", "--steps", "2", "--out", str(run), "--quiet"]) == 0
+    out = tmp_path / "twenty.png"
+    assert sample.main([str(run), "--n", "20", "--seed", "3", "--out", str(out)]) == 0
+    side = 28 * 3 + 2
+    with Image.open(out) as grid:  # report 003 shows 20 images: two rows of ten
+        assert grid.size == (10 * side + 2, 2 * side + 2)
+    assert sample.main([str(tmp_path / "missing")]) == 2
+    assert "no usable checkpoint" in capsys.readouterr().err
