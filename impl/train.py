@@ -55,6 +55,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50, help="steps between metrics lines (default 50)")
     p.add_argument("--dry-run", action="store_true", help="a few small steps in a temporary directory, kept nowhere")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: forward passes under bfloat16 autocast (default fp32)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory layout for conv networks")
     p.add_argument("--sync-bn", action="store_true", help="under torchrun: batch-norm statistics over all processes")
     args = p.parse_args(argv)
     for name in ("epochs", "steps", "batch_size", "log_every"):
@@ -214,11 +217,13 @@ def resolve(args: argparse.Namespace, device: str) -> tuple[ExperimentSpec, Sett
         settings = Settings(**{**config["settings"], "device": device})
         settings.epochs = args.epochs or settings.epochs
         settings.max_steps = args.steps or settings.max_steps
-        return experiment_of(config["experiment"]), settings, config.get("overrides", {}).get("data")
+        data = args.data or config.get("overrides", {}).get("data")  # a moved data folder can be named again
+        return experiment_of(config["experiment"]), settings, data
     exp = experiment_of(args.experiment)
     settings = Settings(experiment=exp.name, batch_size=args.batch_size or exp.batch_size.value,
                         epochs=args.epochs or exp.epochs.value, max_steps=args.steps, seed=args.seed,
-                        device=device, log_every=args.log_every)
+                        device=device, log_every=args.log_every, precision=args.precision,
+                        channels_last=args.channels_last)
     if args.dry_run:
         settings.batch_size = min(settings.batch_size, 8)
         settings.max_steps = 2 * (exp.n_critic.value if exp.n_critic else 1)

@@ -37,6 +37,8 @@ class Settings:
     seed: int
     device: str
     log_every: int = 50
+    precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights and optimizers stay fp32)
+    channels_last: bool = False  # NHWC memory layout for the conv networks (faster convolutions on GPUs)
 
 
 def network_signature(net: SpecNet) -> dict[str, str]:
@@ -55,6 +57,9 @@ class Trainer:
         torch.manual_seed(settings.seed)  # initial weights and, after this, the noise stream (same on every rank)
         self.G = build_spec(reg.networks[exp.generator.value]).to(self.device)
         self.D = build_spec(reg.networks[exp.discriminator.value]).to(self.device)
+        if settings.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
         self.g_call, self.d_call = self._distribute(sync_bn) if world_size > 1 else (self.G, self.D)
         if settings.batch_size % world_size:
             raise DataError(f"batch size {settings.batch_size} does not split over {world_size} processes; "
@@ -110,7 +115,11 @@ class Trainer:
             self._perm, self._perm_epoch = torch.randperm(len(self.images), generator=gen).to(self.device), epoch
         b, mine = self.settings.batch_size, self.local_batch * self.rank
         batch = self._perm[index * b:(index + 1) * b][mine:mine + self.local_batch]  # this process's share
-        return to_unit(self.images[batch])
+        real = to_unit(self.images[batch])
+        return real.contiguous(memory_format=torch.channels_last) if self.settings.channels_last else real
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.settings.precision == "bf16")
 
     def noise(self) -> torch.Tensor:
         """A batch of latent vectors. Every process draws the whole batch and keeps its share, so the processes
@@ -129,11 +138,12 @@ class Trainer:
     def train_step(self) -> dict[str, torch.Tensor]:
         """One batch: a discriminator update, and a generator update on every n_critic-th step."""
         real = self._batch(self.step)
-        fake = self.g_call(self.noise()).detach()
-        real_score, fake_score = self._score(real), self._score(fake)
-        d_loss = self.d_loss_fn(real_score, fake_score, self.reduction)
-        if self.gp_weight:
-            d_loss = d_loss + self.gp_weight * gradient_penalty(lambda x: self._score(x), real, fake)
+        with self.autocast():
+            fake = self.g_call(self.noise()).detach()
+            real_score, fake_score = self._score(real).float(), self._score(fake).float()
+            d_loss = self.d_loss_fn(real_score, fake_score, self.reduction)
+            if self.gp_weight:
+                d_loss = d_loss + self.gp_weight * gradient_penalty(lambda x: self._score(x), real, fake.float())
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
@@ -142,7 +152,8 @@ class Trainer:
         stats = {"d_loss": d_loss.detach(), "d_real": self._mean_output(real_score.detach()),
                  "d_fake": self._mean_output(fake_score.detach())}
         if (self.step + 1) % self.n_critic == 0:
-            g_loss = self.g_loss_fn(self._score(self.g_call(self.noise())))
+            with self.autocast():
+                g_loss = self.g_loss_fn(self._score(self.g_call(self.noise())).float())
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             self.opt_g.step()

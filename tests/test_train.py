@@ -140,3 +140,22 @@ def test_cuda_requested_without_gpu(capsys: pytest.CaptureFixture) -> None:
 def test_batch_larger_than_data_is_refused(capsys: pytest.CaptureFixture) -> None:
     assert train.main(["r004-mlp", "--data", "synthetic", "--batch-size", "5000", "--steps", "1", "--quiet"]) == 2
     assert "pass a smaller --batch-size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["r004-conv", "r003-wgan", "r004-wgangp"])
+def test_bf16_and_channels_last_follow_fp32(name: str) -> None:
+    """The speed switches change the arithmetic, not the recipe: first-step losses agree with fp32 NCHW."""
+    exp = spec.load(name)
+    shape = spec.registry().networks[exp.discriminator.value].input
+    data = synthetic(64, shape).images
+    runs = {}
+    for precision, nhwc in (("fp32", False), ("fp32", True), ("bf16", True)):
+        settings = Settings(name, batch_size=8, epochs=1, max_steps=4, seed=0, device="cpu", precision=precision,
+                            channels_last=nhwc)
+        t = Trainer(exp, data, settings)
+        runs[(precision, nhwc)] = [t.train_step() for _ in range(2)]
+    base = runs[("fp32", False)]
+    for key, tol in ((("fp32", True), 1e-4), (("bf16", True), 5e-2)):
+        for a, b in zip(base, runs[key]):
+            for stat in ("d_loss", "d_real", "d_fake"):
+                assert torch.isfinite(b[stat]) and abs(a[stat] - b[stat]) <= tol * max(1.0, abs(a[stat])), (key, stat)
