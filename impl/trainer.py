@@ -60,10 +60,10 @@ class Trainer:
         if settings.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
-        self.g_call, self.d_call = self._distribute(sync_bn) if world_size > 1 else (self.G, self.D)
         if settings.batch_size % world_size:
             raise DataError(f"batch size {settings.batch_size} does not split over {world_size} processes; "
                             "pass a --batch-size divisible by the number of processes")
+        self.g_call, self.d_call = self._distribute(sync_bn) if world_size > 1 else (self.G, self.D)
         self.local_batch = settings.batch_size // world_size
         self.images = images.to(self.device)
         self.steps_per_epoch = len(images) // settings.batch_size  # partial last batch dropped: fixed shapes
