@@ -84,6 +84,7 @@ class Trainer:
         gen = torch.Generator().manual_seed(settings.seed + 1)
         self.fixed_noise = torch.randn(exp.samples.value, *self.G.spec.input, generator=gen).to(self.device)
         self.step = 0
+        self._step_t = torch.tensor(0, device=self.device)  # the step on the device: no host copy per step
         self.first_bad_step = torch.tensor(-1, device=self.device)
         self._last_g = {"g_loss": torch.zeros((), device=self.device)}
         self._perm_epoch, self._perm = -1, torch.empty(0)
@@ -160,8 +161,8 @@ class Trainer:
             self._last_g = {"g_loss": g_loss.detach()}
         stats.update(self._last_g)
         finite = torch.isfinite(stats["d_loss"]) & torch.isfinite(stats["g_loss"])
-        self.first_bad_step = torch.where(~finite & (self.first_bad_step < 0),
-                                          torch.tensor(self.step, device=self.device), self.first_bad_step)
+        self.first_bad_step = torch.where(~finite & (self.first_bad_step < 0), self._step_t, self.first_bad_step)
+        self._step_t += 1
         self.step += 1
         return stats
 
@@ -195,6 +196,7 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.step = int(state["step"])
+        self._step_t.fill_(self.step)
         self.fixed_noise = state["fixed_noise"].to(self.device)
         self._last_g = {"g_loss": state["last_g_loss"].to(self.device)}
         torch.set_rng_state(state["rng"]["cpu"].cpu())
