@@ -57,7 +57,7 @@ class ExperimentSpec:
         return kwargs
 
 
-def _positive(fact: Fact | None, where: str, kind: type = int) -> Fact | None:
+def _positive(fact: Fact | None, where: str) -> Fact | None:
     if fact is not None and not fact.value > 0:
         raise SpecError(f"{where}.value: must be positive, got {fact.value!r}")
     return fact
