@@ -210,11 +210,13 @@ def to_unit(batch: torch.Tensor) -> torch.Tensor:
     return batch.float().div_(127.5).sub_(1.0)
 
 
-def for_experiment(dataset: str, data: str | None, shape: tuple[int, ...], how: str, progress: bool = True) -> Dataset:
-    """The images an experiment trains on, in its discriminator's input shape.
+def for_experiment(dataset: str, data: str | None, shape: tuple[int, ...], how: str, progress: bool = True,
+                   device: str = "cpu") -> Dataset:
+    """The images an experiment trains on, in its discriminator's input shape, on `device`.
 
     `data` is None (the experiment's own data set from its default places), 'fashion-mnist', 'synthetic',
-    a folder of FashionMNIST IDX files, or a folder of images.
+    a folder of FashionMNIST IDX files, or a folder of images. Adapting (FashionMNIST-64) happens on `device`:
+    a GPU resizes 60,000 images in well under a second, where the CPU takes half a minute.
     """
     if data == "synthetic":
         found = synthetic(1024, shape)
@@ -237,7 +239,7 @@ def for_experiment(dataset: str, data: str | None, shape: tuple[int, ...], how: 
         else:
             found = image_folder(path, shape[1], shape[0], progress=progress)
     native = tuple(found.images.shape[1:])
-    found.images = adapt(found.images, shape)
+    found.images = adapt(found.images.to(device), shape)
     if native != tuple(shape):
         found.description += (f", adapted from {'x'.join(map(str, native))} to {'x'.join(map(str, shape))}"
                               " (channels repeated or averaged, bilinear resize)")

@@ -55,9 +55,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50, help="steps between metrics lines (default 50)")
     p.add_argument("--dry-run", action="store_true", help="a few small steps in a temporary directory, kept nowhere")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                   help="bf16: forward passes under bfloat16 autocast (default fp32)")
-    p.add_argument("--channels-last", action="store_true", help="NHWC memory layout for conv networks")
+    p.add_argument("--precision", choices=("fp32", "bf16"),
+                   help="bf16: forward passes under bfloat16 autocast (default: bf16 on the CUDA fast path, else fp32)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory layout (default on the CUDA fast path)")
+    p.add_argument("--eager", action="store_true", help="on CUDA: no fast path (no CUDA graphs, fused optimizers, "
+                   "bf16 or channels_last unless asked for): the plain PyTorch loop, for comparison and debugging")
     p.add_argument("--sync-bn", action="store_true", help="under torchrun: batch-norm statistics over all processes")
     args = p.parse_args(argv)
     for name in ("epochs", "steps", "batch_size", "log_every"):
@@ -131,20 +133,19 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
     stop = StopFlag()
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     settings, spe, distributed = trainer.settings, trainer.steps_per_epoch, trainer.world_size > 1
-    acc, count, t0 = torch.zeros(len(STATS), device=trainer.device), 0, time.perf_counter()
+    t0 = time.perf_counter()
     epochs_total = -(-trainer.total_steps // spe)
     bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", disable=quiet or run is None,
                dynamic_ncols=True, desc=trainer.exp.name)
     try:
         while trainer.step < trainer.total_steps:
-            stats = trainer.train_step()
-            acc += torch.stack([stats[k] for k in STATS])
-            count += 1
+            trainer.advance(min(trainer.total_steps, trainer.step - trainer.pending + settings.log_every))
             epoch_done = trainer.step % spe == 0
-            if not (count == settings.log_every or epoch_done or trainer.step == trainer.total_steps
+            if not (trainer.pending >= settings.log_every or epoch_done or trainer.step == trainer.total_steps
                     or (stop.signum and not distributed)):
                 continue
-            means = trainer.reduce_mean(acc / count)
+            means, count = trainer.read_stats()
+            means = trainer.reduce_mean(means)
             flags = torch.stack([torch.tensor(stop.signum, device=trainer.device), trainer.first_bad_step])
             if distributed:
                 torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
@@ -159,7 +160,7 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
             bar.update(count)
             bar.set_postfix_str(f"epoch {trainer.epoch}/{epochs_total} d {values['d_loss']:.3f} "
                                 f"g {values['g_loss']:.3f} {row['images_per_s']:,.0f} img/s")
-            acc, count, t0 = torch.zeros_like(acc), 0, time.perf_counter()
+            t0 = time.perf_counter()
             if run is None:
                 if stop.signum:
                     return 128 + stop.signum
@@ -220,10 +221,12 @@ def resolve(args: argparse.Namespace, device: str) -> tuple[ExperimentSpec, Sett
         data = args.data or config.get("overrides", {}).get("data")  # a moved data folder can be named again
         return experiment_of(config["experiment"]), settings, data
     exp = experiment_of(args.experiment)
+    fast = device.startswith("cuda") and not args.eager  # the fast path: on by default on a GPU
     settings = Settings(experiment=exp.name, batch_size=args.batch_size or exp.batch_size.value,
                         epochs=args.epochs or exp.epochs.value, max_steps=args.steps, seed=args.seed,
-                        device=device, log_every=args.log_every, precision=args.precision,
-                        channels_last=args.channels_last)
+                        device=device, log_every=args.log_every,
+                        precision=args.precision or ("bf16" if fast else "fp32"),
+                        channels_last=args.channels_last or fast, graph=fast)
     if args.dry_run:
         settings.batch_size = min(settings.batch_size, 8)
         settings.max_steps = 2 * (exp.n_critic.value if exp.n_critic else 1)
@@ -251,11 +254,14 @@ def run(args: argparse.Namespace) -> int:
     exp, settings, data_arg = resolve(args, device)
     reg = spec.registry()
     data = for_experiment(exp.dataset.value, data_arg, reg.networks[exp.discriminator.value].input,
-                          reg.datasets[exp.dataset.value].how, progress=not args.quiet and rank == 0)
+                          reg.datasets[exp.dataset.value].how, progress=not args.quiet and rank == 0, device=device)
     if data.skipped and rank == 0:
         print(f"note: left out {sum(data.skipped.values())} files of {data_arg}: "
               + ", ".join(f"{n} {why}" for why, n in data.skipped.items()), file=sys.stderr)
     trainer = Trainer(exp, data.images, settings, rank=rank, world_size=world, sync_bn=args.sync_bn)
+    if rank == 0 and device.startswith("cuda") and not args.quiet:
+        print(trainer.speed_summary() + ("; --eager for the plain PyTorch loop" if settings.graph else ""),
+              file=sys.stderr)
     run_dir: Path | None = None
     if args.resume:
         resume_into(trainer, Path(args.resume))

@@ -4,8 +4,9 @@ A step consumes one batch and updates the discriminator (critic) once; the gener
 n_critic-th step (n_critic = 1 for BCE, LSGAN and hinge). So report 001's "40,050 steps, generator every 5 steps"
 is 40,050 critic steps and 8,010 generator steps. Weight clipping follows each critic update.
 
-Nothing here reads a tensor back to the host: per-step statistics stay on the device and the caller reads
-them every `log_every` steps, so a GPU never waits on Python.
+Nothing here reads a tensor back to the host: per-step statistics accumulate on the device and the caller
+reads them every `log_every` steps, so a GPU never waits on Python. Every piece of state a step changes is
+changed in place, so that a block of steps can be captured as a CUDA graph (impl/fastpath.py) and replayed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch import nn
 import spec
 from impl.build import SpecNet, build_spec
 from impl.data import DataError, to_unit
+from impl.fastpath import Block, optimizer_options
 from impl.losses import FAMILIES, clip_weights, gradient_penalty
 from spec.experiment import ExperimentSpec
 
@@ -39,6 +41,7 @@ class Settings:
     log_every: int = 50
     precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights and optimizers stay fp32)
     channels_last: bool = False  # NHWC memory layout for the conv networks (faster convolutions on GPUs)
+    graph: bool = False  # train in blocks of n_critic steps, each replayed as one CUDA graph on a GPU
 
 
 def network_signature(net: SpecNet) -> dict[str, str]:
@@ -78,16 +81,23 @@ class Trainer:
         self.gp_weight = exp.gp_weight.value if exp.loss.value == "wgan-gp" else None
         self.d_loss_fn, self.g_loss_fn = FAMILIES[exp.loss.value]
         self.reduction = exp.d_loss.value if exp.d_loss else "mean"
-        opt_cls = getattr(torch.optim, exp.optimizer["name"].value)
-        self.opt_g = opt_cls(self.G.parameters(), **exp.optimizer_kwargs())
-        self.opt_d = opt_cls(self.D.parameters(), **exp.optimizer_kwargs())
+        name = exp.optimizer["name"].value
+        self.graph = settings.graph and world_size == 1  # DDP's gradient hooks are not captured: eager under DDP
+        kwargs = exp.optimizer_kwargs() | optimizer_options(name, self.device, self.graph)
+        self.opt_g = getattr(torch.optim, name)(self.G.parameters(), **kwargs)
+        self.opt_d = getattr(torch.optim, name)(self.D.parameters(), **kwargs)
         gen = torch.Generator().manual_seed(settings.seed + 1)
         self.fixed_noise = torch.randn(exp.samples.value, *self.G.spec.input, generator=gen).to(self.device)
         self.step = 0
+        # Device-side state, always updated in place (a captured graph holds these addresses):
         self._step_t = torch.tensor(0, device=self.device)  # the step on the device: no host copy per step
         self.first_bad_step = torch.tensor(-1, device=self.device)
-        self._last_g = {"g_loss": torch.zeros((), device=self.device)}
+        self._g_loss = torch.zeros((), device=self.device)  # the latest generator loss
+        self._acc = torch.zeros(len(STATS), device=self.device)  # STATS summed since the last read
+        self.pending = 0  # steps summed in _acc
         self._perm_epoch, self._perm = -1, torch.empty(0)
+        self._block_idx = torch.zeros(self.n_critic * settings.batch_size, dtype=torch.long, device=self.device)
+        self._block: Block | None = None  # made on first use, after a resume has loaded its state
 
     def _distribute(self, sync_bn: bool) -> tuple[nn.Module, nn.Module]:
         """DistributedDataParallel wrappers; the trainer keeps the plain networks for state and sampling."""
@@ -109,18 +119,27 @@ class Trainer:
         return tensor
 
     # ------------------------------------------------------------------ data
-    def _batch(self, step: int) -> torch.Tensor:
-        epoch, index = divmod(step, self.steps_per_epoch)
+    def _order(self, epoch: int) -> torch.Tensor:
         if epoch != self._perm_epoch:  # one shuffle per epoch, from (seed, epoch): resumable without saved state
             gen = torch.Generator().manual_seed(self.settings.seed * 1_000_003 + epoch)
             self._perm, self._perm_epoch = torch.randperm(len(self.images), generator=gen).to(self.device), epoch
-        b, mine = self.settings.batch_size, self.local_batch * self.rank
-        batch = self._perm[index * b:(index + 1) * b][mine:mine + self.local_batch]  # this process's share
-        real = to_unit(self.images[batch])
+        return self._perm
+
+    def _real(self, indices: torch.Tensor) -> torch.Tensor:
+        """This process's share of a global batch of image indices, as floats in [-1, 1]."""
+        mine = indices[self.local_batch * self.rank:self.local_batch * (self.rank + 1)]
+        real = to_unit(torch.index_select(self.images, 0, mine))
         return real.contiguous(memory_format=torch.channels_last) if self.settings.channels_last else real
 
+    def _batch(self, step: int) -> torch.Tensor:
+        epoch, index = divmod(step, self.steps_per_epoch)
+        b = self.settings.batch_size
+        return self._real(self._order(epoch)[index * b:(index + 1) * b])
+
     def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.settings.precision == "bf16")
+        # autocast's cache of cast weights must not outlive a captured graph's region: off under graphs
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.settings.precision == "bf16",
+                              cache_enabled=not self.graph)
 
     def noise(self) -> torch.Tensor:
         """A batch of latent vectors. Every process draws the whole batch and keeps its share, so the processes
@@ -136,9 +155,7 @@ class Trainer:
         return torch.sigmoid(score).mean() if self.exp.loss.value == "bce" else score.mean()
 
     # ------------------------------------------------------------------ one step
-    def train_step(self) -> dict[str, torch.Tensor]:
-        """One batch: a discriminator update, and a generator update on every n_critic-th step."""
-        real = self._batch(self.step)
+    def _critic_update(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         with self.autocast():
             fake = self.g_call(self.noise()).detach()
             real_score, fake_score = self._score(real).float(), self._score(fake).float()
@@ -150,21 +167,76 @@ class Trainer:
         self.opt_d.step()
         if self.clip is not None:
             clip_weights(self.D, self.clip)
-        stats = {"d_loss": d_loss.detach(), "d_real": self._mean_output(real_score.detach()),
-                 "d_fake": self._mean_output(fake_score.detach())}
-        if (self.step + 1) % self.n_critic == 0:
-            with self.autocast():
-                g_loss = self.g_loss_fn(self._score(self.g_call(self.noise())).float())
-            self.opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_g.step()
-            self._last_g = {"g_loss": g_loss.detach()}
-        stats.update(self._last_g)
+        return {"d_loss": d_loss.detach(), "d_real": self._mean_output(real_score.detach()),
+                "d_fake": self._mean_output(fake_score.detach())}
+
+    def _generator_update(self) -> None:
+        with self.autocast():
+            g_loss = self.g_loss_fn(self._score(self.g_call(self.noise())).float())
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self._g_loss.copy_(g_loss.detach())
+
+    def _account(self, stats: dict[str, torch.Tensor]) -> None:
+        """Sum the step's statistics and remember the first step whose losses are not finite, on the device."""
+        stats["g_loss"] = self._g_loss.clone()
+        self._acc += torch.stack([stats[k] for k in STATS])
         finite = torch.isfinite(stats["d_loss"]) & torch.isfinite(stats["g_loss"])
-        self.first_bad_step = torch.where(~finite & (self.first_bad_step < 0), self._step_t, self.first_bad_step)
+        self.first_bad_step.copy_(torch.where(~finite & (self.first_bad_step < 0), self._step_t, self.first_bad_step))
         self._step_t += 1
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One batch: a discriminator update, and a generator update on every n_critic-th step."""
+        stats = self._critic_update(self._batch(self.step))
+        if (self.step + 1) % self.n_critic == 0:
+            self._generator_update()
+        self._account(stats)
         self.step += 1
+        self.pending += 1
         return stats
+
+    def _block_body(self) -> None:
+        """n_critic steps ending in a generator update, on the batches in _block_idx: what the CUDA graph holds."""
+        b = self.settings.batch_size
+        for k in range(self.n_critic):
+            stats = self._critic_update(self._real(self._block_idx[k * b:(k + 1) * b]))
+            if k == self.n_critic - 1:
+                self._generator_update()
+            self._account(stats)
+
+    def advance(self, limit: int) -> int:
+        """Train one step, or with graphs on one whole block when it starts at a generator boundary and ends
+        inside the epoch and before step `limit`. Returns the number of steps done."""
+        n, spe = self.n_critic, self.steps_per_epoch
+        epoch, index = divmod(self.step, spe)
+        if not self.graph or self.step % n or self.step + n > min(limit, (epoch + 1) * spe):
+            self.train_step()
+            return 1
+        b = self.settings.batch_size
+        self._block_idx.copy_(self._order(epoch)[index * b:(index + n) * b])
+        if self._block is None:
+            self._block = Block(self._block_body, [self.G, self.D], [self.opt_g, self.opt_d],
+                                [self._step_t, self.first_bad_step, self._g_loss, self._acc], self.device)
+        self._block()
+        self.step += n
+        self.pending += n
+        return n
+
+    def read_stats(self) -> tuple[torch.Tensor, int]:
+        """The mean of each of STATS over the steps since the last read, and their number (still on the device)."""
+        means, count = self._acc / max(self.pending, 1), self.pending
+        self._acc.zero_()
+        self.pending = 0
+        return means, count
+
+    def speed_summary(self) -> str:
+        """How this trainer runs, in one line: e.g. 'fast path: CUDA graphs, bf16, channels_last, Adam(fused)'."""
+        opt = optimizer_options(type(self.opt_d).__name__, self.device, self.graph)
+        parts = (["CUDA graphs"] if self.graph and self.device.type == "cuda" else []) + [self.settings.precision] \
+            + (["channels_last"] if self.settings.channels_last else []) \
+            + [f"{type(self.opt_d).__name__}({', '.join(k for k, v in opt.items() if v) or 'default'})"]
+        return ("fast path: " if self.settings.graph else "eager: ") + ", ".join(parts)
 
     @property
     def epoch(self) -> int:
@@ -188,7 +260,7 @@ class Trainer:
                 "networks": {"G": network_signature(self.G), "D": network_signature(self.D)},
                 "G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(), "rng": rng, "fixed_noise": self.fixed_noise.cpu(),
-                "last_g_loss": self._last_g["g_loss"].cpu()}
+                "last_g_loss": self._g_loss.cpu()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.G.load_state_dict(state["G"])
@@ -198,7 +270,7 @@ class Trainer:
         self.step = int(state["step"])
         self._step_t.fill_(self.step)
         self.fixed_noise = state["fixed_noise"].to(self.device)
-        self._last_g = {"g_loss": state["last_g_loss"].to(self.device)}
+        self._g_loss.copy_(state["last_g_loss"])
         torch.set_rng_state(state["rng"]["cpu"].cpu())
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), self.device)
