@@ -1,41 +1,47 @@
-"""GPU timings of one training step per experiment (pytest-benchmark); skipped without CUDA.
+"""GPU timings of training steps (pytest-benchmark); skipped without CUDA.
 
-    pytest benchmarks --benchmark-only
+    pytest benchmarks --benchmark-only          # or: python -m benchmarks.report, for the table with speed-ups
 
-Each benchmark times one call of Trainer.train_step (one batch: a discriminator update, and the generator
-update on every n_critic-th step) at the documented batch size and at 512, on synthetic data already on the
-GPU. `extra_info` carries images/s.
+Every experiment at its documented batch size and at 512, in both modes of benchmarks/measure.py: the fast path
+(a block of n_critic steps replayed as one CUDA graph, bf16, channels_last, fused/capturable optimizers) and a
+seed-style eager fp32 step that reads its loss back every step. One benchmark round is one unit (a block, or
+one eager step); `extra_info` holds images/s, GFLOP per step, achieved TFLOP/s and its share of the bf16 matmul
+peak measured in the same session.
 """
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 import spec
-from impl.data import synthetic
-from impl.trainer import Settings, Trainer
+from benchmarks.measure import MODES, flops_per_step, make_trainer, matmul_peak, sync, unit
 
 pytestmark = pytest.mark.cuda
 
 
+@pytest.fixture(scope="session")
+def peak() -> float | None:
+    return matmul_peak("cuda")
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("batch", ["documented", 512])
 @pytest.mark.parametrize("name", spec.names("experiment"))
-def test_train_step(benchmark, name: str, batch) -> None:
-    exp = spec.load(name)
-    size = exp.batch_size.value if batch == "documented" else batch
-    shape = spec.registry().networks[exp.discriminator.value].input
-    images = synthetic(max(4 * size, 2048), shape).images
-    settings = Settings(name, batch_size=size, epochs=1000, max_steps=None, seed=0, device="cuda")
-    trainer = Trainer(exp, images, settings)
-    for _ in range(10):  # warm-up: cuDNN autotuning, allocator
-        trainer.train_step()
+def test_train_step(benchmark, peak: float | None, name: str, batch, mode: str) -> None:
+    size = spec.load(name).batch_size.value if batch == "documented" else batch
+    trainer = make_trainer(name, size, mode, "cuda")
+    for _ in range(10):  # cuDNN autotuning, the allocator and, on the fast path, the graph capture
+        unit(trainer, mode)
+    steps = {"n": 0}
 
-    def step() -> None:
-        trainer.train_step()
-        torch.cuda.synchronize()
+    def one_unit() -> None:
+        steps["n"] = unit(trainer, mode)
+        sync("cuda")
 
-    benchmark.pedantic(step, rounds=50, iterations=1, warmup_rounds=2)
-    benchmark.extra_info["batch_size"] = size
+    benchmark.pedantic(one_unit, rounds=50, iterations=1, warmup_rounds=2)
+    flops = flops_per_step(name, size, "cuda")
+    benchmark.extra_info.update(batch_size=size, mode=mode, steps_per_round=steps["n"], gflop_per_step=flops / 1e9)
     if benchmark.stats:  # None under --benchmark-disable
-        benchmark.extra_info["images_per_s"] = size / benchmark.stats.stats.median
+        seconds = benchmark.stats.stats.median / steps["n"]
+        benchmark.extra_info.update(images_per_s=size / seconds, tflop_per_s=flops / seconds / 1e12,
+                                    peak_share=flops / seconds / peak if peak else None)

@@ -1,0 +1,107 @@
+"""Measurements shared by the pytest benchmarks and `python -m benchmarks.report`.
+
+A "step" is the trainer's step: one batch and one critic update, plus the generator update on every n_critic-th
+step. Two modes are timed side by side:
+  fast  - what `impl.train` does on a GPU: blocks of n_critic steps replayed as one CUDA graph, bf16 autocast,
+          channels_last, fused/capturable optimizers, statistics kept on the device;
+  eager - a seed-style loop: fp32, NCHW, default optimizers, one step at a time and the loss read back with
+          `.item()` after every step, as the course's sample code and the PyTorch tutorial do.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import spec
+from impl.data import synthetic
+from impl.trainer import Settings, Trainer
+
+MODES = ("fast", "eager")
+
+
+def make_trainer(name: str, batch: int, mode: str, device: str, images: int = 4096) -> Trainer:
+    exp = spec.load(name)
+    shape = spec.registry().networks[exp.discriminator.value].input
+    fast = mode == "fast" and device.startswith("cuda")
+    settings = Settings(name, batch_size=batch, epochs=10**6, max_steps=None, seed=0, device=device,
+                        precision="bf16" if fast else "fp32", channels_last=fast, graph=mode == "fast")
+    return Trainer(exp, synthetic(max(images, 2 * batch * (exp.n_critic.value if exp.n_critic else 1)), shape).images,
+                   settings)
+
+
+def unit(trainer: Trainer, mode: str) -> int:
+    """One timed unit: a block (fast) or one step with its loss read back (eager). Returns the steps done."""
+    if mode == "fast":
+        return trainer.advance(trainer.step + trainer.n_critic)
+    stats = trainer.train_step()
+    stats["d_loss"].item()  # the per-step host sync of a seed-style loop
+    return 1
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def flops_per_step(name: str, batch: int, device: str) -> float:
+    """FLOPs of one step (averaged over n_critic steps, so one generator update is included), counted by
+    torch.utils.flop_counter on the eager fp32 path: matmuls and convolutions, forward and backward."""
+    trainer = make_trainer(name, batch, "eager", device, images=2 * batch * 5)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        for _ in range(trainer.n_critic):
+            trainer.train_step()
+    return counter.get_total_flops() / trainer.n_critic
+
+
+def matmul_peak(device: str, n: int = 8192, repeats: int = 20) -> float | None:
+    """Achieved bf16 dense matmul FLOP/s on this GPU, measured now (None on the CPU)."""
+    if not device.startswith("cuda"):
+        return None
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    sync(device)
+    return 2 * n**3 * repeats / (time.perf_counter() - t0)
+
+
+@dataclass
+class Row:
+    experiment: str
+    batch: int
+    mode: str
+    ms_per_step: float
+    images_per_s: float
+    gflop_per_step: float
+    tflop_per_s: float
+    peak_share: float | None  # of the bf16 matmul peak measured in the same session
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def measure(name: str, batch: int, mode: str, device: str, min_steps: int = 50, warmup: int = 10,
+            peak: float | None = None, flops: float | None = None) -> Row:
+    trainer = make_trainer(name, batch, mode, device)
+    done = 0
+    while done < warmup:  # cuDNN autotuning, the allocator, and (fast) the graph capture
+        done += unit(trainer, mode)
+    sync(device)
+    steps, t0 = 0, time.perf_counter()
+    while steps < min_steps:
+        steps += unit(trainer, mode)
+    sync(device)
+    seconds = (time.perf_counter() - t0) / steps
+    flops = flops_per_step(name, batch, device) if flops is None else flops
+    achieved = flops / seconds
+    return Row(name, batch, mode, seconds * 1e3, batch / seconds, flops / 1e9, achieved / 1e12,
+               achieved / peak if peak else None)

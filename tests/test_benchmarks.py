@@ -1,0 +1,46 @@
+"""The benchmark machinery on the CPU: FLOP counts, the report table, the generated face folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import report
+from benchmarks.measure import flops_per_step
+from impl.data import image_folder
+
+
+def test_course_dcgan_step_flops_match_the_design_measurement() -> None:
+    """DESIGN.md (measured on an H100 with torch 2.11): one course-DCGAN step at batch 64 is 269 GFLOP."""
+    assert flops_per_step("r000-dcgan", 64, "cpu") == pytest.approx(269e9, rel=5e-3)
+
+
+def test_flops_scale_with_batch_and_average_over_n_critic() -> None:
+    one, two = flops_per_step("r004-mlp", 8, "cpu"), flops_per_step("r004-mlp", 16, "cpu")
+    assert two == pytest.approx(2 * one, rel=1e-6) and one > 0
+
+
+def test_report_prints_both_modes_and_the_speed_up(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "rows.json"
+    assert report.main(["--experiments", "r004-mlp", "--batches", "documented", "16", "--steps", "3",
+                        "--device", "cpu", "--json", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if line.startswith("r004-mlp")]
+    assert [(r[1], r[2]) for r in rows] == [("64", "fast"), ("64", "eager"), ("16", "fast"), ("16", "eager")]
+    assert all(float(r[-1]) > 0 for r in rows if r[2] == "fast") and all(r[-1] == "-" for r in rows if r[2] == "eager")
+    saved = json.loads(out.read_text())
+    assert len(saved["rows"]) == 4 and all(r["images_per_s"] > 0 for r in saved["rows"])
+
+
+def test_unknown_experiment_is_refused(capsys: pytest.CaptureFixture) -> None:
+    assert report.main(["--experiments", "r004-mpl", "--device", "cpu"]) == 2
+    assert "did you mean 'r004-mlp'" in capsys.readouterr().err
+
+
+def test_generated_faces_are_a_readable_folder(tmp_path: Path) -> None:
+    report.write_faces(tmp_path / "faces", 1200)
+    assert len(list((tmp_path / "faces").glob("*.jpg"))) == 1200
+    data = image_folder(tmp_path / "faces", 64, 3, progress=False)
+    assert tuple(data.images.shape) == (1200, 3, 64, 64) and not data.skipped and data.images.float().std() > 10
