@@ -60,3 +60,25 @@ def test_sample_grid_of_twenty(tmp_path: Path, capsys: pytest.CaptureFixture) ->
         assert grid.size == (10 * side + 2, 2 * side + 2)
     assert sample.main([str(tmp_path / "missing")]) == 2
     assert "no usable checkpoint" in capsys.readouterr().err
+
+
+def test_compare_trains_every_family_alike(tmp_path: Path) -> None:
+    from impl import compare
+
+    out = tmp_path / "cmp"
+    assert compare.main(["--data", "synthetic", "--steps", "10", "--n", "20", "--out", str(out), "--quiet"]) == 0
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in (out / "compare.md").read_text().splitlines() if line.startswith("| ") and "---" not in line}
+    assert list(rows) == ["family", "bce", "wgan-clip", "wgan-gp", "lsgan", "sngan"]
+    for family, experiment in compare.FAMILIES["r004"]:
+        cells = dict(zip(rows["family"], rows[family]))
+        assert cells["experiment"] == experiment and cells["steps"] == "10"
+        assert cells["generator_steps"] == ("2" if family.startswith("wgan") else "10")
+        assert float(cells["images_per_s"].replace(",", "")) > 0 and 0 < float(cells["diversity_ms_ssim"]) <= 1
+        assert (out / family / "checkpoints/last.pt").is_file()
+    widths = []
+    for family, _ in compare.FAMILIES["r004"]:
+        with Image.open(sorted((out / family / "samples").glob("*.png"))[-1]) as grid:
+            widths.append(grid.width)
+    with Image.open(out / "compare.png") as both:
+        assert both.width == sum(widths) + 4 * 20
