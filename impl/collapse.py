@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{study.table(results, COLUMNS, 'clip', strip='clip-')}\n\n"
             "classes_covered: FashionMNIST classes with >= 1 % of the samples (10 is full coverage); kl_to_uniform: "
             "0 is a uniform class mix; diversity_ms_ssim: mean MS-SSIM of random pairs, higher = more alike.\n")
-    study.write(out, "collapse", {"data": args.data, "seed": args.seed, "steps": steps, "arms": results}, text)
+    summary = {"data": args.data, "seed": args.seed, "steps": steps, "arms": results}
+    study.write(out, "collapse", summary, text, list(results))
     return 0
 
 

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             "diversity_ms_ssim: mean MS-SSIM of random pairs (higher = more alike); images_per_s: median training "
             "throughput.\n")
     study.write(out, "compare", {"networks": args.networks, "data": args.data, "seed": args.seed, "families": results},
-                text)
+                text, list(results))
     return 0
 
 

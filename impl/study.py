@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from impl import evaluate, rundir, train
+from impl import evaluate, report, rundir, train
 from impl.data import DataError
 from impl.rundir import RunError
 
@@ -90,7 +90,10 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tu
     return out, results
 
 
-def write(out: Path, study: str, summary: dict, text: str) -> None:
+def write(out: Path, study: str, summary: dict, text: str, arms: list[str]) -> None:
+    """OUT/<study>.json and .md, and OUT/report.html: every arm's recipe, curves, grids and metrics on one page."""
     rundir.write_json(out / f"{study}.json", summary)
     (out / f"{study}.md").write_text(text, encoding="utf-8")
-    print(text + f"\nsample grids side by side, in the table's order: {out / f'{study}.png'}")
+    (out / "report.html").write_text(report.build([out / arm for arm in arms]), encoding="utf-8")
+    print(text + f"\nsample grids side by side, in the table's order: {out / f'{study}.png'}\n"
+          f"all runs on one page: {out / 'report.html'}")

@@ -52,17 +52,19 @@ def test_wgan_critic_behaves(name: str) -> None:
 @pytest.mark.parametrize("name", ["r004-conv", "r000-dcgan", "r002-dcgan", "r003-wgan", "r000-wgan", "r004-wgangp",
                                   "r004-lsgan", "r004-sngan"])
 def test_fast_path_follows_eager_fp32(name: str) -> None:
-    """CUDA graph + bf16 + channels_last + fused/capturable optimizers against the plain fp32 loop, same seed:
-    the first block's losses agree within bf16 tolerance, clipping holds, weights stay finite and close."""
+    """The plain fp32 loop against (a) the same arithmetic replayed as CUDA graphs, (b) the whole fast path:
+    graphs + bf16 + channels_last + fused/capturable optimizers. Same seed. (a) must track eager closely, (b)
+    within bf16 tolerance on the first block's losses; clipping holds, weights stay finite and close."""
     from impl.data import synthetic
 
     exp = spec.load(name)
     shape = spec.registry().networks[exp.discriminator.value].input
     images = synthetic(4096, shape).images
+    modes = {"eager": ("fp32", False, False), "graph": ("fp32", False, True), "fast": ("bf16", True, True)}
     runs = {}
-    for fast in (False, True):
-        settings = Settings(name, exp.batch_size.value, 1000, None, seed=0, device="cuda",
-                            precision="bf16" if fast else "fp32", channels_last=fast, graph=fast)
+    for mode, (precision, nhwc, graph) in modes.items():
+        settings = Settings(name, exp.batch_size.value, 1000, None, seed=0, device="cuda", precision=precision,
+                            channels_last=nhwc, graph=graph)
         t = Trainer(exp, images, settings)
         steps = 4 * t.n_critic
         while t.step < t.n_critic:
@@ -71,14 +73,16 @@ def test_fast_path_follows_eager_fp32(name: str) -> None:
         while t.step < steps:
             t.advance(steps)
         torch.cuda.synchronize()
-        runs[fast] = (t, first)
-    (eager, first_eager), (fast, first_fast) = runs[False], runs[True]
-    assert fast._block is not None and fast._block.captured, "the fast path did not capture a CUDA graph"
-    assert torch.allclose(first_fast, first_eager, rtol=5e-2, atol=5e-2), (first_fast, first_eager)
-    for net in ("G", "D"):
-        a = torch.cat([p.detach().flatten() for p in getattr(eager, net).parameters()])
-        b = torch.cat([p.detach().flatten() for p in getattr(fast, net).parameters()])
-        assert torch.isfinite(b).all()
-        assert (a - b).norm() <= 0.02 * a.norm(), f"{net} drifted {(a - b).norm() / a.norm():.4f} from eager fp32"
-    if fast.clip is not None:
-        assert max(p.abs().max() for p in fast.D.parameters()) <= torch.tensor(fast.clip)
+        runs[mode] = (t, first)
+    eager = runs["eager"][0]
+    for mode, tolerance, drift in (("graph", 1e-3, 1e-3), ("fast", 5e-2, 2e-2)):
+        t, first = runs[mode]
+        assert t._block is not None and t._block.captured, f"{mode}: no CUDA graph was captured"
+        assert torch.allclose(first, runs["eager"][1], rtol=tolerance, atol=tolerance), (mode, first, runs["eager"][1])
+        for net in ("G", "D"):
+            a = torch.cat([p.detach().flatten() for p in getattr(eager, net).parameters()])
+            b = torch.cat([p.detach().flatten() for p in getattr(t, net).parameters()])
+            assert torch.isfinite(b).all()
+            assert (a - b).norm() <= drift * a.norm(), f"{mode} {net} drifted {(a - b).norm() / a.norm():.2e}"
+        if t.clip is not None:
+            assert max(p.abs().max() for p in t.D.parameters()) <= torch.tensor(t.clip)

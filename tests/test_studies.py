@@ -76,6 +76,7 @@ def test_compare_trains_every_family_alike(tmp_path: Path) -> None:
         assert cells["generator_steps"] == ("2" if family.startswith("wgan") else "10")
         assert float(cells["images_per_s"].replace(",", "")) > 0 and 0 < float(cells["diversity_ms_ssim"]) <= 1
         assert (out / family / "checkpoints/last.pt").is_file()
+    assert (out / "report.html").read_text().count("<section>") == 5
     widths = []
     for family, _ in compare.FAMILIES["r004"]:
         with Image.open(sorted((out / family / "samples").glob("*.png"))[-1]) as grid:
