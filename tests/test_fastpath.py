@@ -91,3 +91,30 @@ def test_rehearsal_restores_after_an_error() -> None:
     after = state_of(t)
     changed = [k for k in before if k in after and not torch.equal(before[k], after[k])]
     assert sorted(changed) == ["g_loss", "step_t"]  # the two not handed to rehearsal: the test can see changes
+
+
+def test_fast_path_is_the_cuda_default_and_eager_turns_it_off() -> None:
+    from impl import train
+
+    def settings(*argv: str, device: str = "cuda") -> tuple:
+        s = train.resolve(train.parse_args(["r004-conv", *argv]), device)[1]
+        return s.graph, s.precision, s.channels_last
+
+    assert settings() == (True, "bf16", True)
+    assert settings("--eager") == (False, "fp32", False)
+    assert settings("--precision", "fp32") == (True, "fp32", True)
+    assert settings("--eager", "--precision", "bf16", "--channels-last") == (False, "bf16", True)
+    assert settings(device="cpu") == (False, "fp32", False)
+
+
+@pytest.mark.parametrize("name", sorted({spec.load(n).optimizer["name"].value for n in spec.names("experiment")}))
+def test_fast_optimizer_options_are_accepted_by_torch(name: str) -> None:
+    """The CUDA options are real keyword arguments of the documented optimizer (constructed here on the CPU)."""
+    from impl.fastpath import optimizer_options
+
+    for graph in (False, True):
+        options = optimizer_options(name, torch.device("cuda"), graph)
+        opt = getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))], lr=1e-4, **options)
+        assert all(opt.param_groups[0][k] == v for k, v in options.items())
+        if graph and name != "SGD":  # SGD without momentum keeps no state and needs no capturable flag
+            assert opt.param_groups[0]["capturable"]
