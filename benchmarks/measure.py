@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -105,3 +106,24 @@ def measure(name: str, batch: int, mode: str, device: str, min_steps: int = 50, 
     achieved = flops / seconds
     return Row(name, batch, mode, seconds * 1e3, batch / seconds, flops / 1e9, achieved / 1e12,
                achieved / peak if peak else None)
+
+
+def profile(name: str, batch: int, mode: str, device: str, out: Path, units: int = 10, top: int = 12) -> str:
+    """Profile `units` timed units after warm-up: a Chrome trace in `out` and the top ops by self time, as text.
+    On a GPU it shows whether a step is bound by kernels (device time ~ wall time) or by launches (gaps)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    trainer = make_trainer(name, batch, mode, device)
+    for _ in range(3):
+        unit(trainer, mode)
+    sync(device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+    with torch_profile(activities=activities) as prof:
+        for _ in range(units):
+            unit(trainer, mode)
+        sync(device)
+    out.mkdir(parents=True, exist_ok=True)
+    prof.export_chrome_trace(str(out / f"{name}-{batch}-{mode}.json"))
+    key = "self_cuda_time_total" if device.startswith("cuda") else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=top)

@@ -4,6 +4,7 @@
     python -m benchmarks.report --experiments r000-dcgan r002-dcgan --batches 64
     python -m benchmarks.report --epoch                  # plus one full epoch per experiment, data loading included
     python -m benchmarks.report --full-recipe            # report 000's whole recipe on a generated 71,314-image folder
+    python -m benchmarks.report --experiments r000-dcgan --batches 64 --profile traces/   # what bounds a step
 
 Columns: ms per step, images/s, GFLOP per step (torch.utils.flop_counter), achieved TFLOP/s and its share of the
 bf16 matmul peak measured at the start of the same run; "x eager" is the fast path's speed-up at that batch.
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 import spec
-from benchmarks.measure import MODES, Row, flops_per_step, matmul_peak, measure
+from benchmarks.measure import MODES, Row, flops_per_step, matmul_peak, measure, profile
 from impl.data import synthetic
 
 
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--full-recipe", action="store_true",
                    help="time report 000's recipe (51 epochs at batch 64) on a generated folder of 71,314 JPEGs")
     p.add_argument("--faces", type=int, default=71_314, help="images in that folder (default 71,314)")
+    p.add_argument("--profile", type=Path, help="profile each row too: Chrome traces into this folder, top ops printed")
     p.add_argument("--json", help="write the rows to this file")
     args = p.parse_args(argv)
     try:
@@ -101,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(measure(name, batch, mode, args.device, min_steps=args.steps, peak=peak, flops=flops))
                 print(f"measured {name} batch {batch} {mode}: {rows[-1].images_per_s:,.0f} images/s",
                       file=sys.stderr)
+                if args.profile:
+                    print(f"\nprofile of {name} batch {batch} {mode} (trace in {args.profile}):\n"
+                          + profile(name, batch, mode, args.device, args.profile))
     print(table(rows, peak))
     extra: dict[str, float] = {}
     if args.epoch:

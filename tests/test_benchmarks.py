@@ -44,3 +44,11 @@ def test_generated_faces_are_a_readable_folder(tmp_path: Path) -> None:
     assert len(list((tmp_path / "faces").glob("*.jpg"))) == 1200
     data = image_folder(tmp_path / "faces", 64, 3, progress=False)
     assert tuple(data.images.shape) == (1200, 3, 64, 64) and not data.skipped and data.images.float().std() > 10
+
+
+def test_profile_writes_a_trace_and_names_the_top_ops(tmp_path: Path) -> None:
+    from benchmarks.measure import profile
+
+    text = profile("r004-mlp", 16, "fast", "cpu", tmp_path, units=2)
+    trace = json.loads((tmp_path / "r004-mlp-16-fast.json").read_text())
+    assert trace["traceEvents"] and "aten::addmm" in text  # the MLP's linear layers lead a CPU profile

@@ -86,3 +86,23 @@ def test_fast_path_follows_eager_fp32(name: str) -> None:
             assert (a - b).norm() <= drift * a.norm(), f"{mode} {net} drifted {(a - b).norm() / a.norm():.2e}"
         if t.clip is not None:
             assert max(p.abs().max() for p in t.D.parameters()) <= torch.tensor(t.clip)
+
+
+@pytest.mark.parametrize("graph", [True, False])
+def test_training_steps_never_wait_for_the_gpu(graph: bool) -> None:
+    """Between logging steps nothing is read back: CUDA's sync debug mode turns any host sync into an error."""
+    from impl.data import synthetic
+
+    exp = spec.load("r003-wgan")
+    images = synthetic(4096, spec.registry().networks[exp.discriminator.value].input).images
+    t = Trainer(exp, images, Settings(exp.name, 64, 1, None, seed=0, device="cuda", graph=graph,
+                                      precision="bf16" if graph else "fp32"))
+    t.advance(10)  # capture (and the first permutation's upload) happen here
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        while t.step < 40:
+            t.advance(40)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert t.read_stats()[1] == 40
