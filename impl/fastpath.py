@@ -62,6 +62,8 @@ def rehearsal(nets: list[nn.Module], optimizers: list[torch.optim.Optimizer],
     try:
         yield
     finally:
+        if any(t.is_cuda for t in tensors):
+            torch.cuda.synchronize()  # a warm-up that raised may have left kernels running on its side stream
         with torch.no_grad():
             for net, saved in zip(nets, saved_nets):
                 for key, value in net.state_dict(keep_vars=True).items():
@@ -89,22 +91,23 @@ class Block:
 
     def __init__(self, body: Callable[[], None], nets: list[nn.Module], optimizers: list[torch.optim.Optimizer],
                  tensors: list[torch.Tensor], device: torch.device) -> None:
-        self.body, self.graph = body, None
-        self.captured = False
+        self.body, self.device, self.graph = body, device, None
         if device.type == "cuda":
-            self.graph = self._capture(nets, optimizers, tensors)
-            self.captured = self.graph is not None
+            with torch.cuda.device(device):  # the RNG state, streams and pool of the trainer's GPU
+                self.graph = self._capture(nets, optimizers, tensors)
+        self.captured = self.graph is not None
 
     def _capture(self, nets: list[nn.Module], optimizers: list[torch.optim.Optimizer],
                  tensors: list[torch.Tensor]) -> torch.cuda.CUDAGraph | None:
+        before = torch.cuda.current_stream()
         try:
             with rehearsal(nets, optimizers, tensors):
                 side = torch.cuda.Stream()
-                side.wait_stream(torch.cuda.current_stream())
+                side.wait_stream(before)
                 with torch.cuda.stream(side):
                     for _ in range(WARMUP_BLOCKS):
                         self.body()
-                torch.cuda.current_stream().wait_stream(side)
+                before.wait_stream(side)
             graph = torch.cuda.CUDAGraph()
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)  # gradients are then allocated from the graph's own pool
@@ -112,15 +115,21 @@ class Block:
                 self.body()
             return graph
         except Exception as exc:  # an op that cannot be captured: train eagerly, say so once
-            for opt in optimizers:
-                opt.zero_grad(set_to_none=True)
+            torch.cuda.set_stream(before)  # a capture that failed at its end leaves its own stream current
+            torch.cuda.synchronize()
+            if isinstance(exc, torch.OutOfMemoryError):
+                raise  # not a capture problem: the trainer's caller says what to do
             first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
             print(f"warning: CUDA graph capture failed ({type(exc).__name__}: {first}); training eagerly "
                   "(pass --eager to skip the attempt)", file=sys.stderr)
             return None
+        finally:
+            for opt in optimizers:  # after a capture .grad would name graph-pool memory that replays overwrite
+                opt.zero_grad(set_to_none=True)
 
     def __call__(self) -> None:
-        if self.graph is not None:
-            self.graph.replay()
-        else:
+        if self.graph is None:
             self.body()
+            return
+        with torch.cuda.device(self.device):
+            self.graph.replay()

@@ -265,8 +265,9 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        for opt, key in ((self.opt_g, "opt_g"), (self.opt_d, "opt_d")):
+            load_optimizer(opt, state[key])
+        self._block = None  # a graph captured before would keep updating the replaced optimizer state
         self.step = int(state["step"])
         self._step_t.fill_(self.step)
         self.fixed_noise = state["fixed_noise"].to(self.device)
@@ -285,3 +286,22 @@ def signature_difference(saved: dict[str, dict[str, str]], current: dict[str, di
                 return (f"{role} module {key!r}: checkpoint has {a.get(key, 'nothing')}, "
                         f"spec now has {b.get(key, 'nothing')}")
     return ""
+
+
+IMPLEMENTATION_FLAGS = ("capturable", "fused", "foreach")
+
+
+def load_optimizer(opt: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
+    """Load an optimizer's state but keep this run's implementation flags: torch's load_state_dict takes the
+    checkpoint's (a GPU run's capturable=True would break a resume on the CPU, a CPU run's False a capture
+    on the GPU). Step counters go where the flags want them: on the parameter's device when capturable or
+    fused, else on the CPU (no host sync to read them)."""
+    flags = [{k: g[k] for k in IMPLEMENTATION_FLAGS if k in g} for g in opt.param_groups]
+    opt.load_state_dict(saved)
+    for group, own in zip(opt.param_groups, flags):
+        group.update(own)
+        on_device = group.get("capturable") or group.get("fused")
+        for p in group["params"]:
+            state = opt.state.get(p, {})
+            if isinstance(state.get("step"), torch.Tensor):
+                state["step"] = state["step"].to(p.device if on_device else "cpu", torch.float32)

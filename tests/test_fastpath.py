@@ -139,3 +139,23 @@ def test_resume_between_blocks_realigns(cut: int) -> None:
         resumed.advance(18)
     differ = [k for k, v in state_of(whole).items() if k != "acc" and not torch.equal(v, state_of(resumed)[k])]
     assert not differ, differ[:5]
+
+
+@pytest.mark.parametrize("name", ["r001-wgan", "r004-conv"])  # RMSprop and Adam
+def test_resume_keeps_this_runs_optimizer_flags(name: str) -> None:
+    """A GPU run's checkpoint (capturable/fused optimizers) resumes on the CPU: the flags are this run's, not
+    the checkpoint's, and the step counters move to where those flags want them."""
+    t = trainer(name, False, 20)
+    for _ in range(t.n_critic):
+        t.train_step()
+    state = t.state_dict()
+    for key in ("opt_g", "opt_d"):  # what a CUDA fast-path run saves
+        for group in state[key]["param_groups"]:
+            group.update(capturable=True, foreach=True)
+    resumed = trainer(name, False, 20)
+    resumed.load_state_dict(state)
+    for _ in range(resumed.n_critic):
+        resumed.train_step()  # torch asserts here if a capturable flag came back with CPU parameters
+    for opt in (resumed.opt_g, resumed.opt_d):
+        assert not opt.param_groups[0]["capturable"]
+        assert all(s["step"].device.type == "cpu" and s["step"].dtype == torch.float32 for s in opt.state.values())
