@@ -30,8 +30,10 @@ def make_trainer(name: str, batch: int, mode: str, device: str, images: int = 40
     fast = mode == "fast" and device.startswith("cuda")
     settings = Settings(name, batch_size=batch, epochs=10**6, max_steps=None, seed=0, device=device,
                         precision="bf16" if fast else "fp32", channels_last=fast, graph=mode == "fast")
-    return Trainer(exp, synthetic(max(images, 2 * batch * (exp.n_critic.value if exp.n_critic else 1)), shape).images,
-                   settings)
+    # a whole number of blocks per epoch, so that every timed fast unit is a graph replay (none falls back to
+    # single steps at an epoch end)
+    per_block = batch * (exp.n_critic.value if exp.n_critic else 1)
+    return Trainer(exp, synthetic(max(2, -(-images // per_block)) * per_block, shape).images, settings)
 
 
 def unit(trainer: Trainer, mode: str) -> int:

@@ -52,3 +52,12 @@ def test_profile_writes_a_trace_and_names_the_top_ops(tmp_path: Path) -> None:
     text = profile("r004-mlp", 16, "fast", "cpu", tmp_path, units=2)
     trace = json.loads((tmp_path / "r004-mlp-16-fast.json").read_text())
     assert trace["traceEvents"] and "aten::addmm" in text  # the MLP's linear layers lead a CPU profile
+
+
+def test_every_timed_fast_unit_is_a_whole_block() -> None:
+    """The benchmark's data holds a whole number of blocks per epoch: no timed unit falls back to single steps."""
+    from benchmarks.measure import make_trainer, unit
+
+    t = make_trainer("r004-wgan", 8, "fast", "cpu", images=100)
+    assert t.n_critic == 5 and t.steps_per_epoch % 5 == 0
+    assert {unit(t, "fast") for _ in range(2 * t.steps_per_epoch // 5)} == {5}
