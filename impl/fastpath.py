@@ -28,14 +28,15 @@ WARMUP_BLOCKS = 3  # the PyTorch CUDA-graph recipe warms up a few iterations on 
 warnings.filterwarnings("ignore", message="This instance was constructed with capturable=True")
 
 
-def optimizer_options(name: str, device: torch.device, graph: bool) -> dict[str, Any]:
-    """Keyword arguments that make a documented optimizer fast on `device` without changing its arithmetic.
+def optimizer_options(name: str, device: torch.device, fast: bool, graph: bool) -> dict[str, Any]:
+    """Keyword arguments that make a documented optimizer fast on the CUDA fast path without changing its
+    arithmetic ({} elsewhere: the eager path uses torch's defaults, as the reports' code did).
 
     Adam: the fused kernel (one launch for all parameters); under a graph it must also be capturable, which
     keeps its step counter on the GPU. RMSprop has no fused kernel in torch 2.11: foreach, capturable under a
     graph. SGD without momentum keeps no state and is capture-safe as it is.
     """
-    if device.type != "cuda":
+    if device.type != "cuda" or not fast:
         return {}
     if name == "Adam":
         return {"fused": True, "capturable": graph}

@@ -83,7 +83,7 @@ class Trainer:
         self.reduction = exp.d_loss.value if exp.d_loss else "mean"
         name = exp.optimizer["name"].value
         self.graph = settings.graph and world_size == 1  # DDP's gradient hooks are not captured: eager under DDP
-        kwargs = exp.optimizer_kwargs() | optimizer_options(name, self.device, self.graph)
+        kwargs = exp.optimizer_kwargs() | optimizer_options(name, self.device, settings.graph, self.graph)
         self.opt_g = getattr(torch.optim, name)(self.G.parameters(), **kwargs)
         self.opt_d = getattr(torch.optim, name)(self.D.parameters(), **kwargs)
         gen = torch.Generator().manual_seed(settings.seed + 1)
@@ -232,7 +232,7 @@ class Trainer:
 
     def speed_summary(self) -> str:
         """How this trainer runs, in one line: e.g. 'fast path: CUDA graphs, bf16, channels_last, Adam(fused)'."""
-        opt = optimizer_options(type(self.opt_d).__name__, self.device, self.graph)
+        opt = optimizer_options(type(self.opt_d).__name__, self.device, self.settings.graph, self.graph)
         parts = (["CUDA graphs"] if self.graph and self.device.type == "cuda" else []) + [self.settings.precision] \
             + (["channels_last"] if self.settings.channels_last else []) \
             + [f"{type(self.opt_d).__name__}({', '.join(k for k, v in opt.items() if v) or 'default'})"]

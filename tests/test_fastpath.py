@@ -112,8 +112,10 @@ def test_fast_optimizer_options_are_accepted_by_torch(name: str) -> None:
     """The CUDA options are real keyword arguments of the documented optimizer (constructed here on the CPU)."""
     from impl.fastpath import optimizer_options
 
-    for graph in (False, True):
-        options = optimizer_options(name, torch.device("cuda"), graph)
+    assert optimizer_options(name, torch.device("cuda"), False, False) == {}  # --eager: torch's defaults
+    assert optimizer_options(name, torch.device("cpu"), True, True) == {}
+    for graph in (False, True):  # False: the fast path under torchrun, which captures no graph
+        options = optimizer_options(name, torch.device("cuda"), True, graph)
         opt = getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))], lr=1e-4, **options)
         assert all(opt.param_groups[0][k] == v for k, v in options.items())
         if graph and name != "SGD":  # SGD without momentum keeps no state and needs no capturable flag
