@@ -33,8 +33,8 @@ def optimizer_options(name: str, device: torch.device, fast: bool, graph: bool) 
     arithmetic ({} elsewhere: the eager path uses torch's defaults, as the reports' code did).
 
     Adam: the fused kernel (one launch for all parameters); under a graph it must also be capturable, which
-    keeps its step counter on the GPU. RMSprop has no fused kernel in torch 2.11: foreach, capturable under a
-    graph. SGD without momentum keeps no state and is capture-safe as it is.
+    keeps its step counter on the GPU. RMSprop has no fused kernel (not even in torch 2.14): foreach, and
+    capturable under a graph. SGD without momentum keeps no state and is capture-safe as it is.
     """
     if device.type != "cuda" or not fast:
         return {}
