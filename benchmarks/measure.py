@@ -19,15 +19,17 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import spec
 from impl.data import synthetic
+from impl.fastpath import autotune
 from impl.trainer import Settings, Trainer
 
 MODES = ("fast", "eager")
 
 
-def make_trainer(name: str, batch: int, mode: str, device: str, images: int = 4096) -> Trainer:
+def make_trainer(name: str, batch: int, mode: str, device: str, images: int = 4096, tune: bool = True) -> Trainer:
     exp = spec.load(name)
     shape = spec.registry().networks[exp.discriminator.value].input
     fast = mode == "fast" and device.startswith("cuda")
+    autotune(fast and tune)  # as impl.train does; `tune=False` measures what autotuning buys
     settings = Settings(name, batch_size=batch, epochs=10**6, max_steps=None, seed=0, device=device,
                         precision="bf16" if fast else "fp32", channels_last=fast, graph=mode == "fast")
     # a whole number of blocks per epoch, so that every timed fast unit is a graph replay (none falls back to
@@ -93,8 +95,8 @@ class Row:
 
 
 def measure(name: str, batch: int, mode: str, device: str, min_steps: int = 50, warmup: int = 10,
-            peak: float | None = None, flops: float | None = None) -> Row:
-    trainer = make_trainer(name, batch, mode, device)
+            peak: float | None = None, flops: float | None = None, tune: bool = True) -> Row:
+    trainer = make_trainer(name, batch, mode, device, tune=tune)
     done = 0
     while done < warmup:  # cuDNN autotuning, the allocator, and (fast) the graph capture
         done += unit(trainer, mode)
@@ -110,13 +112,14 @@ def measure(name: str, batch: int, mode: str, device: str, min_steps: int = 50, 
                achieved / peak if peak else None)
 
 
-def profile(name: str, batch: int, mode: str, device: str, out: Path, units: int = 10, top: int = 12) -> str:
+def profile(name: str, batch: int, mode: str, device: str, out: Path, units: int = 10, top: int = 12,
+            tune: bool = True) -> str:
     """Profile `units` timed units after warm-up: a Chrome trace in `out` and the top ops by self time, as text.
     On a GPU it shows whether a step is bound by kernels (device time ~ wall time) or by launches (gaps)."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    trainer = make_trainer(name, batch, mode, device)
+    trainer = make_trainer(name, batch, mode, device, tune=tune)
     for _ in range(3):
         unit(trainer, mode)
     sync(device)

@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="time report 000's recipe (51 epochs at batch 64) on a generated folder of 71,314 JPEGs")
     p.add_argument("--faces", type=int, default=71_314, help="images in that folder (default 71,314)")
     p.add_argument("--profile", type=Path, help="profile each row too: Chrome traces into this folder, top ops printed")
+    p.add_argument("--no-autotune", dest="tune", action="store_false",
+                   help="fast rows without cuDNN autotuning (to measure what it buys)")
     p.add_argument("--json", help="write the rows to this file")
     args = p.parse_args(argv)
     try:
@@ -100,12 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         for batch in dict.fromkeys(exp.batch_size.value if b == "documented" else int(b) for b in args.batches):
             flops = flops_per_step(name, batch, args.device)
             for mode in args.modes:
-                rows.append(measure(name, batch, mode, args.device, min_steps=args.steps, peak=peak, flops=flops))
+                rows.append(measure(name, batch, mode, args.device, min_steps=args.steps, peak=peak, flops=flops,
+                                    tune=args.tune))
                 print(f"measured {name} batch {batch} {mode}: {rows[-1].images_per_s:,.0f} images/s",
                       file=sys.stderr)
                 if args.profile:
                     print(f"\nprofile of {name} batch {batch} {mode} (trace in {args.profile}):\n"
-                          + profile(name, batch, mode, args.device, args.profile))
+                          + profile(name, batch, mode, args.device, args.profile, tune=args.tune))
     print(table(rows, peak))
     extra: dict[str, float] = {}
     if args.epoch:

@@ -45,6 +45,13 @@ def optimizer_options(name: str, device: torch.device, fast: bool, graph: bool) 
     return {}
 
 
+def autotune(on: bool) -> None:
+    """cuDNN autotuning: each convolution shape is timed on first use (in the warm-up before capture, never inside
+    it) and its fastest algorithm kept. On for the fast path; the eager path keeps torch's default (off), as the
+    reports' code did. A process-wide switch, so the entry points (impl.train, the benchmarks) set it."""
+    torch.backends.cudnn.benchmark = on
+
+
 @contextmanager
 def rehearsal(nets: list[nn.Module], optimizers: list[torch.optim.Optimizer],
               tensors: list[torch.Tensor]) -> Iterator[None]:

@@ -29,6 +29,7 @@ from tqdm import tqdm
 import spec
 from impl import rundir
 from impl.data import DataError, for_experiment
+from impl.fastpath import autotune
 from impl.rundir import RunError
 from impl.trainer import STATS, Settings, Trainer, network_signature, signature_difference
 from spec.experiment import ExperimentSpec
@@ -252,6 +253,7 @@ def resume_into(trainer: Trainer, run_dir: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     rank, world, device = setup_distributed(resolve_device(args.device))
     exp, settings, data_arg = resolve(args, device)
+    autotune(settings.graph and device.startswith("cuda"))
     reg = spec.registry()
     data = for_experiment(exp.dataset.value, data_arg, reg.networks[exp.discriminator.value].input,
                           reg.datasets[exp.dataset.value].how, progress=not args.quiet and rank == 0, device=device)
@@ -273,6 +275,10 @@ def run(args: argparse.Namespace) -> int:
         rundir.write_json(run_dir / "config.json", config | {"processes": world})
     try:
         code = train_loop(trainer, run_dir, args.quiet or args.dry_run)
+        if world > 1 and code == 0:
+            # every process is past its last collective and the first has written its files before any tears down
+            # the process group: a gloo peer that disconnects mid-exchange can abort the other one
+            torch.distributed.barrier()
         if code or run_dir is None:
             return code
         if args.dry_run:

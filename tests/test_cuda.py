@@ -49,23 +49,46 @@ def test_wgan_critic_behaves(name: str) -> None:
     assert trainer.samples().std(0).mean() > 0.01, "generated batch is constant"
 
 
+@pytest.fixture
+def same_arithmetic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs of the same arithmetic give the same bits: deterministic cuDNN algorithms, no TF32, and the
+    graph path's optimizer kernels (fused or capturable) for the eager reference too. What is left to differ
+    between an eager run and a replayed one is then the replay itself."""
+    from torch.backends import cuda, cudnn
+
+    from impl import trainer as trainer_module
+
+    for backend, flag, value in ((cudnn, "deterministic", True), (cudnn, "benchmark", False),
+                                 (cudnn, "allow_tf32", False), (cuda.matmul, "allow_tf32", False)):
+        monkeypatch.setattr(backend, flag, value)
+    real = trainer_module.optimizer_options
+    monkeypatch.setattr(trainer_module, "optimizer_options", lambda name, device, fast, graph:
+                        real(name, device, True, True))
+
+
+def flat(net: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+
 @pytest.mark.parametrize("name", ["r004-conv", "r000-dcgan", "r002-dcgan", "r003-wgan", "r000-wgan", "r004-wgangp",
                                   "r004-lsgan", "r004-sngan"])
-def test_fast_path_follows_eager_fp32(name: str) -> None:
+def test_fast_path_follows_eager_fp32(name: str, same_arithmetic: None) -> None:
     """The plain fp32 loop against (a) the same arithmetic replayed as CUDA graphs, (b) the whole fast path:
-    graphs + bf16 + channels_last + fused/capturable optimizers. Same seed. (a) must track eager closely, (b)
-    within bf16 tolerance on the first block's losses; clipping holds, weights stay finite and close."""
+    graphs + bf16 + channels_last. Same seed, 20 steps. (a) must give the eager run's numbers; (b) agrees on the
+    first block's losses within bf16 tolerance and its weights stay finite and near the eager run's, measured
+    against how far the eager run moved them. Every mismatch is collected before failing."""
     from impl.data import synthetic
 
     exp = spec.load(name)
     shape = spec.registry().networks[exp.discriminator.value].input
     images = synthetic(4096, shape).images
     modes = {"eager": ("fp32", False, False), "graph": ("fp32", False, True), "fast": ("bf16", True, True)}
-    runs = {}
+    runs, start = {}, {}
     for mode, (precision, nhwc, graph) in modes.items():
         settings = Settings(name, exp.batch_size.value, 1000, None, seed=0, device="cuda", precision=precision,
                             channels_last=nhwc, graph=graph)
         t = Trainer(exp, images, settings)
+        start = start or {net: flat(getattr(t, net)) for net in ("G", "D")}
         steps = 20  # four blocks at n_critic 5, twenty at n_critic 1
         while t.step < t.n_critic:
             t.advance(steps)
@@ -74,18 +97,28 @@ def test_fast_path_follows_eager_fp32(name: str) -> None:
             t.advance(steps)
         torch.cuda.synchronize()
         runs[mode] = (t, first)
-    eager = runs["eager"][0]
-    for mode, tolerance, drift in (("graph", 1e-3, 1e-3), ("fast", 5e-2, 2e-2)):
+    eager, eager_first = runs["eager"]
+    problems, measured = [], []
+    # bf16 rounding grows over 20 GAN steps (RMSprop's first updates are nearly sign(grad)): measured on an H100,
+    # fast G drifts 0.21-0.60 of the eager movement, D 0.00-0.16; a fast path whose G never moved scores 1.0
+    for mode, loss_tol, drift_tol in (("graph", 1e-5, 1e-4), ("fast", 5e-2, 0.8)):
         t, first = runs[mode]
-        assert t._block is not None and t._block.captured, f"{mode}: no CUDA graph was captured"
-        assert torch.allclose(first, runs["eager"][1], rtol=tolerance, atol=tolerance), (mode, first, runs["eager"][1])
+        if t._block is None or not t._block.captured:
+            problems.append(f"{mode}: no CUDA graph was captured")
+        loss_gap = ((first - eager_first).abs() / (eager_first.abs() + 1)).max().item()  # abs near 0, rel above
+        measured.append(f"{mode}: first-block losses differ by {loss_gap:.1e} (relative)")
+        if not loss_gap <= loss_tol:
+            problems.append(f"{mode}: first-block losses {first.tolist()} vs eager {eager_first.tolist()}")
         for net in ("G", "D"):
-            a = torch.cat([p.detach().flatten() for p in getattr(eager, net).parameters()])
-            b = torch.cat([p.detach().flatten() for p in getattr(t, net).parameters()])
-            assert torch.isfinite(b).all()
-            assert (a - b).norm() <= drift * a.norm(), f"{mode} {net} drifted {(a - b).norm() / a.norm():.2e}"
-        if t.clip is not None:
-            assert max(p.abs().max() for p in t.D.parameters()) <= torch.tensor(t.clip)
+            a, b = flat(getattr(eager, net)), flat(getattr(t, net))
+            drift = ((a - b).norm() / (a - start[net]).norm()).item()  # 1.0: as far off as eager moved at all
+            measured.append(f"{mode} {net}: weights differ by {drift:.1e} of the eager run's movement")
+            if not (torch.isfinite(b).all() and drift <= drift_tol):
+                problems.append(f"{mode} {net}: weights drifted {drift:.2e} of the eager movement (> {drift_tol})")
+        if t.clip is not None and max(p.abs().max() for p in t.D.parameters()) > t.clip:
+            problems.append(f"{mode}: critic weights outside +-{t.clip}")
+    print(f"{name}: " + "; ".join(measured))
+    assert not problems, "\n".join(problems + measured)
 
 
 @pytest.mark.parametrize("graph", [True, False])
@@ -109,9 +142,9 @@ def test_training_steps_never_wait_for_the_gpu(graph: bool) -> None:
     assert t.read_stats()[1] == 40
 
 
-def test_replays_and_eager_steps_interleave_at_epoch_ends() -> None:
+def test_replays_and_eager_steps_interleave_at_epoch_ends(same_arithmetic: None) -> None:
     """6 steps per epoch at n_critic 5: blocks cannot always fit, so eager steps run between replays on the same
-    optimizers. The run must track a purely eager fp32 run as closely as the arithmetic allows."""
+    optimizers. The run must give the numbers of a purely eager run of the same arithmetic."""
     from impl.data import synthetic
 
     exp = spec.load("r003-wgan")
@@ -126,6 +159,8 @@ def test_replays_and_eager_steps_interleave_at_epoch_ends() -> None:
         runs[graph] = (t, sizes)
     (eager, _), (mixed, sizes) = runs[False], runs[True]
     assert mixed._block.captured and 5 in sizes and 1 in sizes, sizes
-    for a, b in zip(eager.D.parameters(), mixed.D.parameters()):
-        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
-    assert torch.allclose(eager.read_stats()[0], mixed.read_stats()[0], rtol=1e-4, atol=1e-6)
+    gap = max(((a - b).abs().max() / a.abs().max()).item() for a, b in zip(eager.D.parameters(),
+                                                                          mixed.D.parameters()))
+    print(f"interleaved replays and eager steps: critic weights differ by {gap:.1e} (relative max)")
+    assert gap <= 1e-5
+    assert torch.allclose(eager.read_stats()[0], mixed.read_stats()[0], rtol=1e-5, atol=1e-6)

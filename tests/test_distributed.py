@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +16,21 @@ from impl import train
 ARGS = ["--data", "synthetic", "--batch-size", "32", "--log-every", "1", "--quiet"]
 
 
+GLOO_ABORT = "terminate called without an active exception"  # gloo's own rare crash, not gan-spec's
+
+
 def torchrun(*args: str) -> subprocess.CompletedProcess:
+    """Two processes under torchrun. Gloo very rarely aborts a worker in its C++ transport (SIGABRT with
+    GLOO_ABORT: once in CI, once in about 60 runs here); such a run is tried once more from scratch. Any other
+    failure, including a Python error, fails the test."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "impl.train",
            *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if proc.returncode and GLOO_ABORT in proc.stderr and "exitcode  : -6" in proc.stderr:
+        if "--out" in args:
+            shutil.rmtree(args[args.index("--out") + 1], ignore_errors=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return proc
 
 
 def metrics(run: Path) -> list[dict]:
