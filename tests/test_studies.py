@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from impl import collapse, report
+from impl import collapse, report, rundir
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,29 @@ def test_collapse_study_writes_both_arms(study: Path) -> None:
 
 def test_collapse_refuses_an_existing_folder(study: Path, capsys: pytest.CaptureFixture) -> None:
     assert collapse.main(["--data", "synthetic", "--steps", "1", "--out", str(study), "--quiet"]) == 2
-    assert "already holds files" in capsys.readouterr().err
+    assert "already holds files; continue that study with --resume" in capsys.readouterr().err
+
+
+def test_an_interrupted_study_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """As a killed study leaves it: the first arm trained and evaluated, the second with a checkpoint at step 3
+    of 5. --resume keeps the first as it is and continues the second from its checkpoint."""
+    from impl import train
+
+    out = tmp_path / "study"
+    args = ["--data", "synthetic", "--steps", "5", "--n", "20", "--out", str(out)]
+    assert collapse.main([*args, "--quiet"]) == 0
+    kept = (out / "clip-0.01" / "metrics.json").read_text()
+    shutil.rmtree(out / "clip-0.1")
+    assert train.main(["r003-collapse", "--data", "synthetic", "--steps", "3", "--out", str(out / "clip-0.1"),
+                       "--quiet"]) == 0
+    capsys.readouterr()
+    assert collapse.main(args + ["--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "clip-0.01: kept" in err and "resuming r003-collapse at step 3 of 5" in err
+    assert (out / "clip-0.01" / "metrics.json").read_text() == kept
+    assert json.loads((out / "clip-0.1" / "metrics.json").read_text())["samples"] == 20
+    assert [r["step"] for r in rundir.read_metrics(out / "clip-0.1")][-1] == 5
+    assert "5 steps each" in (out / "collapse.md").read_text()
 
 
 def test_report_page_is_self_contained(study: Path, tmp_path: Path) -> None:
