@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,12 @@ def reports() -> Path:
     if found is None:
         pytest.skip("the course reports are not beside the checkout (set GAN_SPEC_REPORTS)")
     return found
+
+
+@pytest.fixture(autouse=True)
+def cudnn_autotune_stays_per_test() -> Iterator[None]:
+    """impl.train and the benchmarks switch cuDNN autotuning process-wide (impl.fastpath.autotune); a test that
+    runs them must not change the algorithms the next test's GPU arithmetic uses."""
+    before = torch.backends.cudnn.benchmark
+    yield
+    torch.backends.cudnn.benchmark = before

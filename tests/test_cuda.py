@@ -3,6 +3,8 @@ Skipped without a GPU (conftest) or without the FashionMNIST files."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 
@@ -50,7 +52,7 @@ def test_wgan_critic_behaves(name: str) -> None:
 
 
 @pytest.fixture
-def same_arithmetic(monkeypatch: pytest.MonkeyPatch) -> None:
+def same_arithmetic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Two runs of the same arithmetic give the same bits: deterministic cuDNN algorithms, no TF32, and the
     graph path's optimizer kernels (fused or capturable) for the eager reference too. What is left to differ
     between an eager run and a replayed one is then the replay itself."""
@@ -58,12 +60,19 @@ def same_arithmetic(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from impl import trainer as trainer_module
 
-    for backend, flag, value in ((cudnn, "deterministic", True), (cudnn, "benchmark", False),
-                                 (cudnn, "allow_tf32", False), (cuda.matmul, "allow_tf32", False)):
-        monkeypatch.setattr(backend, flag, value)
+    # cudnn's flags are plain module attributes that monkeypatch restores; cuda.matmul.allow_tf32 is a property
+    # of a module object (monkeypatch's teardown cannot delete it), so it is saved and restored by hand
+    for flag, value in (("deterministic", True), ("benchmark", False), ("allow_tf32", False)):
+        monkeypatch.setattr(cudnn, flag, value)
     real = trainer_module.optimizer_options
     monkeypatch.setattr(trainer_module, "optimizer_options", lambda name, device, fast, graph:
                         real(name, device, True, True))
+    tf32 = cuda.matmul.allow_tf32
+    cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        cuda.matmul.allow_tf32 = tf32
 
 
 def flat(net: torch.nn.Module) -> torch.Tensor:
@@ -100,10 +109,11 @@ def test_fast_path_follows_eager_fp32(name: str, same_arithmetic: None) -> None:
     eager, eager_first = runs["eager"]
     problems, measured = [], []
     # bf16 rounding grows over 20 GAN steps (RMSprop's first updates are nearly sign(grad)): measured on an H100,
-    # fast G drifts 0.21-0.60 of the eager movement, D 0.00-0.16; a fast path whose G never moved scores 1.0
-    for mode, loss_tol, drift_tol in (("graph", 1e-5, 1e-4), ("fast", 5e-2, 0.8)):
+    # fast G drifts 0.21-0.60 of the eager movement, D 0.00-0.16; a fast path whose G never moved scores 1.0, so
+    # G's bound leaves room above 0.60 and D's stays tight
+    for mode, loss_tol, drift_tol in (("graph", 1e-5, {"G": 1e-4, "D": 1e-4}), ("fast", 5e-2, {"G": 0.8, "D": 0.3})):
         t, first = runs[mode]
-        if t._block is None or not t._block.captured:
+        if not t.replaying:
             problems.append(f"{mode}: no CUDA graph was captured")
         loss_gap = ((first - eager_first).abs() / (eager_first.abs() + 1)).max().item()  # abs near 0, rel above
         measured.append(f"{mode}: first-block losses differ by {loss_gap:.1e} (relative)")
@@ -113,8 +123,9 @@ def test_fast_path_follows_eager_fp32(name: str, same_arithmetic: None) -> None:
             a, b = flat(getattr(eager, net)), flat(getattr(t, net))
             drift = ((a - b).norm() / (a - start[net]).norm()).item()  # 1.0: as far off as eager moved at all
             measured.append(f"{mode} {net}: weights differ by {drift:.1e} of the eager run's movement")
-            if not (torch.isfinite(b).all() and drift <= drift_tol):
-                problems.append(f"{mode} {net}: weights drifted {drift:.2e} of the eager movement (> {drift_tol})")
+            if not (torch.isfinite(b).all() and drift <= drift_tol[net]):
+                problems.append(f"{mode} {net}: weights drifted {drift:.2e} of the eager movement "
+                                f"(> {drift_tol[net]})")
         if t.clip is not None and max(p.abs().max() for p in t.D.parameters()) > t.clip:
             problems.append(f"{mode}: critic weights outside +-{t.clip}")
     print(f"{name}: " + "; ".join(measured))
@@ -131,7 +142,7 @@ def test_training_steps_never_wait_for_the_gpu(graph: bool) -> None:
     t = Trainer(exp, images, Settings(exp.name, 64, 1, None, seed=0, device="cuda", graph=graph,
                                       precision="bf16" if graph else "fp32"))
     t.advance(10)  # capture (and the first permutation's upload) happen here
-    assert not graph or t._block.captured, "no CUDA graph was captured"
+    assert not graph or t.replaying, "no CUDA graph was captured"
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
@@ -158,9 +169,9 @@ def test_replays_and_eager_steps_interleave_at_epoch_ends(same_arithmetic: None)
         torch.cuda.synchronize()
         runs[graph] = (t, sizes)
     (eager, _), (mixed, sizes) = runs[False], runs[True]
-    assert mixed._block.captured and 5 in sizes and 1 in sizes, sizes
-    gap = max(((a - b).abs().max() / a.abs().max()).item() for a, b in zip(eager.D.parameters(),
-                                                                          mixed.D.parameters()))
+    assert mixed.replaying and 5 in sizes and 1 in sizes, sizes
+    a, b = flat(eager.D), flat(mixed.D)
+    gap = ((a - b).abs().max() / (a.abs().max() + 1e-12)).item()  # one global scale: no tiny tensor dominates
     print(f"interleaved replays and eager steps: critic weights differ by {gap:.1e} (relative max)")
     assert gap <= 1e-5
     assert torch.allclose(eager.read_stats()[0], mixed.read_stats()[0], rtol=1e-5, atol=1e-6)
