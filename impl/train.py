@@ -250,6 +250,19 @@ def resume_into(trainer: Trainer, run_dir: Path) -> None:
               + (f" ({note})" if note else ""), file=sys.stderr)
 
 
+def record_resume(run_dir: Path, settings: Settings, trainer: Trainer, args: argparse.Namespace) -> None:
+    """config.json describes the run as it now goes on: a resume may extend it (--epochs, --steps), and the
+    step count it will reach is what tables and studies read."""
+    config = rundir.read_config(run_dir)
+    extended = {k: getattr(args, k) for k in ("epochs", "steps", "data") if getattr(args, k)}
+    config |= {"settings": asdict(settings), "total_steps": trainer.total_steps,
+               "generator_steps": trainer.total_steps // trainer.n_critic,
+               "overrides": config.get("overrides", {}) | extended,
+               "resumed": [*config.get("resumed", []), {"at_step": trainer.step, **extended,
+                                                         "time": time.strftime("%Y-%m-%d %H:%M:%S")}]}
+    rundir.write_json(run_dir / "config.json", config)
+
+
 def run(args: argparse.Namespace) -> int:
     rank, world, device = setup_distributed(resolve_device(args.device))
     exp, settings, data_arg = resolve(args, device)
@@ -268,6 +281,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         resume_into(trainer, Path(args.resume))
         run_dir = Path(args.resume) if rank == 0 else None
+        if run_dir is not None:
+            record_resume(run_dir, settings, trainer, args)
     elif rank == 0:
         run_dir = Path(tempfile.mkdtemp(prefix=f"gan-spec-dry-{exp.name}-")) if args.dry_run \
             else rundir.new_run_dir(exp.name, args.out)
@@ -275,9 +290,10 @@ def run(args: argparse.Namespace) -> int:
         rundir.write_json(run_dir / "config.json", config | {"processes": world})
     try:
         code = train_loop(trainer, run_dir, args.quiet or args.dry_run)
-        if world > 1 and code == 0:
-            # every process is past its last collective and the first has written its files before any tears down
-            # the process group: a gloo peer that disconnects mid-exchange can abort the other one
+        if world > 1:
+            # finished or interrupted, every process decided it at the same step; wait until all are past their last
+            # collective and the first has written its files before any tears the process group down: a gloo peer
+            # that disconnects mid-exchange can abort the other one
             torch.distributed.barrier()
         if code or run_dir is None:
             return code
