@@ -73,10 +73,15 @@ def table(results: dict[str, dict], columns: tuple[str, ...], first: str, strip:
 def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tuple[Path, dict[str, dict]] | int:
     """Train and evaluate every arm into OUT/<arm>/. Returns (OUT, results per arm), or an exit code on failure."""
     out = args.out or Path("runs") / f"{study}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and any(out.iterdir()) and not args.resume:
-        print(f"error: {out}: already holds files; continue that study with --resume, or choose another --out",
-              file=sys.stderr)
+    problem = same_study(out, study, args) if args.resume else \
+        (f"{out}: already holds files; continue that study with --resume, or choose another --out"
+         if out.exists() and any(out.iterdir()) else None)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / f"{study}-args.json").exists():
+        rundir.write_json(out / f"{study}-args.json", {k: getattr(args, k) for k in STUDY_ARGS})
     results = {}
     for arm, experiment in arms:
         kept = finished_arm(out / arm, experiment, args) if args.resume else None
@@ -100,6 +105,26 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tu
     return out, results
 
 
+STUDY_ARGS = ("data", "steps", "seed", "n")  # what makes two runs of a study comparable; --device may change
+
+
+def same_study(out: Path, study: str, args: argparse.Namespace) -> str | None:
+    """Why --resume cannot continue the study in `out` with these arguments, or None when it can."""
+    if args.out is None:
+        return f"--resume needs --out: the folder of the {study} study to continue"
+    try:
+        saved = json.loads((out / f"{study}-args.json").read_text())
+    except FileNotFoundError:
+        return f"{out}: no {study} study to continue ({study}-args.json missing); check --out, or drop --resume"
+    except (OSError, ValueError) as exc:
+        return f"{out / f'{study}-args.json'}: unreadable ({exc}); the study folder is damaged"
+    changed = [f"--{k} {saved.get(k)} (now {getattr(args, k)})" for k in STUDY_ARGS if saved.get(k) != getattr(args, k)]
+    if changed:
+        return (f"{out}: the study was started with " + ", ".join(changed)
+                + "; resume it with the arguments it was started with, or start a new study in another --out")
+    return None
+
+
 def finished_arm(run: Path, experiment: str, args: argparse.Namespace) -> dict | None:
     """The saved metrics of an arm that an interrupted study finished: trained for the steps asked, and evaluated
     on --n images (metrics.json is written only after both)."""
@@ -114,14 +139,17 @@ def finished_arm(run: Path, experiment: str, args: argparse.Namespace) -> dict |
 
 def train_arm(run: Path, experiment: str, args: argparse.Namespace) -> int:
     """Train one arm: from its checkpoint when an interrupted study left one (--resume), else from the start."""
-    data = ["--data", args.data] if args.data else []
-    quiet = ["--quiet"] if args.quiet else []
-    if args.resume and (run / "checkpoints" / "last.pt").is_file():
-        return train.main(["--resume", str(run), *data, *quiet, *(["--steps", str(args.steps)] if args.steps else [])])
-    if run.exists():  # stopped before its first checkpoint: nothing in it is worth keeping
-        shutil.rmtree(run)
-    return train.main([experiment, "--seed", str(args.seed), "--device", args.device, "--out", str(run), *data,
-                       *quiet, *(["--steps", str(args.steps)] if args.steps else [])])
+    common = ["--device", args.device, *(["--data", args.data] if args.data else []),
+              *(["--quiet"] if args.quiet else []), *(["--steps", str(args.steps)] if args.steps else [])]
+    if args.resume and any((run / "checkpoints").glob("*.pt")):  # prev.pt serves when last.pt is damaged
+        return train.main([experiment, "--resume", str(run), *common])
+    if run.exists():
+        if (run / "metrics.json").exists():
+            print(f"error: {run}: holds an evaluation this study cannot use and no checkpoint; move it away and run "
+                  "the study again with --resume", file=sys.stderr)
+            return 2
+        shutil.rmtree(run)  # stopped before its first checkpoint: its partial log is not worth keeping
+    return train.main([experiment, "--seed", str(args.seed), "--out", str(run), *common])
 
 
 def write(out: Path, study: str, summary: dict, text: str, arms: list[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -35,26 +35,54 @@ def test_collapse_refuses_an_existing_folder(study: Path, capsys: pytest.Capture
     assert "already holds files; continue that study with --resume" in capsys.readouterr().err
 
 
-def test_an_interrupted_study_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """As a killed study leaves it: the first arm trained and evaluated, the second with a checkpoint at step 3
-    of 5. --resume keeps the first as it is and continues the second from its checkpoint."""
-    from impl import train
+def test_an_interrupted_study_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture) -> None:
+    """Ctrl-C at step 3 of the second arm, as a user would press it: the first arm is trained and evaluated, the
+    second has a checkpoint at step 3 of 5. --resume keeps the first as it is and continues the second."""
+    from impl.trainer import Trainer
+
+    real = Trainer.train_step
+
+    def interrupted(self: Trainer) -> dict:
+        stats = real(self)
+        if self.exp.name == "r003-collapse" and self.step == 3:
+            signal.raise_signal(signal.SIGINT)
+        return stats
 
     out = tmp_path / "study"
     args = ["--data", "synthetic", "--steps", "5", "--n", "20", "--out", str(out)]
-    assert collapse.main([*args, "--quiet"]) == 0
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "train_step", interrupted)
+        assert collapse.main(args) == 128 + signal.SIGINT
     kept = (out / "clip-0.01" / "metrics.json").read_text()
-    shutil.rmtree(out / "clip-0.1")
-    assert train.main(["r003-collapse", "--data", "synthetic", "--steps", "3", "--out", str(out / "clip-0.1"),
-                       "--quiet"]) == 0
+    assert not (out / "clip-0.1" / "metrics.json").exists()
     capsys.readouterr()
     assert collapse.main(args + ["--resume"]) == 0
     err = capsys.readouterr().err
     assert "clip-0.01: kept" in err and "resuming r003-collapse at step 3 of 5" in err
     assert (out / "clip-0.01" / "metrics.json").read_text() == kept
-    assert json.loads((out / "clip-0.1" / "metrics.json").read_text())["samples"] == 20
+    arms = json.loads((out / "collapse.json").read_text())["arms"]
+    assert (arms["clip-0.01"]["steps"], arms["clip-0.1"]["steps"], arms["clip-0.1"]["generator_steps"]) == (5, 5, 1)
+    assert arms["clip-0.1"]["samples"] == 20
     assert [r["step"] for r in rundir.read_metrics(out / "clip-0.1")][-1] == 5
-    assert "5 steps each" in (out / "collapse.md").read_text()
+    assert rundir.read_config(out / "clip-0.1")["resumed"][0]["at_step"] == 3
+    capsys.readouterr()
+    assert collapse.main(args + ["--resume"]) == 0  # nothing left to do: both arms kept, nothing retrained
+    err = capsys.readouterr().err
+    assert "clip-0.01: kept" in err and "clip-0.1: kept" in err and "resuming" not in err
+
+
+def test_a_study_resumes_only_as_it_started(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "study"
+    (out / "clip-0.01").mkdir(parents=True)
+    rundir.write_json(out / "collapse-args.json", {"data": "synthetic", "steps": 5, "seed": 0, "n": 20})
+    base = ["--data", "synthetic", "--n", "20", "--resume", "--quiet"]
+    assert collapse.main([*base, "--steps", "6", "--out", str(out)]) == 2
+    assert "started with --steps 5 (now 6)" in capsys.readouterr().err
+    assert collapse.main([*base, "--steps", "5"]) == 2
+    assert "--resume needs --out" in capsys.readouterr().err
+    assert collapse.main([*base, "--steps", "5", "--out", str(tmp_path / "none")]) == 2
+    assert "no collapse study to continue" in capsys.readouterr().err
 
 
 def test_report_page_is_self_contained(study: Path, tmp_path: Path) -> None:
