@@ -47,6 +47,18 @@ def unit(trainer: Trainer, mode: str) -> int:
     return 1
 
 
+def warm_up(trainer: Trainer, mode: str, device: str, steps: int) -> None:
+    """cuDNN autotuning, the allocator, and (fast) the graph capture, before anything is timed. A fast row whose
+    capture failed would time the eager fallback under the fast path's name: refused."""
+    done = 0
+    while done < steps:
+        done += unit(trainer, mode)
+    sync(device)
+    if mode == "fast" and device.startswith("cuda") and not trainer.replaying:
+        raise RuntimeError(f"{trainer.exp.name} batch {trainer.settings.batch_size}: no CUDA graph was captured "
+                           "(see the warning above); this row would time the eager fallback, not the fast path")
+
+
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -97,10 +109,7 @@ class Row:
 def measure(name: str, batch: int, mode: str, device: str, min_steps: int = 50, warmup: int = 10,
             peak: float | None = None, flops: float | None = None, tune: bool = True) -> Row:
     trainer = make_trainer(name, batch, mode, device, tune=tune)
-    done = 0
-    while done < warmup:  # cuDNN autotuning, the allocator, and (fast) the graph capture
-        done += unit(trainer, mode)
-    sync(device)
+    warm_up(trainer, mode, device, warmup)
     steps, t0 = 0, time.perf_counter()
     while steps < min_steps:
         steps += unit(trainer, mode)
@@ -120,9 +129,7 @@ def profile(name: str, batch: int, mode: str, device: str, out: Path, units: int
     from torch.profiler import profile as torch_profile
 
     trainer = make_trainer(name, batch, mode, device, tune=tune)
-    for _ in range(3):
-        unit(trainer, mode)
-    sync(device)
+    warm_up(trainer, mode, device, 3)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
     with torch_profile(activities=activities) as prof:
         for _ in range(units):

@@ -223,6 +223,12 @@ class Trainer:
         self.pending += n
         return n
 
+    @property
+    def replaying(self) -> bool:
+        """True once its blocks run as a captured CUDA graph (False before the first block, on the CPU, or after
+        a failed capture)."""
+        return self._block is not None and self._block.captured
+
     def read_stats(self) -> tuple[torch.Tensor, int]:
         """The mean of each of STATS over the steps since the last read, and their number (still on the device)."""
         means, count = self._acc / max(self.pending, 1), self.pending
