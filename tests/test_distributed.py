@@ -21,15 +21,25 @@ GLOO_ABORT = "terminate called without an active exception"  # gloo's own rare c
 
 def torchrun(*args: str) -> subprocess.CompletedProcess:
     """Two processes under torchrun. Gloo very rarely aborts a worker in its C++ transport (SIGABRT with
-    GLOO_ABORT: once in CI, once in about 60 runs here); such a run is tried once more from scratch. Any other
-    failure, including a Python error, fails the test."""
+    GLOO_ABORT: once in CI, once in about 60 runs here); such a run is tried once more from the same start: a new
+    run's folder is removed, a resumed run's folder is put back as it was. Any other failure, including a Python
+    error, fails the test."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "impl.train",
            *args]
+    flag = next((f for f in ("--out", "--resume") if f in args), None)
+    run = Path(args[args.index(flag) + 1]) if flag else None
+    before = run.with_name(run.name + ".before") if run is not None and run.exists() else None
+    if before is not None:
+        shutil.copytree(run, before)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if proc.returncode and GLOO_ABORT in proc.stderr and "exitcode  : -6" in proc.stderr:
-        if "--out" in args:
-            shutil.rmtree(args[args.index("--out") + 1], ignore_errors=True)
+        if run is not None:
+            shutil.rmtree(run, ignore_errors=True)
+        if before is not None:
+            shutil.copytree(before, run)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if before is not None:
+        shutil.rmtree(before)
     return proc
 
 
