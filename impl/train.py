@@ -138,6 +138,7 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
     epochs_total = -(-trainer.total_steps // spe)
     bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", disable=quiet or run is None,
                dynamic_ncols=True, desc=trainer.exp.name)
+    writer = rundir.BackgroundWriter()  # epoch-end files are written while the next epoch trains
     try:
         while trainer.step < trainer.total_steps:
             trainer.advance(min(trainer.total_steps, trainer.step - trainer.pending + settings.log_every))
@@ -153,6 +154,7 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
             values = dict(zip(STATS, means.tolist()))  # the only host sync
             stop.signum, bad = (int(v) for v in flags.tolist())
             if bad >= 0:
+                writer.flush()  # the last good checkpoint is the one the message names
                 raise diverged(run, bad, values)
             row = {"experiment": trainer.exp.name, "step": trainer.step, "epoch": trainer.step / spe, **values,
                    "images_per_s": count * settings.batch_size / max(time.perf_counter() - t0, 1e-9)}
@@ -168,15 +170,23 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
                 continue
             rundir.append_metrics(run, row)
             if epoch_done:
-                rundir.save_grid(trainer.samples(), run / "samples" / f"epoch_{trainer.epoch:03d}.png")
-                rundir.save_checkpoint(run, trainer.state_dict())
-                rundir.plot_losses(run)
+                writer.flush()  # the previous epoch's files, which had a whole epoch to finish: one epoch in flight
+                writer.submit(rundir.write_epoch, run, trainer.samples(), rundir.snapshot(trainer.state_dict()),
+                              run / "samples" / f"epoch_{trainer.epoch:03d}.png")
             if stop.signum:
+                writer.flush()
                 rundir.save_checkpoint(run, trainer.state_dict())
                 bar.close()
                 print(f"\ninterrupted ({signal.Signals(stop.signum).name}) at step {trainer.step}; checkpoint saved; "
                       f"continue with: python -m impl.train --resume {run}", file=sys.stderr)
                 return 128 + stop.signum
+        if run is not None:
+            writer.flush()
+            if trainer.step % spe:  # stopped inside an epoch by --steps: keep what it made
+                rundir.save_grid(trainer.samples(), run / "samples" / f"step_{trainer.step:06d}.png")
+                rundir.save_checkpoint(run, trainer.state_dict())
+            rundir.plot_losses(run)
+        return 0
     except RunError as exc:  # a checkpoint could not be written (disk full): the previous one is intact
         raise RunFailed(str(exc)) from None
     except torch.OutOfMemoryError:
@@ -185,14 +195,9 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
                         "pass a smaller --batch-size") from None
     finally:
         bar.close()
+        writer.close()
         for s, handler in old.items():
             signal.signal(s, handler)
-    if run is not None:
-        if trainer.step % spe:  # stopped inside an epoch by --steps: keep what it made
-            rundir.save_grid(trainer.samples(), run / "samples" / f"step_{trainer.step:06d}.png")
-            rundir.save_checkpoint(run, trainer.state_dict())
-        rundir.plot_losses(run)
-    return 0
 
 
 def setup_distributed(device: str) -> tuple[int, int, str]:

@@ -164,3 +164,30 @@ def test_out_of_memory_suggests_a_smaller_batch(tmp_path: Path, monkeypatch: pyt
     assert train.main(["r004-mlp", "--steps", "100", "--out", str(out), *ARGS]) == 3
     assert "out of GPU memory at batch size 32" in capsys.readouterr().err
     assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 32
+
+
+def test_epoch_files_are_a_snapshot_written_in_order(tmp_path: Path) -> None:
+    """The background writer gets a copy of the state: training changing the live tensors afterwards does not
+    reach the checkpoint; jobs run in the order given; flush() re-raises the first failure and clears it."""
+    live = {"w": torch.zeros(3), "opt": {"state": {0: {"m": torch.ones(2)}}, "groups": [{"lr": 0.1}]}}
+    copy = rundir.snapshot(live)
+    live["w"].add_(5)
+    live["opt"]["state"][0]["m"].mul_(7)
+    assert copy["w"].tolist() == [0, 0, 0] and copy["opt"]["state"][0]["m"].tolist() == [1, 1]
+    assert copy["opt"]["groups"] == [{"lr": 0.1}]
+    writer, order = rundir.BackgroundWriter(), []
+
+    def fail(name: str) -> None:
+        order.append(name)
+        raise OSError(errno.ENOSPC, name)
+
+    try:
+        writer.submit(order.append, "a")
+        writer.submit(fail, "b")
+        writer.submit(fail, "c")
+        with pytest.raises(OSError, match="b"):
+            writer.flush()
+        assert order == ["a", "b", "c"]
+        writer.flush()  # nothing left to report
+    finally:
+        writer.close()
