@@ -131,7 +131,8 @@ def test_resume_refuses_another_experiment_or_changed_networks(tmp_path: Path, c
     assert "networks changed since this run started (G module 'fc1': checkpoint has Linear(" in err
 
 
-def test_disk_full_keeps_the_last_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("steps", [100, 40])  # the second checkpoint: at the next epoch end, or the final one
+def test_disk_full_keeps_the_last_checkpoint(steps: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture) -> None:
     real_save, calls = torch.save, {"n": 0}
 
@@ -143,7 +144,7 @@ def test_disk_full_keeps_the_last_checkpoint(tmp_path: Path, monkeypatch: pytest
 
     monkeypatch.setattr(rundir.torch, "save", full_disk)
     out = tmp_path / "run"
-    assert train.main(["r004-mlp", "--steps", "100", "--out", str(out), *ARGS]) == 3
+    assert train.main(["r004-mlp", "--steps", str(steps), "--out", str(out), *ARGS]) == 3
     err = capsys.readouterr().err
     assert "cannot write checkpoint (No space left on device); last.pt is intact" in err
     assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 32
