@@ -32,8 +32,13 @@ def image(path: Path, alt: str) -> str:
            f"{html.escape(alt)}</figcaption></figure>"
 
 
+def number(value: float) -> str:
+    """12,670 rather than 1.267e+04; four significant digits below 1,000."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def fmt(value: object) -> str:
-    return f"{value:,.4g}" if isinstance(value, float) else html.escape(str(value))
+    return number(value) if isinstance(value, float) else html.escape(str(value))
 
 
 def recipe_table(config: dict) -> str:

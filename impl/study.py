@@ -59,7 +59,7 @@ def images_per_s(run: Path) -> float | None:
 
 def cell(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+        return report.number(value)
     return "n/a" if value is None else str(value)
 
 

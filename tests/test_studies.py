@@ -135,3 +135,7 @@ def test_compare_trains_every_family_alike(tmp_path: Path) -> None:
             widths.append(grid.width)
     with Image.open(out / "compare.png") as both:
         assert both.width == sum(widths) + 4 * 20
+
+
+def test_report_numbers_are_plain() -> None:
+    assert [report.number(v) for v in (12_670.4, 914.2, 0.036293, -1234.5)] == ["12,670", "914.2", "0.03629", "-1,234"]
