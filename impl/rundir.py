@@ -209,9 +209,13 @@ def snapshot(state: Any) -> Any:
 
 def write_epoch(run: Path, samples: torch.Tensor, state: dict[str, Any], grid: Path) -> None:
     """An epoch's files: its sample grid, its checkpoint and the loss curves so far."""
-    save_grid(samples, grid)
-    save_checkpoint(run, state)
-    plot_losses(run)
+    try:
+        save_grid(samples, grid)
+        save_checkpoint(run, state)
+        plot_losses(run)
+    except OSError as exc:  # the grid or the plot (save_checkpoint says its own)
+        raise RunError(f"{run}: cannot write {Path(exc.filename or grid).name} ({exc.strerror or exc}); "
+                       "checkpoints/last.pt is intact; free disk space and resume") from None
 
 
 class BackgroundWriter:
@@ -225,6 +229,11 @@ class BackgroundWriter:
 
     def submit(self, fn: Callable[..., object], *args: object) -> None:
         self._pending.append(self._pool.submit(fn, *args))
+
+    def check(self) -> None:
+        """Re-raise the error of a write that has already failed, without waiting for the others."""
+        if any(job.done() and job.exception() is not None for job in self._pending):
+            self.flush()
 
     def flush(self) -> None:
         pending, self._pending = self._pending, []

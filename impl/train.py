@@ -156,6 +156,7 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
             if bad >= 0:
                 writer.flush()  # the last good checkpoint is the one the message names
                 raise diverged(run, bad, values)
+            writer.check()  # a failed epoch write (full disk) stops the run now, not an epoch later
             row = {"experiment": trainer.exp.name, "step": trainer.step, "epoch": trainer.step / spe, **values,
                    "images_per_s": count * settings.batch_size / max(time.perf_counter() - t0, 1e-9)}
             if trainer.exp.loss.value in ("wgan", "wgan-gp"):
@@ -189,15 +190,18 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
         return 0
     except RunError as exc:  # a checkpoint could not be written (disk full): the previous one is intact
         raise RunFailed(str(exc)) from None
+    except OSError as exc:  # metrics.jsonl or a last grid could not be written
+        raise RunFailed(f"{run}: cannot write {Path(exc.filename or 'a file').name} ({exc.strerror or exc}); "
+                        "the last checkpoint is intact; free disk space and resume") from None
     except torch.OutOfMemoryError:
         raise RunFailed(f"out of GPU memory at batch size {settings.batch_size}; the last checkpoint "
                         f"{'in ' + str(run / 'checkpoints') + ' ' if run else ''}is intact; "
                         "pass a smaller --batch-size") from None
     finally:
         bar.close()
-        writer.close()
-        for s, handler in old.items():
+        for s, handler in old.items():  # first: a Ctrl-C during the wait below must not leave StopFlag installed
             signal.signal(s, handler)
+        writer.close()
 
 
 def setup_distributed(device: str) -> tuple[int, int, str]:

@@ -49,8 +49,21 @@ def test_signal_saves_and_resume_matches_an_uninterrupted_run(tmp_path: Path, si
     assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
 
 
+@pytest.fixture
+def slow_epoch_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Epoch-end files take half a second on the background writer: whatever the loop writes or reads next must
+    wait for them, or it comes out of order."""
+    real = rundir.write_epoch
+
+    def slow(*args: object) -> None:
+        time.sleep(0.5)
+        real(*args)
+
+    monkeypatch.setattr(rundir, "write_epoch", slow)
+
+
 def test_non_finite_loss_stops_naming_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture) -> None:
+                                               capsys: pytest.CaptureFixture, slow_epoch_writes: None) -> None:
     calls = {"n": 0}
 
     def poisoned(real, fake, reduction="mean"):
@@ -192,3 +205,42 @@ def test_epoch_files_are_a_snapshot_written_in_order(tmp_path: Path) -> None:
         writer.flush()  # nothing left to report
     finally:
         writer.close()
+
+
+def test_interrupt_saves_after_the_queued_epoch_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture, slow_epoch_writes: None) -> None:
+    """Ctrl-C two steps after an epoch end, while that epoch's checkpoint is still being written: the interrupt's
+    checkpoint (step 34) must be the last one, not the older epoch-end one landing after it."""
+    real = Trainer.train_step
+
+    def interrupted(self: Trainer) -> dict:
+        stats = real(self)
+        if self.step == 34:
+            signal.raise_signal(signal.SIGINT)
+        return stats
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    out = tmp_path / "run"
+    assert train.main(["r004-mlp", "--steps", "100", "--device", "cpu", "--out", str(out), *ARGS]) == 130
+    assert "interrupted (SIGINT) at step 34" in capsys.readouterr().err
+    assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 34
+    assert torch.load(out / "checkpoints/prev.pt", weights_only=True)["step"] == 32
+
+
+def test_disk_full_for_a_sample_grid_is_a_failed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    import torchvision.utils
+
+    real, calls = torchvision.utils.save_image, {"n": 0}
+
+    def full_disk(tensor: torch.Tensor, fp: Path, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(fp))
+        real(tensor, fp, **kwargs)
+
+    monkeypatch.setattr(torchvision.utils, "save_image", full_disk)
+    assert train.main(["r004-mlp", "--steps", "100", "--out", str(tmp_path / "run"), *ARGS]) == 3
+    err = capsys.readouterr().err
+    assert "cannot write epoch_002.png (No space left on device); checkpoints/last.pt is intact" in err
+    assert "Traceback" not in err
