@@ -73,7 +73,12 @@ def table(results: dict[str, dict], columns: tuple[str, ...], first: str, strip:
 def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tuple[Path, dict[str, dict]] | int:
     """Train and evaluate every arm into OUT/<arm>/. Returns (OUT, results per arm), or an exit code on failure."""
     out = args.out or Path("runs") / f"{study}-{time.strftime('%Y%m%d-%H%M%S')}"
-    problem = same_study(out, study, args) if args.resume else \
+    try:
+        wanted = study_args(args)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problem = same_study(out, study, wanted, args.out is not None) if args.resume else \
         (f"{out}: already holds files; continue that study with --resume, or choose another --out"
          if out.exists() and any(out.iterdir()) else None)
     if problem:
@@ -81,7 +86,7 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tu
         return 2
     out.mkdir(parents=True, exist_ok=True)
     if not (out / f"{study}-args.json").exists():
-        rundir.write_json(out / f"{study}-args.json", {k: getattr(args, k) for k in STUDY_ARGS})
+        rundir.write_json(out / f"{study}-args.json", wanted)
     results = {}
     for arm, experiment in arms:
         kept = finished_arm(out / arm, experiment, args) if args.resume else None
@@ -105,20 +110,41 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tu
     return out, results
 
 
-STUDY_ARGS = ("data", "steps", "seed", "n")  # what makes two runs of a study comparable; --device may change
+def study_args(args: argparse.Namespace) -> dict:
+    """What makes the arms of a study comparable: the same data, steps, seed and sample count, the same networks
+    (impl.compare), and the same device, which decides the arithmetic (bf16 graphs on a GPU, fp32 on the CPU)."""
+    wanted = {k: getattr(args, k, None) for k in ("data", "steps", "seed", "n", "networks")}
+    return wanted | {"device": train.resolve_device(args.device)}
 
 
-def same_study(out: Path, study: str, args: argparse.Namespace) -> str | None:
-    """Why --resume cannot continue the study in `out` with these arguments, or None when it can."""
-    if args.out is None:
-        return f"--resume needs --out: the folder of the {study} study to continue"
+def saved_args(out: Path, study: str) -> dict | str:
+    """The arguments the study in `out` was started with, or why they cannot be known. A study folder from before
+    <study>-args.json existed gives what its arms' config.json files record."""
+    path = out / f"{study}-args.json"
     try:
-        saved = json.loads((out / f"{study}-args.json").read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
-        return f"{out}: no {study} study to continue ({study}-args.json missing); check --out, or drop --resume"
+        pass
     except (OSError, ValueError) as exc:
-        return f"{out / f'{study}-args.json'}: unreadable ({exc}); the study folder is damaged"
-    changed = [f"--{k} {saved.get(k)} (now {getattr(args, k)})" for k in STUDY_ARGS if saved.get(k) != getattr(args, k)]
+        return f"{path}: unreadable ({exc}); the study folder is damaged"
+    for config in sorted(out.glob("*/config.json")):
+        try:
+            arm = json.loads(config.read_text())
+            return {"data": arm["overrides"].get("data"), "steps": arm["settings"]["max_steps"],
+                    "seed": arm["settings"]["seed"], "device": arm["settings"]["device"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return f"{out}: no {study} study to continue ({path.name} missing); check --out, or drop --resume"
+
+
+def same_study(out: Path, study: str, wanted: dict, out_given: bool) -> str | None:
+    """Why --resume cannot continue the study in `out` with these arguments, or None when it can."""
+    if not out_given:
+        return f"--resume needs --out: the folder of the {study} study to continue"
+    saved = saved_args(out, study)
+    if isinstance(saved, str):
+        return saved
+    changed = [f"--{k} {saved[k]} (now {wanted.get(k)})" for k in saved if saved[k] != wanted.get(k)]
     if changed:
         return (f"{out}: the study was started with " + ", ".join(changed)
                 + "; resume it with the arguments it was started with, or start a new study in another --out")
@@ -126,15 +152,17 @@ def same_study(out: Path, study: str, args: argparse.Namespace) -> str | None:
 
 
 def finished_arm(run: Path, experiment: str, args: argparse.Namespace) -> dict | None:
-    """The saved metrics of an arm that an interrupted study finished: trained for the steps asked, and evaluated
-    on --n images (metrics.json is written only after both)."""
+    """The saved metrics of an arm that an interrupted study finished: trained to its last step, and evaluated
+    on --n images after that (an arm evaluated part way, by hand, is trained on, then evaluated again)."""
     try:
         saved = json.loads((run / "metrics.json").read_text())
-        steps = rundir.read_config(run)["settings"]["max_steps"]
+        config = rundir.read_config(run)
+        steps, total = config["settings"]["max_steps"], config["total_steps"]
     except (OSError, ValueError, KeyError, RunError):
         return None
+    logged = rundir.read_metrics(run)
     return saved if saved.get("experiment") == experiment and saved.get("samples") == args.n \
-        and steps == args.steps else None
+        and steps == args.steps and logged and logged[-1].get("step") == total else None
 
 
 def train_arm(run: Path, experiment: str, args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from impl import collapse, report, rundir
+from impl import collapse, evaluate, report, rundir
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +50,15 @@ def test_an_interrupted_study_resumes(tmp_path: Path, monkeypatch: pytest.Monkey
         return stats
 
     out = tmp_path / "study"
-    args = ["--data", "synthetic", "--steps", "5", "--n", "20", "--out", str(out)]
+    # --device cpu: one step per train_step call (a GPU would replay whole blocks, past the patched method)
+    args = ["--data", "synthetic", "--steps", "5", "--n", "20", "--device", "cpu", "--out", str(out)]
     with monkeypatch.context() as m:
         m.setattr(Trainer, "train_step", interrupted)
         assert collapse.main(args) == 128 + signal.SIGINT
     kept = (out / "clip-0.01" / "metrics.json").read_text()
     assert not (out / "clip-0.1" / "metrics.json").exists()
+    evaluate.evaluate(out / "clip-0.1", 20, progress=False)  # a look at the half-trained arm: not a finished arm
+    (out / "collapse-args.json").unlink()  # as a study folder of an older gan-spec: its arms' configs tell
     capsys.readouterr()
     assert collapse.main(args + ["--resume"]) == 0
     err = capsys.readouterr().err
@@ -75,10 +78,15 @@ def test_an_interrupted_study_resumes(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_a_study_resumes_only_as_it_started(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "study"
     (out / "clip-0.01").mkdir(parents=True)
-    rundir.write_json(out / "collapse-args.json", {"data": "synthetic", "steps": 5, "seed": 0, "n": 20})
+    rundir.write_json(out / "collapse-args.json", {"data": "synthetic", "steps": 5, "seed": 0, "n": 20,
+                                                   "device": "cpu"})
     base = ["--data", "synthetic", "--n", "20", "--resume", "--quiet"]
     assert collapse.main([*base, "--steps", "6", "--out", str(out)]) == 2
     assert "started with --steps 5 (now 6)" in capsys.readouterr().err
+    rundir.write_json(out / "collapse-args.json", {"data": "synthetic", "steps": 5, "seed": 0, "n": 20,
+                                                   "device": "cuda"})  # bf16 graphs: not comparable with fp32
+    assert collapse.main([*base, "--steps", "5", "--device", "cpu", "--out", str(out)]) == 2
+    assert "started with --device cuda (now cpu)" in capsys.readouterr().err
     assert collapse.main([*base, "--steps", "5"]) == 2
     assert "--resume needs --out" in capsys.readouterr().err
     assert collapse.main([*base, "--steps", "5", "--out", str(tmp_path / "none")]) == 2
