@@ -47,6 +47,10 @@ def unit(trainer: Trainer, mode: str) -> int:
     return 1
 
 
+class NotFastPath(RuntimeError):
+    """A fast row's CUDA graph capture failed: timing it would time the eager fallback."""
+
+
 def warm_up(trainer: Trainer, mode: str, device: str, steps: int) -> None:
     """cuDNN autotuning, the allocator, and (fast) the graph capture, before anything is timed. A fast row whose
     capture failed would time the eager fallback under the fast path's name: refused."""
@@ -55,7 +59,7 @@ def warm_up(trainer: Trainer, mode: str, device: str, steps: int) -> None:
         done += unit(trainer, mode)
     sync(device)
     if mode == "fast" and device.startswith("cuda") and not trainer.replaying:
-        raise RuntimeError(f"{trainer.exp.name} batch {trainer.settings.batch_size}: no CUDA graph was captured "
+        raise NotFastPath(f"{trainer.exp.name} batch {trainer.settings.batch_size}: no CUDA graph was captured "
                            "(see the warning above); this row would time the eager fallback, not the fast path")
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 import spec
-from benchmarks.measure import MODES, Row, flops_per_step, matmul_peak, measure, profile
+from benchmarks.measure import MODES, NotFastPath, Row, flops_per_step, matmul_peak, measure, profile
 from impl.data import synthetic
 
 
@@ -102,8 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         for batch in dict.fromkeys(exp.batch_size.value if b == "documented" else int(b) for b in args.batches):
             flops = flops_per_step(name, batch, args.device)
             for mode in args.modes:
-                rows.append(measure(name, batch, mode, args.device, min_steps=args.steps, peak=peak, flops=flops,
-                                    tune=args.tune))
+                try:
+                    rows.append(measure(name, batch, mode, args.device, min_steps=args.steps, peak=peak, flops=flops,
+                                        tune=args.tune))
+                except NotFastPath as exc:  # its capture failed: the other rows still count
+                    print(f"refused {name} batch {batch} {mode}: {exc}", file=sys.stderr)
+                    continue
                 print(f"measured {name} batch {batch} {mode}: {rows[-1].images_per_s:,.0f} images/s",
                       file=sys.stderr)
                 if args.profile:

@@ -61,3 +61,21 @@ def test_every_timed_fast_unit_is_a_whole_block() -> None:
     t = make_trainer("r004-wgan", 8, "fast", "cpu", images=100)
     assert t.n_critic == 5 and t.steps_per_epoch % 5 == 0
     assert {unit(t, "fast") for _ in range(2 * t.steps_per_epoch // 5)} == {5}
+
+
+def test_a_row_whose_capture_failed_is_refused_not_timed(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    from benchmarks.measure import NotFastPath
+
+    real = report.measure
+
+    def no_graph(name: str, batch: int, mode: str, *args: object, **kwargs: object):
+        if mode == "fast":
+            raise NotFastPath(f"{name} batch {batch}: no CUDA graph was captured")
+        return real(name, batch, mode, *args, **kwargs)
+
+    monkeypatch.setattr(report, "measure", no_graph)
+    assert report.main(["--experiments", "r004-mlp", "--batches", "16", "--steps", "2", "--device", "cpu"]) == 0
+    out, err = capsys.readouterr()
+    assert "refused r004-mlp batch 16 fast: r004-mlp batch 16: no CUDA graph was captured" in err
+    assert [line.split()[2] for line in out.splitlines() if line.startswith("r004-mlp")] == ["eager"]
