@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,13 +22,17 @@ ARGS = ["--data", "synthetic", "--batch-size", "32", "--log-every", "1", "--quie
 GLOO_ABORT = "terminate called without an active exception"  # gloo's own rare crash, not gan-spec's
 
 
+def torchrun_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "impl.train",
+            *args]
+
+
 def torchrun(*args: str) -> subprocess.CompletedProcess:
     """Two processes under torchrun. Gloo very rarely aborts a worker in its C++ transport (SIGABRT with
     GLOO_ABORT: once in CI, once in about 60 runs here); such a run is tried once more from the same start: a new
     run's folder is removed, a resumed run's folder is put back as it was. Any other failure, including a Python
     error, fails the test."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "impl.train",
-           *args]
+    cmd = torchrun_cmd(*args)
     flag = next((f for f in ("--out", "--resume") if f in args), None)
     run = Path(args[args.index(flag) + 1]) if flag else None
     before = run.with_name(run.name + ".before") if run is not None and run.exists() else None
@@ -80,3 +87,23 @@ def test_batch_must_split_over_processes(tmp_path: Path) -> None:
     assert proc.returncode == 1  # torchrun's own code for a failed worker; each worker exited 2
     assert proc.stderr.count("error: batch size 33 does not split over 2 processes") == 1
     assert "exitcode  : 2" in proc.stderr
+
+
+def test_sigterm_under_torchrun_saves_once_and_resumes(tmp_path: Path) -> None:
+    """torchrun passes SIGTERM to both processes; they agree on the step at the next logging step, the first
+    saves, and both wait for it before the process group goes away."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen(torchrun_cmd("r004-mlp", "--steps", "100000", "--out", str(run), *ARGS),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not (run / "metrics.jsonl").exists()
+                                      or len((run / "metrics.jsonl").read_text().splitlines()) < 40):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert err.count("interrupted (SIGTERM) at step") == 1, err[-2000:]
+    stopped = int(re.search(r"interrupted \(SIGTERM\) at step (\d+)", err).group(1))
+    assert torch.load(run / "checkpoints/last.pt", weights_only=True)["step"] == stopped
+    assert [r["step"] for r in metrics(run)][-1] == stopped
+    assert torchrun("--resume", str(run), "--steps", str(stopped + 3), "--quiet").returncode == 0
+    assert torch.load(run / "checkpoints/last.pt", weights_only=True)["step"] == stopped + 3
