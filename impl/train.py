@@ -61,6 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--channels-last", action="store_true", help="NHWC memory layout (default on the CUDA fast path)")
     p.add_argument("--eager", action="store_true", help="on CUDA: no fast path (no CUDA graphs, fused optimizers, "
                    "bf16 or channels_last unless asked for): the plain PyTorch loop, for comparison and debugging")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks' training calls: fused "
+                   "kernels after a compile of a minute or more at the start (not WGAN-GP's critic)")
     p.add_argument("--sync-bn", action="store_true", help="under torchrun: batch-norm statistics over all processes")
     args = p.parse_args(argv)
     for name in ("epochs", "steps", "batch_size", "log_every"):
@@ -152,7 +154,9 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
             if distributed:
                 torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
             values = dict(zip(STATS, means.tolist()))  # the only host sync
-            stop.signum, bad = (int(v) for v in flags.tolist())
+            # the agreed stop, kept apart from stop.signum: a process whose own signal comes after the agreement
+            # (torchrun signals its workers one by one) must not take it for a second Ctrl-C
+            stopping, bad = (int(v) for v in flags.tolist())
             if bad >= 0:
                 writer.flush()  # the last good checkpoint is the one the message names
                 raise diverged(run, bad, values)
@@ -166,21 +170,21 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
                                 f"g {values['g_loss']:.3f} {row['images_per_s']:,.0f} img/s")
             t0 = time.perf_counter()
             if run is None:
-                if stop.signum:
-                    return 128 + stop.signum
+                if stopping:
+                    return 128 + stopping
                 continue
             rundir.append_metrics(run, row)
             if epoch_done:
                 writer.flush()  # the previous epoch's files, which had a whole epoch to finish: one epoch in flight
                 writer.submit(rundir.write_epoch, run, trainer.samples(), rundir.snapshot(trainer.state_dict()),
                               run / "samples" / f"epoch_{trainer.epoch:03d}.png")
-            if stop.signum:
+            if stopping:
                 writer.flush()
                 rundir.save_checkpoint(run, trainer.state_dict())
                 bar.close()
-                print(f"\ninterrupted ({signal.Signals(stop.signum).name}) at step {trainer.step}; checkpoint saved; "
+                print(f"\ninterrupted ({signal.Signals(stopping).name}) at step {trainer.step}; checkpoint saved; "
                       f"continue with: python -m impl.train --resume {run}", file=sys.stderr)
-                return 128 + stop.signum
+                return 128 + stopping
         if run is not None:
             writer.flush()
             if trainer.step % spe:  # stopped inside an epoch by --steps: keep what it made
@@ -228,6 +232,7 @@ def resolve(args: argparse.Namespace, device: str) -> tuple[ExperimentSpec, Sett
         settings = Settings(**{**config["settings"], "device": device})
         settings.epochs = args.epochs or settings.epochs
         settings.max_steps = args.steps or settings.max_steps
+        settings.compile = args.compile or settings.compile
         data = args.data or config.get("overrides", {}).get("data")  # a moved data folder can be named again
         return experiment_of(config["experiment"]), settings, data
     exp = experiment_of(args.experiment)
@@ -236,7 +241,7 @@ def resolve(args: argparse.Namespace, device: str) -> tuple[ExperimentSpec, Sett
                         epochs=args.epochs or exp.epochs.value, max_steps=args.steps, seed=args.seed,
                         device=device, log_every=args.log_every,
                         precision=args.precision or ("bf16" if fast else "fp32"),
-                        channels_last=args.channels_last or fast, graph=fast)
+                        channels_last=args.channels_last or fast, graph=fast, compile=args.compile)
     if args.dry_run:
         settings.batch_size = min(settings.batch_size, 8)
         settings.max_steps = 2 * (exp.n_critic.value if exp.n_critic else 1)

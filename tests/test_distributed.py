@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import spec
 from impl import train
 
 ARGS = ["--data", "synthetic", "--batch-size", "32", "--log-every", "1", "--quiet"]
@@ -107,3 +108,38 @@ def test_sigterm_under_torchrun_saves_once_and_resumes(tmp_path: Path) -> None:
     assert [r["step"] for r in metrics(run)][-1] == stopped
     assert torchrun("--resume", str(run), "--steps", str(stopped + 3), "--quiet").returncode == 0
     assert torch.load(run / "checkpoints/last.pt", weights_only=True)["step"] == stopped + 3
+
+
+def test_own_signal_after_the_agreed_stop_is_not_a_second_ctrl_c(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchrun signals its workers one by one. When the other process's signal has already been agreed on at a
+    logging step, this process's own signal, arriving while it saves, is the same stop, not the user insisting.
+    Two processes are simulated in one: all_reduce reports the peer's SIGTERM from step 34 on."""
+    from impl import rundir
+    from impl.data import synthetic
+    from impl.trainer import Settings, Trainer
+
+    exp = spec.load("r004-mlp")
+    t = Trainer(exp, synthetic(1024, (1, 28, 28)).images, Settings(exp.name, 32, 100, None, seed=0, device="cpu",
+                                                                    log_every=1))
+    t.world_size = 2  # only train_loop's collective decisions look at it after construction
+
+    def all_reduce(tensor: torch.Tensor, op: object = None) -> None:
+        if tensor.dtype == torch.int64 and t.step >= 34:  # the flags: the peer was signalled
+            tensor[0] = max(int(tensor[0]), signal.SIGTERM)
+        elif tensor.is_floating_point():
+            tensor *= 2  # the peer's equal share, as reduce_mean expects
+
+    real_save, late = rundir.save_checkpoint, {"sent": False}
+
+    def save_with_own_signal_arriving(run: Path, state: dict) -> Path:
+        if state["step"] >= 34 and not late["sent"]:
+            late["sent"] = True
+            signal.raise_signal(signal.SIGTERM)
+        return real_save(run, state)
+
+    monkeypatch.setattr(torch.distributed, "all_reduce", all_reduce)
+    monkeypatch.setattr(rundir, "save_checkpoint", save_with_own_signal_arriving)
+    run = rundir.new_run_dir(exp.name, str(tmp_path / "run"))
+    assert train.train_loop(t, run, quiet=True) == 128 + signal.SIGTERM
+    assert late["sent"] and torch.load(run / "checkpoints/last.pt", weights_only=True)["step"] == 34
