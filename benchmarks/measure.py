@@ -6,6 +6,7 @@ step. Two modes are timed side by side:
           channels_last, fused/capturable optimizers, statistics kept on the device;
   eager - a seed-style loop: fp32, NCHW, default optimizers, one step at a time and the loss read back with
           `.item()` after every step, as the course's sample code and the PyTorch tutorial do.
+A third, on request: compiled - the fast path with the networks' calls under torch.compile (`impl.train --compile`).
 """
 
 from __future__ import annotations
@@ -23,15 +24,17 @@ from impl.fastpath import autotune
 from impl.trainer import Settings, Trainer
 
 MODES = ("fast", "eager")
+ALL_MODES = (*MODES, "compiled")
 
 
 def make_trainer(name: str, batch: int, mode: str, device: str, images: int = 4096, tune: bool = True) -> Trainer:
     exp = spec.load(name)
     shape = spec.registry().networks[exp.discriminator.value].input
-    fast = mode == "fast" and device.startswith("cuda")
+    fast = mode != "eager" and device.startswith("cuda")
     autotune(fast and tune)  # as impl.train does; `tune=False` measures what autotuning buys
     settings = Settings(name, batch_size=batch, epochs=10**6, max_steps=None, seed=0, device=device,
-                        precision="bf16" if fast else "fp32", channels_last=fast, graph=mode == "fast")
+                        precision="bf16" if fast else "fp32", channels_last=fast, graph=mode != "eager",
+                        compile=mode == "compiled")
     # a whole number of blocks per epoch, so that every timed fast unit is a graph replay (none falls back to
     # single steps at an epoch end)
     per_block = batch * (exp.n_critic.value if exp.n_critic else 1)
@@ -40,7 +43,7 @@ def make_trainer(name: str, batch: int, mode: str, device: str, images: int = 40
 
 def unit(trainer: Trainer, mode: str) -> int:
     """One timed unit: a block (fast) or one step with its loss read back (eager). Returns the steps done."""
-    if mode == "fast":
+    if mode != "eager":
         return trainer.advance(trainer.step + trainer.n_critic)
     stats = trainer.train_step()
     stats["d_loss"].item()  # the per-step host sync of a seed-style loop
@@ -58,7 +61,7 @@ def warm_up(trainer: Trainer, mode: str, device: str, steps: int) -> None:
     while done < steps:
         done += unit(trainer, mode)
     sync(device)
-    if mode == "fast" and device.startswith("cuda") and not trainer.replaying:
+    if mode != "eager" and device.startswith("cuda") and not trainer.replaying:
         raise NotFastPath(f"{trainer.exp.name} batch {trainer.settings.batch_size}: no CUDA graph was captured "
                            "(see the warning above); this row would time the eager fallback, not the fast path")
 

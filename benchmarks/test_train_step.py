@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 import spec
-from benchmarks.measure import MODES, flops_per_step, make_trainer, matmul_peak, sync, unit
+from benchmarks.measure import MODES, flops_per_step, make_trainer, matmul_peak, sync, unit, warm_up
 
 pytestmark = pytest.mark.cuda
 
@@ -30,8 +30,7 @@ def peak() -> float | None:
 def test_train_step(benchmark, peak: float | None, name: str, batch, mode: str) -> None:
     size = spec.load(name).batch_size.value if batch == "documented" else batch
     trainer = make_trainer(name, size, mode, "cuda")
-    for _ in range(10):  # cuDNN autotuning, the allocator and, on the fast path, the graph capture
-        unit(trainer, mode)
+    warm_up(trainer, mode, "cuda", 10)  # autotuning, the allocator, the graph capture (refused if it failed)
     steps = {"n": 0}
 
     def one_unit() -> None:
