@@ -12,6 +12,7 @@ changed in place, so that a block of steps can be captured as a CUDA graph (impl
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from torch import nn
 import spec
 from impl.build import SpecNet, build_spec
 from impl.data import DataError, to_unit
-from impl.fastpath import Block, optimizer_options
+from impl.fastpath import Block, optimizer_options, rehearsal
 from impl.losses import FAMILIES, clip_weights, gradient_penalty
 from spec.experiment import ExperimentSpec
 
@@ -68,13 +69,6 @@ class Trainer:
             raise DataError(f"batch size {settings.batch_size} does not split over {world_size} processes; "
                             "pass a --batch-size divisible by the number of processes")
         self.g_call, self.d_call = self._distribute(sync_bn) if world_size > 1 else (self.G, self.D)
-        if settings.compile:
-            # fuses BatchNorm, activations and elementwise work into fewer kernels (compiled during the warm-up
-            # before a graph capture). WGAN-GP's critic stays eager: its gradient penalty differentiates twice,
-            # which compiled graphs do not support.
-            self.g_call = torch.compile(self.g_call)
-            if exp.loss.value != "wgan-gp":
-                self.d_call = torch.compile(self.d_call)
         self.local_batch = settings.batch_size // world_size
         self.images = images.to(self.device)
         self.steps_per_epoch = len(images) // settings.batch_size  # partial last batch dropped: fixed shapes
@@ -106,6 +100,30 @@ class Trainer:
         self._perm_epoch, self._perm = -1, torch.empty(0)
         self._block_idx = torch.zeros(self.n_critic * settings.batch_size, dtype=torch.long, device=self.device)
         self._block: Block | None = None  # made on first use, after a resume has loaded its state
+        if settings.compile:
+            self._compile()
+
+    def _compile(self) -> None:
+        """torch.compile the networks' training calls, so that BatchNorm, activations and elementwise work can fuse
+        into fewer kernels. Compiled now, in one rehearsed step that leaves no trace; if torch.compile cannot
+        handle these networks (a stride assertion in convolution_backward was seen with channels_last), training
+        goes on uncompiled after one warning. WGAN-GP's critic stays uncompiled: its gradient penalty
+        differentiates twice, which compiled graphs do not support."""
+        plain = self.g_call, self.d_call
+        self.g_call = torch.compile(self.g_call)
+        if self.exp.loss.value != "wgan-gp":
+            self.d_call = torch.compile(self.d_call)
+        try:
+            with rehearsal([self.G, self.D], [self.opt_g, self.opt_d], [self._g_loss]):
+                self._critic_update(self._batch(0))
+                self._generator_update()
+        except torch.OutOfMemoryError:
+            raise
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+            print(f"warning: torch.compile failed ({type(exc).__name__}: {first}); training uncompiled",
+                  file=sys.stderr)
+            self.g_call, self.d_call = plain
 
     def _distribute(self, sync_bn: bool) -> tuple[nn.Module, nn.Module]:
         """DistributedDataParallel wrappers; the trainer keeps the plain networks for state and sampling."""

@@ -3,6 +3,7 @@ steps bit for bit, and the warm-up before a capture leaves no trace. Capture its
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import pytest
@@ -193,3 +194,25 @@ def test_compile_leaves_the_gradient_penalty_critic_eager() -> None:
     assert t.d_call is t.D and t.g_call is not t.G  # double backward through a compiled critic is not supported
     args = train.parse_args(["r004-mlp", "--compile"])
     assert train.resolve(args, "cpu")[1].compile
+
+
+def test_a_network_torch_compile_cannot_handle_trains_uncompiled(monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """As DESIGN.md saw for the tutorial networks with channels_last: compiled code that fails. One warning,
+    the plain calls, and the failed trial step left no trace (the same weights as a trainer that never tried)."""
+    def broken(net: torch.nn.Module):
+        def call(*args: object, **kwargs: object) -> torch.Tensor:
+            raise RuntimeError("expected size 4==4, stride 1==16 at dim=1\nmore detail")
+        return call
+
+    exp = spec.load("r004-conv")
+    settings = Settings(exp.name, 8, 1, 2, seed=0, device="cpu")
+    plain = Trainer(exp, synthetic(64, (1, 28, 28)).images, settings)
+    plain.train_step()  # before the next trainer reseeds the global generator
+    monkeypatch.setattr(torch, "compile", broken)
+    t = Trainer(exp, synthetic(64, (1, 28, 28)).images, dataclasses.replace(settings, compile=True))
+    assert "warning: torch.compile failed (RuntimeError: expected size 4==4, stride 1==16 at dim=1); training " \
+           "uncompiled" in capsys.readouterr().err
+    assert t.g_call is t.G and t.d_call is t.D
+    t.train_step()
+    assert all(torch.equal(a, b) for a, b in zip(t.G.state_dict().values(), plain.G.state_dict().values()))
