@@ -94,6 +94,12 @@ def rehearsal(nets: list[nn.Module], optimizers: list[torch.optim.Optimizer],
                 torch.cuda.set_rng_state(cuda_rng)
 
 
+def first_line(exc: Exception) -> str:
+    """'Type: first line of the message', short enough for a one-line warning."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:160]}" if text else type(exc).__name__
+
+
 class Block:
     """Runs one training block: by replaying a CUDA graph where one could be captured, else eagerly."""
 
@@ -127,8 +133,7 @@ class Block:
             torch.cuda.synchronize()
             if isinstance(exc, torch.OutOfMemoryError):
                 raise  # not a capture problem: the trainer's caller says what to do
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-            print(f"warning: CUDA graph capture failed ({type(exc).__name__}: {first}); training eagerly "
+            print(f"warning: CUDA graph capture failed ({first_line(exc)}); training eagerly "
                   "(pass --eager to skip the attempt)", file=sys.stderr)
             return None
         finally:

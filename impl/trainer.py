@@ -22,7 +22,7 @@ from torch import nn
 import spec
 from impl.build import SpecNet, build_spec
 from impl.data import DataError, to_unit
-from impl.fastpath import Block, optimizer_options, rehearsal
+from impl.fastpath import Block, first_line, optimizer_options, rehearsal
 from impl.losses import FAMILIES, clip_weights, gradient_penalty
 from spec.experiment import ExperimentSpec
 
@@ -120,9 +120,7 @@ class Trainer:
         except torch.OutOfMemoryError:
             raise
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
-            print(f"warning: torch.compile failed ({type(exc).__name__}: {first}); training uncompiled",
-                  file=sys.stderr)
+            print(f"warning: torch.compile failed ({first_line(exc)}); training uncompiled", file=sys.stderr)
             self.g_call, self.d_call = plain
 
     def _distribute(self, sync_bn: bool) -> tuple[nn.Module, nn.Module]:
