@@ -22,10 +22,18 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:  # types only: the trainer does not import this module, and neither must it import the trainer
+    import argparse
+
+    import spec
+    from impl.trainer import Settings, Trainer
+    from spec.experiment import ExperimentSpec
 
 CHECKPOINT_FORMAT = 1
 
@@ -79,6 +87,38 @@ def read_config(run: Path) -> dict[str, Any]:
         raise RunError(f"{path}: missing; --resume needs a run directory made by impl.train") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise RunError(f"{path}: not valid JSON; the run directory is damaged") from None
+
+
+# ---------------------------------------------------------------- config.json
+
+def fact_json(fact: spec.Fact) -> dict:
+    out = {"value": fact.value, "status": fact.status, "source": fact.source}
+    return out | {"note": fact.note} if fact.note else out
+
+
+def config_of(exp: ExperimentSpec, settings: Settings, trainer: Trainer, data: str, args: argparse.Namespace) -> dict:
+    overrides = {k: getattr(args, k) for k in ("epochs", "steps", "batch_size", "data", "seed") if getattr(args, k)}
+    return {"experiment": exp.name, "title": exp.title, "report": exp.report,
+            "recipe": {k: fact_json(f) for k, f in exp.facts().items()},
+            "overrides": overrides, "settings": asdict(settings), "data": data,
+            "steps_per_epoch": trainer.steps_per_epoch, "total_steps": trainer.total_steps,
+            "generator_steps": trainer.total_steps // trainer.n_critic,
+            "notes": ["a step is one batch and one discriminator update; the generator is updated every n_critic steps",
+                      "the last partial batch of each epoch is dropped (fixed batch shapes)"],
+            "versions": versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def record_resume(run_dir: Path, settings: Settings, trainer: Trainer, args: argparse.Namespace) -> None:
+    """config.json describes the run as it now goes on: a resume may extend it (--epochs, --steps), and the
+    step count it will reach is what tables and studies read."""
+    config = read_config(run_dir)
+    extended = {k: getattr(args, k) for k in ("epochs", "steps", "data") if getattr(args, k)}
+    config |= {"settings": asdict(settings), "total_steps": trainer.total_steps,
+               "generator_steps": trainer.total_steps // trainer.n_critic,
+               "overrides": config.get("overrides", {}) | extended,
+               "resumed": [*config.get("resumed", []), {"at_step": trainer.step, **extended,
+                                                         "time": time.strftime("%Y-%m-%d %H:%M:%S")}]}
+    write_json(run_dir / "config.json", config)
 
 
 def append_metrics(run: Path, row: dict[str, Any]) -> None:

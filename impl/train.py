@@ -19,7 +19,6 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 
@@ -88,23 +87,6 @@ def experiment_of(name: str | None) -> ExperimentSpec:
         raise spec.SpecError(f"{name!r} is a network, not an experiment; "
                              "`python -m impl.train --list` shows experiments")
     return exp
-
-
-def fact_json(fact: spec.Fact) -> dict:
-    out = {"value": fact.value, "status": fact.status, "source": fact.source}
-    return out | {"note": fact.note} if fact.note else out
-
-
-def config_of(exp: ExperimentSpec, settings: Settings, trainer: Trainer, data: str, args: argparse.Namespace) -> dict:
-    overrides = {k: getattr(args, k) for k in ("epochs", "steps", "batch_size", "data", "seed") if getattr(args, k)}
-    return {"experiment": exp.name, "title": exp.title, "report": exp.report,
-            "recipe": {k: fact_json(f) for k, f in exp.facts().items()},
-            "overrides": overrides, "settings": asdict(settings), "data": data,
-            "steps_per_epoch": trainer.steps_per_epoch, "total_steps": trainer.total_steps,
-            "generator_steps": trainer.total_steps // trainer.n_critic,
-            "notes": ["a step is one batch and one discriminator update; the generator is updated every n_critic steps",
-                      "the last partial batch of each epoch is dropped (fixed batch shapes)"],
-            "versions": rundir.versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
 class StopFlag:
@@ -264,19 +246,6 @@ def resume_into(trainer: Trainer, run_dir: Path) -> None:
               + (f" ({note})" if note else ""), file=sys.stderr)
 
 
-def record_resume(run_dir: Path, settings: Settings, trainer: Trainer, args: argparse.Namespace) -> None:
-    """config.json describes the run as it now goes on: a resume may extend it (--epochs, --steps), and the
-    step count it will reach is what tables and studies read."""
-    config = rundir.read_config(run_dir)
-    extended = {k: getattr(args, k) for k in ("epochs", "steps", "data") if getattr(args, k)}
-    config |= {"settings": asdict(settings), "total_steps": trainer.total_steps,
-               "generator_steps": trainer.total_steps // trainer.n_critic,
-               "overrides": config.get("overrides", {}) | extended,
-               "resumed": [*config.get("resumed", []), {"at_step": trainer.step, **extended,
-                                                         "time": time.strftime("%Y-%m-%d %H:%M:%S")}]}
-    rundir.write_json(run_dir / "config.json", config)
-
-
 def run(args: argparse.Namespace) -> int:
     rank, world, device = setup_distributed(resolve_device(args.device))
     exp, settings, data_arg = resolve(args, device)
@@ -296,11 +265,11 @@ def run(args: argparse.Namespace) -> int:
         resume_into(trainer, Path(args.resume))
         run_dir = Path(args.resume) if rank == 0 else None
         if run_dir is not None:
-            record_resume(run_dir, settings, trainer, args)
+            rundir.record_resume(run_dir, settings, trainer, args)
     elif rank == 0:
         run_dir = Path(tempfile.mkdtemp(prefix=f"gan-spec-dry-{exp.name}-")) if args.dry_run \
             else rundir.new_run_dir(exp.name, args.out)
-        config = config_of(exp, settings, trainer, data.description, args)
+        config = rundir.config_of(exp, settings, trainer, data.description, args)
         rundir.write_json(run_dir / "config.json", config | {"processes": world})
     try:
         code = train_loop(trainer, run_dir, args.quiet or args.dry_run)
