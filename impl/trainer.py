@@ -122,6 +122,7 @@ class Trainer:
         except Exception as exc:
             print(f"warning: torch.compile failed ({first_line(exc)}); training uncompiled", file=sys.stderr)
             self.g_call, self.d_call = plain
+            self.settings.compile = False  # what config.json, checkpoints and the speed summary then say
 
     def _distribute(self, sync_bn: bool) -> tuple[nn.Module, nn.Module]:
         """DistributedDataParallel wrappers; the trainer keeps the plain networks for state and sampling."""
