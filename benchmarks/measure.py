@@ -20,8 +20,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import spec
 from impl.data import synthetic
-from impl.fastpath import autotune
-from impl.trainer import Settings, Trainer
+from impl.fastpath import speed_defaults
+from impl.settings import Settings
+from impl.trainer import Trainer
 
 MODES = ("fast", "eager")
 ALL_MODES = (*MODES, "compiled")
@@ -30,11 +31,13 @@ ALL_MODES = (*MODES, "compiled")
 def make_trainer(name: str, batch: int, mode: str, device: str, images: int = 4096, tune: bool = True) -> Trainer:
     exp = spec.load(name)
     shape = spec.registry().networks[exp.discriminator.value].input
-    fast = mode != "eager" and device.startswith("cuda")
-    autotune(fast and tune)  # as impl.train does; `tune=False` measures what autotuning buys
+    speed = speed_defaults(device, eager=mode == "eager")  # impl.train's rule for this device
+    # the benchmark's own switch (an entry point, like impl.train): `tune=False` measures what autotuning buys
+    torch.backends.cudnn.benchmark = speed["fast"] and tune
+    # a fast row trains in blocks on the CPU too (computed eagerly there), so the tests time the same machinery
+    speed["fast"] = mode != "eager"
     settings = Settings(name, batch_size=batch, epochs=10**6, max_steps=None, seed=0, device=device,
-                        precision="bf16" if fast else "fp32", channels_last=fast, graph=mode != "eager",
-                        compile=mode == "compiled")
+                        compile=mode == "compiled", **speed)
     # a whole number of blocks per epoch, so that every timed fast unit is a graph replay (none falls back to
     # single steps at an epoch end)
     per_block = batch * (exp.n_critic.value if exp.n_critic else 1)

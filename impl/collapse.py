@@ -13,17 +13,16 @@ from __future__ import annotations
 import sys
 
 from impl import study
+from impl.errors import boundary
 
 ARMS = [("clip-0.01", "r003-wgan"), ("clip-0.1", "r003-collapse")]
 COLUMNS = ("classes_covered", "kl_to_uniform", "diversity_ms_ssim", "domain_fid")
 
 
+@boundary("impl.collapse")
 def main(argv: list[str] | None = None) -> int:
     args = study.arguments("python -m impl.collapse", __doc__, "fashion-mnist", 5000).parse_args(argv)
-    done = study.run("collapse", ARMS, args)
-    if isinstance(done, int):
-        return done
-    out, results = done
+    out, results = study.run("collapse", ARMS, args)
     steps = results[ARMS[0][0]]["steps"]
     text = (f"# Mode collapse: WGAN weight clipping 0.01 vs 0.1\n\ndata: {args.data}; seed {args.seed}; "
             f"{steps} steps each; {args.n} generated images per arm\n\n"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 from impl import study
+from impl.errors import boundary
 
 FAMILIES = {
     "r004": [("bce", "r004-conv"), ("wgan-clip", "r004-wgan"), ("wgan-gp", "r004-wgangp"), ("lsgan", "r004-lsgan"),
@@ -25,6 +26,7 @@ COLUMNS = ("experiment", "steps", "generator_steps", "domain_fid", "classes_cove
            "diversity_ms_ssim", "images_per_s")
 
 
+@boundary("impl.compare")
 def main(argv: list[str] | None = None) -> int:
     p = study.arguments("python -m impl.compare", __doc__, None, 5000)
     p.add_argument("--networks", choices=sorted(FAMILIES), default="r004",
@@ -32,10 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.networks == "course" and not args.data:
         args.data = "fashion-mnist"  # the course networks' own data set (anime faces) is not offline; say so below
-    done = study.run("compare", FAMILIES[args.networks], args)
-    if isinstance(done, int):
-        return done
-    out, results = done
+    out, results = study.run("compare", FAMILIES[args.networks], args)
     text = (f"# Loss families on the {args.networks} networks\n\ndata: {args.data or 'FashionMNIST'}; "
             f"seed {args.seed}; {args.n} generated images per family\n\n{study.table(results, COLUMNS, 'family')}\n\n"
             "domain_fid: FID on the FashionMNIST classifier's features (lower is closer to the real set); "

@@ -20,16 +20,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from impl.errors import DataError
+
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
 FACES_DIRS = ("faces", "data/faces")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 MAX_PIXELS = 64_000_000  # larger files are refused rather than decoded (decompression bombs)
 IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-
-
-class DataError(ValueError):
-    """Missing or unusable training data. The message is one line that names the data and the fix."""
 
 
 @dataclass

@@ -17,9 +17,9 @@ import torch
 
 import spec
 from impl import metrics, rundir
+from impl.checkpoint import load_generator
 from impl.data import DataError, adapt, fashion_mnist, image_folder, to_unit
-from impl.rundir import RunError
-from impl.sample import load_generator
+from impl.errors import RunError, boundary
 
 
 @torch.no_grad()
@@ -63,6 +63,7 @@ def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, r
     return result
 
 
+@boundary("impl.evaluate")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m impl.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a run directory made by impl.train")

@@ -21,11 +21,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from impl.errors import first_line
+
 WARMUP_BLOCKS = 3  # the PyTorch CUDA-graph recipe warms up a few iterations on a side stream before capturing
 
-# A block that would cross an epoch end runs as single eager steps with the capturable optimizers: correct by
-# design (capturable only moves their step counter to the GPU), so torch's advice against it is noise here.
-warnings.filterwarnings("ignore", message="This instance was constructed with capturable=True")
+
+def speed_defaults(device: str, eager: bool, precision: str | None = None,
+                   channels_last: bool = False) -> dict[str, Any]:
+    """The one rule for what the fast path means on a device: on CUDA, unless --eager, CUDA-graph blocks, bf16
+    autocast and channels_last (each switch the user gives explicitly wins); elsewhere the plain fp32 loop."""
+    fast = device.startswith("cuda") and not eager
+    return {"fast": fast, "precision": precision or ("bf16" if fast else "fp32"),
+            "channels_last": channels_last or fast}
 
 
 def optimizer_options(name: str, device: torch.device, fast: bool, graph: bool) -> dict[str, Any]:
@@ -45,11 +52,34 @@ def optimizer_options(name: str, device: torch.device, fast: bool, graph: bool) 
     return {}
 
 
-def autotune(on: bool) -> None:
-    """cuDNN autotuning: each convolution shape is timed on first use (in the warm-up before capture, never inside
-    it) and its fastest algorithm kept. On for the fast path; the eager path keeps torch's default (off), as the
-    reports' code did. A process-wide switch, so the entry points (impl.train, the benchmarks) set it."""
-    torch.backends.cudnn.benchmark = on
+def describe(trainer: Any) -> str:
+    """How a trainer runs, in one line: e.g. 'fast path: CUDA graphs, bf16, channels_last, Adam(fused)'."""
+    s = trainer.settings
+    name = type(trainer.opt_d).__name__
+    opt = optimizer_options(name, trainer.device, s.fast, trainer.graphs)
+    parts = (["CUDA graphs"] if trainer.graphs and trainer.device.type == "cuda" else []) \
+        + (["torch.compile"] if s.compile else []) + [s.precision] + (["channels_last"] if s.channels_last else []) \
+        + [f"{name}({', '.join(k for k, v in opt.items() if v) or 'default'})"]
+    return ("fast path: " if s.fast else "eager: ") + ", ".join(parts)
+
+
+@contextmanager
+def training_switches(autotune: bool) -> Iterator[None]:
+    """The process-wide switches a training run needs, restored afterwards, so that a study or a test running
+    several experiments in one process gets each run's own:
+    - cuDNN autotuning: each convolution shape is timed on first use (in the warm-up before capture, never inside
+      it) and its fastest algorithm kept. On for the fast path; the eager path keeps torch's default (off), as the
+      reports' code did.
+    - a block that would cross an epoch end runs as single eager steps with the capturable optimizers: correct by
+      design (capturable only moves their step counter to the GPU), so torch's warning against it is silenced."""
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = autotune
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="This instance was constructed with capturable=True")
+            yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 @contextmanager
@@ -92,12 +122,6 @@ def rehearsal(nets: list[nn.Module], optimizers: list[torch.optim.Optimizer],
             torch.set_rng_state(rng)
             if cuda_rng is not None:
                 torch.cuda.set_rng_state(cuda_rng)
-
-
-def first_line(exc: Exception) -> str:
-    """'Type: first line of the message', short enough for a one-line warning."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:160]}" if text else type(exc).__name__
 
 
 class Block:

@@ -18,10 +18,10 @@ import torch
 
 import spec
 from impl import metrics, rundir
+from impl.checkpoint import load_generator
 from impl.data import DataError
+from impl.errors import RunError, boundary
 from impl.evaluate import is_fashion
-from impl.rundir import RunError
-from impl.sample import load_generator
 
 
 def mean_pairwise_distance(images: torch.Tensor) -> float:
@@ -67,6 +67,7 @@ def study(run: Path, positions: list[int], values: list[float], n: int = 8, seed
     return result
 
 
+@boundary("impl.latent")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m impl.latent", description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a run directory made by impl.train")

@@ -1,12 +1,16 @@
-"""GAN losses as plain functions of the discriminator's raw outputs (logits for BCE, scores otherwise).
+"""The loss families: what each one means for training, in one record per family.
 
-Each family gives (discriminator loss, generator loss). BCE is computed on logits: for a discriminator that
-ends in Sigmoid this is the same function as nn.BCELoss on its output, but stable and autocast-safe.
+A `LossFamily` holds its discriminator and generator losses (plain functions of the discriminator's raw outputs)
+and the rules that go with it: whether the discriminator's output is a logit (BCE: a final Sigmoid is folded into
+the loss, the same function as nn.BCELoss on its output but stable and autocast-safe), whether the critic is
+clipped after each update, whether a gradient penalty is added, and how many critic steps a generator step takes
+when the spec states none. Every other module asks this record instead of comparing loss names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -60,12 +64,30 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     return (grad.flatten(1).norm(dim=1) - 1).square().mean()
 
 
-FAMILIES: dict[str, tuple[Callable, Callable]] = {
-    "bce": (bce_d, bce_g),
-    "wgan": (wgan_d, wgan_g),
-    "wgan-gp": (wgan_d, wgan_g),
-    "lsgan": (lsgan_d, lsgan_g),
-    "hinge": (hinge_d, hinge_g),
+@dataclass(frozen=True)
+class LossFamily:
+    """One loss family and the training rules that go with it."""
+
+    name: str
+    d_loss: Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor]  # (real scores, fake scores, reduction)
+    g_loss: Callable[[torch.Tensor], torch.Tensor]  # (fake scores)
+    logits: bool = False  # the discriminator's score is a logit: its last Sigmoid is folded into the loss
+    clips: bool = False  # the critic's weights are clipped after each update (the spec's clip_value)
+    penalty: bool = False  # a gradient penalty is added to the critic loss (the spec's gp_weight)
+    n_critic: int = 1  # critic steps per generator step when the spec states none
+    critic: bool = False  # the score estimates a Wasserstein distance: D(x) - D(G(z)) is logged
+
+    def mean_output(self, score: torch.Tensor) -> torch.Tensor:
+        """The mean discriminator output as the report would see it: a probability for BCE, the score otherwise."""
+        return torch.sigmoid(score).mean() if self.logits else score.mean()
+
+
+FAMILIES: dict[str, LossFamily] = {
+    "bce": LossFamily("bce", bce_d, bce_g, logits=True),
+    "wgan": LossFamily("wgan", wgan_d, wgan_g, clips=True, n_critic=5, critic=True),
+    "wgan-gp": LossFamily("wgan-gp", wgan_d, wgan_g, penalty=True, n_critic=5, critic=True),
+    "lsgan": LossFamily("lsgan", lsgan_d, lsgan_g),
+    "hinge": LossFamily("hinge", hinge_d, hinge_g),
 }
 
 

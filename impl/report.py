@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from impl import rundir
-from impl.rundir import RunError
+from impl.errors import RunError, boundary
 
 CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
@@ -97,6 +97,7 @@ def build(runs: list[Path]) -> str:
             + "".join(section(run, c) for run, c in zip(runs, configs)) + "</body></html>")
 
 
+@boundary("impl.report")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m impl.report", description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="run directories made by impl.train")

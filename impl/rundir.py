@@ -1,61 +1,93 @@
-"""The run directory: config.json, metrics.jsonl, samples/, loss.png and crash-safe checkpoints.
+"""The run folder: its files, how they are created, read back and kept consistent.
 
     runs/<experiment>-<timestamp>/
         config.json            resolved recipe (value, status, source of each fact), overrides, versions, commit
         metrics.jsonl          one line per logging interval: step, epoch, losses, D(x), D(G(z)), images/s
         samples/epoch_NNN.png  the fixed noise batch after each epoch
         loss.png               loss curves
-        checkpoints/last.pt    models, optimizers, RNG states, step; prev.pt is the one before it
+        checkpoints/last.pt    models, optimizers, RNG states, step; prev.pt is the one before it (impl/checkpoint.py)
+        .lock                  held while a process trains in the folder
 
-Checkpoints are written to a temporary file, fsynced and renamed, and the previous one is kept, so a kill at
-any moment leaves a loadable checkpoint. They hold tensors and plain containers only and are read with
-`torch.load(weights_only=True)`: a shared checkpoint cannot run code.
+A folder is a thing people send each other: everything read back from one is checked before it is used.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-if TYPE_CHECKING:  # types only: the trainer does not import this module, and neither must it import the trainer
-    import argparse
+from impl.checkpoint import save_checkpoint
+from impl.errors import RunError
 
+if TYPE_CHECKING:
     import spec
-    from impl.trainer import Settings, Trainer
+    from impl.settings import Settings
+    from impl.trainer import Trainer
     from spec.experiment import ExperimentSpec
 
-CHECKPOINT_FORMAT = 1
+CONFIG_KEYS = {"experiment": str, "settings": dict, "total_steps": int}  # what every reader relies on
 
 
-class RunError(ValueError):
-    """A run directory or checkpoint cannot be used. The message is one line naming the file and the fix."""
-
-
-def new_run_dir(experiment: str, out: str | None, root: Path = Path("runs")) -> Path:
-    """A fresh run directory; an existing non-empty --out is refused, never overwritten."""
+def new_run_dir(experiment: str, out: Path | str | None, root: Path = Path("runs")) -> Path:
+    """A fresh run folder; an existing non-empty --out is refused, never overwritten."""
     if out:
         run = Path(out)
-        if run.exists() and any(run.iterdir()):
+        blocker = next((p for p in (run, *run.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise RunError(f"--out {run}: {blocker} is a file, not a folder; choose another --out")
+        if run.is_dir() and any(run.iterdir()):
             raise RunError(f"{run}: already holds files; continue it with --resume {run} or choose another --out")
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run, n = root / f"{experiment}-{stamp}", 2
         while run.exists():  # two runs started in the same second
             run, n = root / f"{experiment}-{stamp}-{n}", n + 1
-    (run / "samples").mkdir(parents=True, exist_ok=True)
-    (run / "checkpoints").mkdir(exist_ok=True)
+    try:
+        (run / "samples").mkdir(parents=True, exist_ok=True)
+        (run / "checkpoints").mkdir(exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"--out {run}: cannot create the folder ({exc.strerror or exc}); choose another --out") from None
     return run
+
+
+@contextmanager
+def locked(run: Path) -> Iterator[None]:
+    """Hold the run folder for one training process: a second process that tries to train in it (two resumes of
+    the same run, a resume of a run still training) is refused, naming the first."""
+    path = run / ".lock"
+    try:
+        fh = path.open("a+", encoding="utf-8")
+    except OSError as exc:
+        raise RunError(f"{run}: cannot write its lock file ({exc.strerror or exc}); check the folder") from None
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise RunError(f"{run}: in use by {holder}; wait for it to finish or stop it first") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"process {os.getpid()} ({' '.join(sys.argv[:3])}, since {time.strftime('%H:%M:%S')})")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.truncate(0)
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def versions() -> dict[str, str]:
@@ -74,19 +106,32 @@ def versions() -> dict[str, str]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically (a temporary file renamed), so a reader never sees half a file."""
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     os.replace(tmp, path)
 
 
 def read_config(run: Path) -> dict[str, Any]:
+    """A run's config.json, checked for the keys and types every reader relies on."""
     path = run / "config.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise RunError(f"{path}: missing; --resume needs a run directory made by impl.train") from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RunError(f"{path}: not valid JSON; the run directory is damaged") from None
+        raise RunError(f"{path}: missing; name a run folder made by impl.train") from None
+    except IsADirectoryError:
+        raise RunError(f"{path}: is a folder, not a file; the run folder is damaged") from None
+    except OSError as exc:
+        raise RunError(f"{path}: cannot read ({exc.strerror or exc}); check the permissions") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise RunError(f"{path}: not valid JSON; the run folder is damaged") from None
+    if not isinstance(config, dict):
+        raise RunError(f"{path}: holds {type(config).__name__}, not a table; the run folder is damaged")
+    for key, kind in CONFIG_KEYS.items():
+        if not isinstance(config.get(key), kind) or isinstance(config.get(key), bool):
+            raise RunError(f"{path}: {key!r} missing or not {kind.__name__}; the run folder is damaged or was made "
+                           "by another gan-spec version")
+    return config
 
 
 # ---------------------------------------------------------------- config.json
@@ -96,8 +141,9 @@ def fact_json(fact: spec.Fact) -> dict:
     return out | {"note": fact.note} if fact.note else out
 
 
-def config_of(exp: ExperimentSpec, settings: Settings, trainer: Trainer, data: str, args: argparse.Namespace) -> dict:
-    overrides = {k: getattr(args, k) for k in ("epochs", "steps", "batch_size", "data", "seed") if getattr(args, k)}
+def config_of(exp: ExperimentSpec, settings: Settings, trainer: Trainer, data: str,
+              overrides: dict[str, dict[str, Any]]) -> dict:
+    """config.json of a new run. `overrides`: key -> {"value": ..., "origin": "--epochs" | "--set ..." | ...}."""
     return {"experiment": exp.name, "title": exp.title, "report": exp.report,
             "recipe": {k: fact_json(f) for k, f in exp.facts().items()},
             "overrides": overrides, "settings": asdict(settings), "data": data,
@@ -108,89 +154,45 @@ def config_of(exp: ExperimentSpec, settings: Settings, trainer: Trainer, data: s
             "versions": versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 
-def record_resume(run_dir: Path, settings: Settings, trainer: Trainer, args: argparse.Namespace) -> None:
+def record_resume(run_dir: Path, settings: Settings, trainer: Trainer, changed: dict[str, dict[str, Any]]) -> None:
     """config.json describes the run as it now goes on: a resume may extend it (--epochs, --steps), and the
     step count it will reach is what tables and studies read."""
     config = read_config(run_dir)
-    extended = {k: getattr(args, k) for k in ("epochs", "steps", "data") if getattr(args, k)}
+    old = config.get("overrides") if isinstance(config.get("overrides"), dict) else {}
     config |= {"settings": asdict(settings), "total_steps": trainer.total_steps,
-               "generator_steps": trainer.total_steps // trainer.n_critic,
-               "overrides": config.get("overrides", {}) | extended,
-               "resumed": [*config.get("resumed", []), {"at_step": trainer.step, **extended,
+               "generator_steps": trainer.total_steps // trainer.n_critic, "overrides": old | changed,
+               "resumed": [*config.get("resumed", []), {"at_step": trainer.step, **{k: v["value"] for k, v in
+                                                                                   changed.items()},
                                                          "time": time.strftime("%Y-%m-%d %H:%M:%S")}]}
     write_json(run_dir / "config.json", config)
 
 
 def append_metrics(run: Path, row: dict[str, Any]) -> None:
-    with (run / "metrics.jsonl").open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(row) + "\n")
+    """Append one row to metrics.jsonl. A line cut short by a kill is ended first, so the new row stands on a line
+    of its own (readers skip the broken one)."""
+    path = run / "metrics.jsonl"
+    with path.open("a+b") as fh:
+        if fh.tell():
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
+        fh.write((json.dumps(row) + "\n").encode())
 
 
 def read_metrics(run: Path) -> list[dict[str, Any]]:
+    """The rows of metrics.jsonl that parse as tables (a line cut short by a kill is skipped)."""
     path = run / "metrics.jsonl"
-    if not path.exists():
+    if not path.is_file():
         return []
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
     return rows
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def save_checkpoint(run: Path, state: dict[str, Any]) -> Path:
-    """Atomically write checkpoints/last.pt, keeping the previous one as prev.pt."""
-    folder = run / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
-    last, prev, tmp = folder / "last.pt", folder / "prev.pt", folder / "last.pt.tmp"
-    try:
-        with tmp.open("wb") as fh:
-            torch.save({"format": CHECKPOINT_FORMAT, **state}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if last.exists():
-            os.replace(last, prev)
-        os.replace(tmp, last)
-        _fsync_dir(folder)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        kept = "last.pt" if last.exists() else "prev.pt" if prev.exists() else "no checkpoint"
-        raise RunError(f"{last}: cannot write checkpoint ({exc.strerror or exc}); {kept} is intact; "
-                       "free disk space and resume") from None
-    return last
-
-
-def load_checkpoint(run: Path, device: str = "cpu") -> tuple[dict[str, Any], str]:
-    """The newest loadable checkpoint of a run and a note if an older one had to be used."""
-    folder = run / "checkpoints"
-    problems = []
-    for name in ("last.pt", "prev.pt"):
-        path = folder / name
-        if not path.exists():
-            problems.append(f"{name} missing")
-            continue
-        try:
-            state = torch.load(path, map_location=device, weights_only=True)
-        except Exception as exc:  # truncated zip, pickle refused by weights_only, ...
-            problems.append(f"{name} unreadable ({type(exc).__name__})")
-            continue
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            problems.append(f"{name} is not a gan-spec checkpoint")
-            continue
-        return state, ("" if name == "last.pt" else f"using prev.pt: {'; '.join(problems)}")
-    raise RunError(f"{folder}: no usable checkpoint ({'; '.join(problems)}); start a new run")
 
 
 def grid_columns(n: int) -> int:
@@ -234,17 +236,6 @@ def plot_losses(run: Path) -> Path | None:
     path = run / "loss.png"
     fig.savefig(path, dpi=100)
     return path
-
-
-def snapshot(state: Any) -> Any:
-    """A copy of a checkpoint's state on the CPU, cut off from the live tensors that training goes on changing."""
-    if isinstance(state, torch.Tensor):
-        return state.detach().to("cpu", copy=True)
-    if isinstance(state, dict):
-        return {k: snapshot(v) for k, v in state.items()}
-    if isinstance(state, list | tuple):
-        return type(state)(snapshot(v) for v in state)
-    return state
 
 
 def write_epoch(run: Path, samples: torch.Tensor, state: dict[str, Any], grid: Path) -> None:

@@ -1,7 +1,9 @@
 """A study: several experiments ("arms") trained from the same seed for the same steps on the same data, each
 evaluated, then one table, one JSON file and one image of their sample grids side by side.
 
-impl.collapse (report 003's clip 0.01 vs 0.1) and impl.compare (the loss families) are studies.
+impl.collapse (report 003's clip 0.01 vs 0.1) and impl.compare (the loss families) are studies. Their arguments
+are checked before any folder is made; a study stopped part way continues with `--resume`, keeping evaluated arms
+and resuming an arm from its checkpoint.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from impl import evaluate, report, rundir, train
-from impl.data import DataError
-from impl.rundir import RunError
+from impl import evaluate, report, rundir
+from impl.errors import DataError, Interrupted, RunError, UsageError
+from impl.run import RunRequest, resolve_device, run_experiment
+from impl.train import positive
+
+MIN_N = 20  # generated images per arm below which the metrics mean nothing (MS-SSIM pairs, KID subsets)
 
 
 def arguments(prog: str, doc: str, default_data: str | None, default_n: int) -> argparse.ArgumentParser:
@@ -24,9 +29,10 @@ def arguments(prog: str, doc: str, default_data: str | None, default_n: int) -> 
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n\n".join(doc.split("\n\n")[1:]))
     p.add_argument("--data", default=default_data, help="as impl.train --data")
-    p.add_argument("--steps", type=int, help="steps (batches) per arm (default: each recipe's documented length)")
+    p.add_argument("--steps", type=positive, help="steps (batches) per arm (default: each recipe's documented length)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n", type=int, default=default_n, help=f"generated images per arm for the metrics ({default_n})")
+    p.add_argument("--n", type=positive, default=default_n,
+                   help=f"generated images per arm for the metrics (default {default_n}, at least {MIN_N})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/<study>-<timestamp>)")
     p.add_argument("--resume", action="store_true",
@@ -53,7 +59,7 @@ def side_by_side(grids: list[Path], out: Path, gap: int = 20) -> Path:
 
 def images_per_s(run: Path) -> float | None:
     """The run's median training throughput (the first logged interval, with warm-up and capture, left out)."""
-    rows = [r["images_per_s"] for r in rundir.read_metrics(run) if "images_per_s" in r]
+    rows = [r["images_per_s"] for r in rundir.read_metrics(run) if isinstance(r.get("images_per_s"), int | float)]
     return statistics.median(rows[1:] or rows) if rows else None
 
 
@@ -70,20 +76,30 @@ def table(results: dict[str, dict], columns: tuple[str, ...], first: str, strip:
     return "\n".join(lines)
 
 
-def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tuple[Path, dict[str, dict]] | int:
-    """Train and evaluate every arm into OUT/<arm>/. Returns (OUT, results per arm), or an exit code on failure."""
+def check_args(args: argparse.Namespace) -> dict:
+    """What makes the arms of a study comparable (the same data, steps, seed and sample count, the same networks,
+    and the same device, which decides the arithmetic: bf16 graphs on a GPU, fp32 on the CPU), checked before
+    any folder exists, so that a typo never leaves a folder that blocks the corrected command."""
+    if args.n < MIN_N:
+        raise UsageError(f"--n {args.n}: the metrics need at least {MIN_N} generated images per arm")
+    if args.data is not None:
+        if not args.data.strip():
+            raise UsageError("--data must not be empty; name a folder, 'fashion-mnist' or 'synthetic'")
+        if args.data not in ("synthetic", "fashion-mnist") and not Path(args.data).expanduser().exists():
+            raise DataError(f"--data {args.data}: no such file or folder; pass a folder of images, a folder of "
+                            "FashionMNIST IDX files, 'fashion-mnist' or 'synthetic'")
+    wanted = {k: getattr(args, k, None) for k in ("data", "steps", "seed", "n", "networks")}
+    return wanted | {"device": resolve_device(args.device)}
+
+
+def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tuple[Path, dict[str, dict]]:
+    """Train and evaluate every arm into OUT/<arm>/. Returns OUT and the results per arm."""
+    wanted = check_args(args)
     out = args.out or Path("runs") / f"{study}-{time.strftime('%Y%m%d-%H%M%S')}"
-    try:
-        wanted = study_args(args)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    problem = same_study(out, study, wanted, args.out is not None) if args.resume else \
-        (f"{out}: already holds files; continue that study with --resume, or choose another --out"
-         if out.exists() and any(out.iterdir()) else None)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+    if args.resume:
+        same_study(out, study, wanted, args.out is not None)
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunError(f"{out}: already holds files; continue that study with --resume, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     if not (out / f"{study}-args.json").exists():
         rundir.write_json(out / f"{study}-args.json", wanted)
@@ -95,60 +111,49 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tu
                 print(f"{arm}: kept ({out / arm / 'metrics.json'}, evaluated {kept['evaluated']})", file=sys.stderr)
             results[arm] = kept
         else:
-            code = train_arm(out / arm, experiment, args)
-            if code:
-                return code
-            try:
-                results[arm] = evaluate.evaluate(out / arm, args.n, progress=not args.quiet)
-            except (RunError, DataError) as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
+            train_arm(out / arm, experiment, args, study)
+            results[arm] = evaluate.evaluate(out / arm, args.n, progress=not args.quiet)
         config = rundir.read_config(out / arm)
         results[arm] |= {"experiment": experiment, "steps": config["total_steps"],
-                         "generator_steps": config["generator_steps"], "images_per_s": images_per_s(out / arm)}
+                         "generator_steps": config.get("generator_steps"), "images_per_s": images_per_s(out / arm)}
     side_by_side([sorted((out / arm / "samples").glob("*.png"))[-1] for arm, _ in arms], out / f"{study}.png")
     return out, results
 
 
-def study_args(args: argparse.Namespace) -> dict:
-    """What makes the arms of a study comparable: the same data, steps, seed and sample count, the same networks
-    (impl.compare), and the same device, which decides the arithmetic (bf16 graphs on a GPU, fp32 on the CPU)."""
-    wanted = {k: getattr(args, k, None) for k in ("data", "steps", "seed", "n", "networks")}
-    return wanted | {"device": train.resolve_device(args.device)}
-
-
-def saved_args(out: Path, study: str) -> dict | str:
-    """The arguments the study in `out` was started with, or why they cannot be known. A study folder from before
-    <study>-args.json existed gives what its arms' config.json files record."""
+def saved_args(out: Path, study: str) -> dict:
+    """The arguments the study in `out` was started with. A study folder from before <study>-args.json existed
+    gives what its arms' config.json files record."""
     path = out / f"{study}-args.json"
     try:
-        return json.loads(path.read_text())
+        saved = json.loads(path.read_text())
+        if isinstance(saved, dict):
+            return saved
+        raise RunError(f"{path}: not a table; the study folder is damaged")
     except FileNotFoundError:
         pass
     except (OSError, ValueError) as exc:
-        return f"{path}: unreadable ({exc}); the study folder is damaged"
+        raise RunError(f"{path}: unreadable ({exc}); the study folder is damaged") from None
     for config in sorted(out.glob("*/config.json")):
         try:
             arm = json.loads(config.read_text())
-            return {"data": arm["overrides"].get("data"), "steps": arm["settings"]["max_steps"],
-                    "seed": arm["settings"]["seed"], "device": arm["settings"]["device"]}
-        except (OSError, ValueError, KeyError, TypeError):
+            data = arm["overrides"].get("data")
+            return {"data": data.get("value") if isinstance(data, dict) else data,
+                    "steps": arm["settings"]["max_steps"], "seed": arm["settings"]["seed"],
+                    "device": arm["settings"]["device"]}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
-    return f"{out}: no {study} study to continue ({path.name} missing); check --out, or drop --resume"
+    raise RunError(f"{out}: no {study} study to continue ({path.name} missing); check --out, or drop --resume")
 
 
-def same_study(out: Path, study: str, wanted: dict, out_given: bool) -> str | None:
-    """Why --resume cannot continue the study in `out` with these arguments, or None when it can."""
+def same_study(out: Path, study: str, wanted: dict, out_given: bool) -> None:
+    """Refuse --resume unless `out` holds this study, started with these arguments."""
     if not out_given:
-        return f"--resume needs --out: the folder of the {study} study to continue"
+        raise UsageError(f"--resume needs --out: the folder of the {study} study to continue")
     saved = saved_args(out, study)
-    if isinstance(saved, str):
-        return saved
     changed = [f"--{k} {saved[k]} (now {wanted.get(k)})" for k in saved if saved[k] != wanted.get(k)]
     if changed:
-        return (f"{out}: the study was started with " + ", ".join(changed)
-                + "; resume it with the arguments it was started with, or start a new study in another --out")
-    return None
+        raise RunError(f"{out}: the study was started with " + ", ".join(changed)
+                       + "; resume it with the arguments it was started with, or start a new study in another --out")
 
 
 def finished_arm(run: Path, experiment: str, args: argparse.Namespace) -> dict | None:
@@ -158,26 +163,33 @@ def finished_arm(run: Path, experiment: str, args: argparse.Namespace) -> dict |
         saved = json.loads((run / "metrics.json").read_text())
         config = rundir.read_config(run)
         steps, total = config["settings"]["max_steps"], config["total_steps"]
-    except (OSError, ValueError, KeyError, RunError):
+    except (OSError, ValueError, KeyError, TypeError, RunError):
         return None
     logged = rundir.read_metrics(run)
-    return saved if saved.get("experiment") == experiment and saved.get("samples") == args.n \
-        and steps == args.steps and logged and logged[-1].get("step") == total else None
+    return saved if isinstance(saved, dict) and saved.get("experiment") == experiment \
+        and saved.get("samples") == args.n and steps == args.steps and logged and logged[-1].get("step") == total \
+        else None
 
 
-def train_arm(run: Path, experiment: str, args: argparse.Namespace) -> int:
+def train_arm(run: Path, experiment: str, args: argparse.Namespace, study: str) -> None:
     """Train one arm: from its checkpoint when an interrupted study left one (--resume), else from the start."""
-    common = ["--device", args.device, *(["--data", args.data] if args.data else []),
-              *(["--quiet"] if args.quiet else []), *(["--steps", str(args.steps)] if args.steps else [])]
+    common = {"device": args.device, "data": args.data, "quiet": args.quiet, "steps": args.steps,
+              "origin": f"study {study}"}
     if args.resume and any((run / "checkpoints").glob("*.pt")):  # prev.pt serves when last.pt is damaged
-        return train.main([experiment, "--resume", str(run), *common])
-    if run.exists():
-        if (run / "metrics.json").exists():
-            print(f"error: {run}: holds an evaluation this study cannot use and no checkpoint; move it away and run "
-                  "the study again with --resume", file=sys.stderr)
-            return 2
-        shutil.rmtree(run)  # stopped before its first checkpoint: its partial log is not worth keeping
-    return train.main([experiment, "--seed", str(args.seed), "--out", str(run), *common])
+        request = RunRequest(resume=run, **common)
+    else:
+        if run.exists():
+            if (run / "metrics.json").exists():
+                raise RunError(f"{run}: holds an evaluation this study cannot use and no checkpoint; move it away "
+                               "and run the study again with --resume")
+            shutil.rmtree(run)  # stopped before its first checkpoint: its partial log is not worth keeping
+        request = RunRequest(experiment=experiment, seed=args.seed, out=run, **common)
+    try:
+        run_experiment(request)
+    except Interrupted as exc:  # the arm saved its checkpoint; the study is what the user continues
+        resume = " ".join(a for a in sys.argv[1:] if a != "--resume")
+        raise Interrupted(f"{str(exc).split('; continue with')[0]}; continue the study with: "
+                          f"python -m impl.{study} {resume} --resume", exc.exit_code - 128) from None
 
 
 def write(out: Path, study: str, summary: dict, text: str, arms: list[str]) -> None:

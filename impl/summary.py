@@ -22,6 +22,7 @@ from torch import nn
 
 import spec
 from impl.build import build_spec
+from impl.errors import boundary
 from spec.network import NetworkSpec
 
 MIB = 1024.0**2
@@ -135,6 +136,7 @@ def networks_of(name: str) -> list[NetworkSpec]:
     return list(reg.pair(name)) if name in reg.experiments else [item]
 
 
+@boundary("impl.summary")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m impl.summary", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", nargs="?", help="a network or experiment name (see --list)")

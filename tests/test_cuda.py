@@ -10,7 +10,8 @@ import torch
 
 import spec
 from impl.data import DataError, for_experiment
-from impl.trainer import Settings, Trainer
+from impl.settings import Settings
+from impl.trainer import Trainer
 
 pytestmark = pytest.mark.cuda
 
@@ -58,14 +59,14 @@ def same_arithmetic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     between an eager run and a replayed one is then the replay itself."""
     from torch.backends import cuda, cudnn
 
-    from impl import trainer as trainer_module
+    from impl import networks
 
     # cudnn's flags are plain module attributes that monkeypatch restores; cuda.matmul.allow_tf32 is a property
     # of a module object (monkeypatch's teardown cannot delete it), so it is saved and restored by hand
     for flag, value in (("deterministic", True), ("benchmark", False), ("allow_tf32", False)):
         monkeypatch.setattr(cudnn, flag, value)
-    real = trainer_module.optimizer_options
-    monkeypatch.setattr(trainer_module, "optimizer_options", lambda name, device, fast, graph:
+    real = networks.optimizer_options
+    monkeypatch.setattr(networks, "optimizer_options", lambda name, device, fast, graph:
                         real(name, device, True, True))
     tf32 = cuda.matmul.allow_tf32
     cuda.matmul.allow_tf32 = False
@@ -95,7 +96,7 @@ def test_fast_path_follows_eager_fp32(name: str, same_arithmetic: None) -> None:
     runs, start = {}, {}
     for mode, (precision, nhwc, graph) in modes.items():
         settings = Settings(name, exp.batch_size.value, 1000, None, seed=0, device="cuda", precision=precision,
-                            channels_last=nhwc, graph=graph)
+                            channels_last=nhwc, fast=graph)
         t = Trainer(exp, images, settings)
         start = start or {net: flat(getattr(t, net)) for net in ("G", "D")}
         steps = 20  # four blocks at n_critic 5, twenty at n_critic 1
@@ -139,7 +140,7 @@ def test_training_steps_never_wait_for_the_gpu(graph: bool) -> None:
 
     exp = spec.load("r003-wgan")
     images = synthetic(4096, spec.registry().networks[exp.discriminator.value].input).images
-    t = Trainer(exp, images, Settings(exp.name, 64, 1, None, seed=0, device="cuda", graph=graph,
+    t = Trainer(exp, images, Settings(exp.name, 64, 1, None, seed=0, device="cuda", fast=graph,
                                       precision="bf16" if graph else "fp32"))
     t.advance(10)  # capture (and the first permutation's upload) happen here
     assert not graph or t.replaying, "no CUDA graph was captured"
@@ -162,7 +163,7 @@ def test_replays_and_eager_steps_interleave_at_epoch_ends(same_arithmetic: None)
     images = synthetic(6 * 64 + 10, spec.registry().networks[exp.discriminator.value].input).images
     runs = {}
     for graph in (False, True):
-        t = Trainer(exp, images, Settings(exp.name, 64, 100, None, seed=0, device="cuda", graph=graph))
+        t = Trainer(exp, images, Settings(exp.name, 64, 100, None, seed=0, device="cuda", fast=graph))
         sizes = []
         while t.step < 30:
             sizes.append(t.advance(30))

@@ -115,9 +115,10 @@ def test_own_signal_after_the_agreed_stop_is_not_a_second_ctrl_c(tmp_path: Path,
     """torchrun signals its workers one by one. When the other process's signal has already been agreed on at a
     logging step, this process's own signal, arriving while it saves, is the same stop, not the user insisting.
     Two processes are simulated in one: all_reduce reports the peer's SIGTERM from step 34 on."""
-    from impl import rundir
+    from impl import loop, rundir
     from impl.data import synthetic
-    from impl.trainer import Settings, Trainer
+    from impl.settings import Settings
+    from impl.trainer import Trainer
 
     exp = spec.load("r004-mlp")
     t = Trainer(exp, synthetic(1024, (1, 28, 28)).images, Settings(exp.name, 32, 100, None, seed=0, device="cpu",
@@ -130,7 +131,7 @@ def test_own_signal_after_the_agreed_stop_is_not_a_second_ctrl_c(tmp_path: Path,
         elif tensor.is_floating_point():
             tensor *= 2  # the peer's equal share, as reduce_mean expects
 
-    real_save, late = rundir.save_checkpoint, {"sent": False}
+    real_save, late = loop.save_checkpoint, {"sent": False}
 
     def save_with_own_signal_arriving(run: Path, state: dict) -> Path:
         if state["step"] >= 34 and not late["sent"]:
@@ -139,7 +140,7 @@ def test_own_signal_after_the_agreed_stop_is_not_a_second_ctrl_c(tmp_path: Path,
         return real_save(run, state)
 
     monkeypatch.setattr(torch.distributed, "all_reduce", all_reduce)
-    monkeypatch.setattr(rundir, "save_checkpoint", save_with_own_signal_arriving)
+    monkeypatch.setattr(loop, "save_checkpoint", save_with_own_signal_arriving)
     run = rundir.new_run_dir(exp.name, str(tmp_path / "run"))
-    assert train.train_loop(t, run, quiet=True) == 128 + signal.SIGTERM
+    assert loop.train_loop(t, run, quiet=True) == signal.SIGTERM
     assert late["sent"] and torch.load(run / "checkpoints/last.pt", weights_only=True)["step"] == 34

@@ -12,7 +12,8 @@ import torch
 import spec
 from impl.data import synthetic
 from impl.fastpath import rehearsal
-from impl.trainer import STATS, Settings, Trainer
+from impl.settings import Settings
+from impl.trainer import STATS, Trainer
 
 # one experiment per loss family and per optimizer: BCE/Adam, WGAN/RMSprop (n_critic 5), WGAN/SGD,
 # WGAN-GP (double backward), LSGAN, SNGAN (spectral norm's power iteration updates buffers in place)
@@ -26,7 +27,7 @@ def trainer(name: str, graph: bool, steps: int) -> Trainer:
         images, batch = synthetic(56, shape).images, 4
     else:
         images, batch = synthetic(64, shape).images, 8
-    settings = Settings(name, batch_size=batch, epochs=100, max_steps=steps, seed=3, device="cpu", graph=graph)
+    settings = Settings(name, batch_size=batch, epochs=100, max_steps=steps, seed=3, device="cpu", fast=graph)
     return Trainer(exp, images, settings)
 
 
@@ -36,7 +37,7 @@ def state_of(t: Trainer) -> dict[str, torch.Tensor]:
     for role, opt in (("opt_g", t.opt_g), ("opt_d", t.opt_d)):
         for i, state in enumerate(opt.state.values()):
             out |= {f"{role}.{i}.{k}": v for k, v in state.items() if isinstance(v, torch.Tensor)}
-    return out | {"step_t": t._step_t, "bad": t.first_bad_step, "g_loss": t._g_loss, "acc": t._acc}
+    return out | {"step_t": t.step_t, "bad": t.first_bad_step, "g_loss": t.g_loss_now, "acc": t.sums}
 
 
 def assert_same(a: Trainer, b: Trainer) -> None:
@@ -75,9 +76,9 @@ def test_rehearsal_leaves_no_trace(name: str, before: int) -> None:
         for _ in range(before):
             t.train_step()
         if warm_up:
-            with rehearsal([t.G, t.D], [t.opt_g, t.opt_d], [t._step_t, t.first_bad_step, t._g_loss, t._acc]):
+            with rehearsal([t.G, t.D], [t.opt_g, t.opt_d], t.device_state()):
                 for _ in range(2):  # warm-up blocks, as Block runs before a capture
-                    t._block_body()
+                    t.block_body()
         for _ in range(5):
             t.train_step()
         runs.append(t)
@@ -88,7 +89,7 @@ def test_rehearsal_restores_after_an_error() -> None:
     t = trainer("r004-mlp", False, 5)
     before = {k: v.clone() for k, v in state_of(t).items()}
     with pytest.raises(RuntimeError, match="boom"):
-        with rehearsal([t.G, t.D], [t.opt_g, t.opt_d], [t._acc]):
+        with rehearsal([t.G, t.D], [t.opt_g, t.opt_d], [t.sums]):
             t.train_step()
             raise RuntimeError("boom")
     after = state_of(t)
@@ -97,11 +98,11 @@ def test_rehearsal_restores_after_an_error() -> None:
 
 
 def test_fast_path_is_the_cuda_default_and_eager_turns_it_off() -> None:
-    from impl import train
+    from impl import run, train
 
     def settings(*argv: str, device: str = "cuda") -> tuple:
-        s = train.resolve(train.parse_args(["r004-conv", *argv]), device)[1]
-        return s.graph, s.precision, s.channels_last
+        s = run.resolve(train.request_of(train.parser().parse_args(["r004-conv", *argv])), device)[1]
+        return s.fast, s.precision, s.channels_last
 
     assert settings() == (True, "bf16", True)
     assert settings("--eager") == (False, "fp32", False)
@@ -186,20 +187,21 @@ def test_compiled_training_follows_eager() -> None:
 
 
 def test_compile_leaves_the_gradient_penalty_critic_eager() -> None:
-    from impl import train
+    from impl import run, train
 
     exp = spec.load("r004-wgangp")
     t = Trainer(exp, synthetic(64, (1, 28, 28)).images, Settings(exp.name, 8, 1, 2, seed=0, device="cpu",
                                                                  compile=True))
     assert t.d_call is t.D and t.g_call is not t.G  # double backward through a compiled critic is not supported
-    args = train.parse_args(["r004-mlp", "--compile"])
-    assert train.resolve(args, "cpu")[1].compile
+    args = train.parser().parse_args(["r004-mlp", "--compile"])
+    assert run.resolve(train.request_of(args), "cpu")[1].compile
 
 
 def test_a_network_torch_compile_cannot_handle_trains_uncompiled(monkeypatch: pytest.MonkeyPatch,
                                                                   capsys: pytest.CaptureFixture) -> None:
-    """As DESIGN.md saw for the tutorial networks with channels_last: compiled code that fails. One warning,
-    the plain calls, and the failed trial step left no trace (the same weights as a trainer that never tried)."""
+    """As the design notes (docs/design.md) saw for the tutorial networks with channels_last: compiled code that
+    fails. One warning, the plain calls, and the failed trial step left no trace (the same weights as a trainer that
+    never tried)."""
     def broken(net: torch.nn.Module):
         def call(*args: object, **kwargs: object) -> torch.Tensor:
             raise RuntimeError("expected size 4==4, stride 1==16 at dim=1\nmore detail")

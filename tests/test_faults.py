@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import signal
@@ -14,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from impl import rundir, train
-from impl.losses import bce_d
-from impl.trainer import FAMILIES, Trainer
+from impl import checkpoint, rundir, train
+from impl.losses import FAMILIES, bce_d
+from impl.trainer import Trainer
 
 ARGS = ["--data", "synthetic", "--quiet", "--batch-size", "32", "--log-every", "4"]
 
@@ -71,7 +72,7 @@ def test_non_finite_loss_stops_naming_the_step(tmp_path: Path, monkeypatch: pyte
         loss = bce_d(real, fake, reduction)
         return loss * float("nan") if calls["n"] == 41 else loss
 
-    monkeypatch.setitem(FAMILIES, "bce", (poisoned, FAMILIES["bce"][1]))
+    monkeypatch.setitem(FAMILIES, "bce", dataclasses.replace(FAMILIES["bce"], d_loss=poisoned))
     out = tmp_path / "run"
     assert train.main(["r004-mlp", "--steps", "100", "--out", str(out), *ARGS]) == 3
     err = capsys.readouterr().err
@@ -84,19 +85,19 @@ def test_kill_during_checkpoint_write_leaves_the_previous_one(tmp_path: Path) ->
     before = torch.load(out / "checkpoints/last.pt", weights_only=True)["step"]
     script = textwrap.dedent(f"""
         import os, signal, torch
-        from impl import rundir
+        from impl import checkpoint
         real_save = torch.save
         def dying_save(obj, fh):
             fh.write(b"PK half a checkpoint")
             fh.flush()
             os.kill(os.getpid(), signal.SIGKILL)
-        rundir.torch.save = dying_save
-        rundir.save_checkpoint(rundir.Path({str(out)!r}), {{"step": 999}})
+        checkpoint.torch.save = dying_save
+        checkpoint.save_checkpoint(checkpoint.Path({str(out)!r}), {{"step": 999}})
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL
     assert (out / "checkpoints/last.pt.tmp").exists()
-    state, note = rundir.load_checkpoint(out)
+    state, note = checkpoint.load_checkpoint(out)
     assert state["step"] == before and note == ""
     assert train.main(["--resume", str(out), "--steps", "44", "--quiet"]) == 0
 
@@ -155,7 +156,7 @@ def test_disk_full_keeps_the_last_checkpoint(steps: int, tmp_path: Path, monkeyp
             raise OSError(errno.ENOSPC, "No space left on device")
         real_save(obj, fh)
 
-    monkeypatch.setattr(rundir.torch, "save", full_disk)
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
     out = tmp_path / "run"
     assert train.main(["r004-mlp", "--steps", str(steps), "--out", str(out), *ARGS]) == 3
     err = capsys.readouterr().err
@@ -184,7 +185,7 @@ def test_epoch_files_are_a_snapshot_written_in_order(tmp_path: Path) -> None:
     """The background writer gets a copy of the state: training changing the live tensors afterwards does not
     reach the checkpoint; jobs run in the order given; flush() re-raises the first failure and clears it."""
     live = {"w": torch.zeros(3), "opt": {"state": {0: {"m": torch.ones(2)}}, "groups": [{"lr": 0.1}]}}
-    copy = rundir.snapshot(live)
+    copy = checkpoint.snapshot(live)
     live["w"].add_(5)
     live["opt"]["state"][0]["m"].mul_(7)
     assert copy["w"].tolist() == [0, 0, 0] and copy["opt"]["state"][0]["m"].tolist() == [1, 1]

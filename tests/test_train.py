@@ -12,7 +12,8 @@ import torch
 import spec
 from impl import train
 from impl.data import synthetic
-from impl.trainer import Settings, Trainer
+from impl.settings import Settings
+from impl.trainer import Trainer
 from spec.fields import Fact
 
 EXPERIMENTS = spec.names("experiment")

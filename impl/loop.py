@@ -1,0 +1,155 @@
+"""The training loop: train to the end, log every `log_every` steps, write each epoch's files, and stop cleanly on a
+signal or a non-finite loss.
+
+Under torchrun every decision (log, stop, diverged) is taken at the same logging step on all processes, from values
+reduced over them; only the first process (the one with a run folder) writes.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+
+import torch
+
+from impl import rundir
+from impl.checkpoint import load_checkpoint, save_checkpoint, snapshot
+from impl.errors import RunError, RunFailed
+from impl.progress import Progress
+from impl.trainer import STATS, Trainer
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a scheduler's stop, a closed terminal
+
+
+class StopFlag:
+    """A stop signal asks the loop to stop at the end of the current step, save and exit."""
+
+    def __init__(self) -> None:
+        self.signum = 0
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signum:  # a second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        self.signum = signum
+
+
+def divergence_error(run: Path | None, bad: int, values: dict[str, float]) -> RunFailed:
+    """The error for a non-finite loss at step `bad`, naming the last good checkpoint."""
+    saved = None
+    if run is not None and (run / "checkpoints/last.pt").exists():
+        saved = load_checkpoint(run)[0]["step"]
+    kept = f"last good checkpoint at step {saved}" if saved is not None else "no checkpoint yet"
+    where = f" in {run / 'checkpoints'}" if run is not None else ""
+    return RunFailed(f"non-finite loss at step {bad + 1} (averages now {values}); stopped; {kept}{where}; "
+                     "try a lower learning rate (--set optimizer.lr=...)")
+
+
+class Logger:
+    """Reads the statistics at a logging step, agrees on stop and divergence with the other processes, and writes
+    the metrics row and the epoch files (on a background writer, while the next epoch trains)."""
+
+    def __init__(self, trainer: Trainer, run: Path | None, progress: Progress) -> None:
+        self.trainer, self.run, self.progress = trainer, run, progress
+        self.writer = rundir.BackgroundWriter()
+        self.t0 = time.perf_counter()
+
+    def log(self, stop: int) -> int:
+        """One logging step; returns the agreed stop signal (0 to go on). Raises RunFailed on divergence."""
+        t = self.trainer
+        means, count = t.read_stats()
+        means = t.reduce_mean(means)
+        flags = torch.stack([torch.tensor(stop, device=t.device), t.first_bad_step])
+        if t.world_size > 1:
+            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+        values = dict(zip(STATS, means.tolist()))  # the only host sync
+        # the agreed stop, kept apart from the flag: a process whose own signal comes after the agreement
+        # (torchrun signals its workers one by one) must not take it for a second Ctrl-C
+        stopping, bad = (int(v) for v in flags.tolist())
+        if bad >= 0:
+            self.writer.flush()  # the last good checkpoint is the one the message names
+            raise divergence_error(self.run, bad, values)
+        self.writer.check()  # a failed epoch write (full disk) stops the run now, not an epoch later
+        spe, now = t.steps_per_epoch, time.perf_counter()
+        row = {"experiment": t.exp.name, "step": t.step, "epoch": t.step / spe, **values,
+               "images_per_s": count * t.settings.batch_size / max(now - self.t0, 1e-9)}
+        if t.family.critic:
+            row["wasserstein"] = values["d_real"] - values["d_fake"]
+        self.t0 = now
+        self.progress.update(t.step, f"epoch {t.epoch}/{-(-t.total_steps // spe)} d {values['d_loss']:.3f} "
+                                     f"g {values['g_loss']:.3f} {row['images_per_s']:,.0f} img/s")
+        if self.run is not None:
+            self.write(row, stopping)
+        return stopping
+
+    def write(self, row: dict, stopping: int) -> None:
+        t, run = self.trainer, self.run
+        rundir.append_metrics(run, row)
+        every = t.settings.sample_every
+        if every and t.step % every == 0:
+            rundir.save_grid(t.samples(), run / "samples" / f"step_{t.step:06d}.png")
+        if t.step % t.steps_per_epoch == 0:
+            self.writer.flush()  # the previous epoch's files, which had a whole epoch to finish: one in flight
+            self.writer.submit(rundir.write_epoch, run, t.samples(), snapshot(t.state_dict()),
+                               run / "samples" / f"epoch_{t.epoch:03d}.png")
+            self.progress.epoch_done(t.epoch)
+        if stopping:
+            self.writer.flush()
+            save_checkpoint(run, t.state_dict())
+
+    def finish(self) -> None:
+        """After the last step: what an epoch end has not written yet, and the loss plot."""
+        t, run = self.trainer, self.run
+        self.writer.flush()
+        if run is None:
+            return
+        if t.step % t.steps_per_epoch:  # stopped inside an epoch by --steps: keep what it made
+            rundir.save_grid(t.samples(), run / "samples" / f"step_{t.step:06d}.png")
+            save_checkpoint(run, t.state_dict())
+        rundir.plot_losses(run)
+
+
+def due(trainer: Trainer, stop: StopFlag) -> bool:
+    """Whether this step is a logging step: every log_every steps, at an epoch end, at the end, and at once on a
+    stop request (under torchrun only at the regular steps, where all processes meet)."""
+    s = trainer.settings
+    return (trainer.pending >= s.log_every or trainer.step % trainer.steps_per_epoch == 0
+            or trainer.step == trainer.total_steps or bool(stop.signum and trainer.world_size == 1)
+            or bool(s.sample_every and trainer.step % s.sample_every == 0))
+
+
+def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
+    """Train to the end. Returns 0 when done, or the signal that stopped it (its checkpoint saved). `run` is None
+    on processes other than the first: they train but write nothing."""
+    stop = StopFlag()
+    old = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
+    progress = Progress(trainer.total_steps, trainer.step, trainer.exp.name, quiet or run is None)
+    logger = Logger(trainer, run, progress)
+    try:
+        while trainer.step < trainer.total_steps:
+            s = trainer.settings
+            limit = trainer.step - trainer.pending + s.log_every
+            if s.sample_every:
+                limit = min(limit, (trainer.step // s.sample_every + 1) * s.sample_every)
+            trainer.advance(min(trainer.total_steps, limit))
+            if due(trainer, stop):
+                stopping = logger.log(stop.signum)
+                if stopping:
+                    return stopping
+        logger.finish()
+        return 0
+    except RunError as exc:  # a checkpoint could not be written (disk full): the previous one is intact
+        raise RunFailed(str(exc)) from None
+    except OSError as exc:  # metrics.jsonl or a last grid could not be written
+        raise RunFailed(f"{run}: cannot write {Path(exc.filename or 'a file').name} ({exc.strerror or exc}); "
+                        "the last checkpoint is intact; free disk space and resume") from None
+    except torch.OutOfMemoryError:
+        raise RunFailed(f"out of GPU memory at batch size {trainer.settings.batch_size}; the last checkpoint "
+                        f"{'in ' + str(run / 'checkpoints') + ' ' if run else ''}is intact; "
+                        "pass a smaller --batch-size") from None
+    finally:
+        progress.close()
+        for s, handler in old.items():  # first: a Ctrl-C during the wait below must not leave StopFlag installed
+            signal.signal(s, handler)
+        logger.writer.close()
