@@ -28,7 +28,7 @@ def start_run(tmp_path: Path, steps: int, name: str = "r004-mlp") -> Path:
     return out
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])  # SIGHUP: a closed terminal
 def test_signal_saves_and_resume_matches_an_uninterrupted_run(tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "impl.train", "r004-mlp", "--steps", "100000", "--out", str(out), *ARGS[:-1], "1"]
