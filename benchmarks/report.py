@@ -13,7 +13,6 @@ bf16 matmul peak measured at the start of the same run; "x eager" is the fast pa
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import torch
 
 import spec
 from benchmarks.measure import ALL_MODES, MODES, NotFastPath, Row, flops_per_step, matmul_peak, measure, profile
+from impl import cli
 from impl.data import synthetic
 
 
@@ -72,9 +72,7 @@ def write_faces(folder: Path, count: int, size: int = 96) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    p = cli.parser("python -m benchmarks.report", __doc__)
     p.add_argument("--experiments", nargs="+", default=spec.names("experiment"))
     p.add_argument("--batches", nargs="+", default=["documented", "512"], help="'documented' or sizes")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=ALL_MODES,

@@ -7,7 +7,6 @@ weights are supplied). Writes RUN_DIR/metrics.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 import torch
 
 import spec
-from impl import metrics, rundir
+from impl import cli, metrics, rundir
 from impl.checkpoint import load_generator
 from impl.data import DataError, adapt, fashion_mnist, image_folder, to_unit
 from impl.errors import RunError, boundary
@@ -65,7 +64,7 @@ def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, r
 
 @boundary("impl.evaluate")
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m impl.evaluate", description=__doc__.split("\n\n")[0])
+    p = cli.parser("python -m impl.evaluate", __doc__)
     p.add_argument("run", help="a run directory made by impl.train")
     p.add_argument("--n", type=int, default=10000, help="generated images to evaluate (default 10,000)")
     p.add_argument("--inception-weights", type=Path, help="torchvision inception_v3 weights file (never downloaded)")

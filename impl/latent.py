@@ -9,7 +9,6 @@ gan-spec uses 0, 20, 40, 60, 80. Writes RUN/latent/{base,value_1,value_10,value_
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import torch
 
 import spec
-from impl import metrics, rundir
+from impl import cli, metrics, rundir
 from impl.checkpoint import load_generator
 from impl.data import DataError
 from impl.errors import RunError, boundary
@@ -69,7 +68,7 @@ def study(run: Path, positions: list[int], values: list[float], n: int = 8, seed
 
 @boundary("impl.latent")
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m impl.latent", description=__doc__.split("\n\n")[0])
+    p = cli.parser("python -m impl.latent", __doc__)
     p.add_argument("run", help="a run directory made by impl.train")
     p.add_argument("--positions", type=int, nargs="+", default=[0, 20, 40, 60, 80])
     p.add_argument("--values", type=float, nargs="+", default=[1.0, 10.0, 100.0])

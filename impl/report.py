@@ -6,13 +6,12 @@ metrics, latent grids, and a comparison table across runs.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import sys
 from pathlib import Path
 
-from impl import rundir
+from impl import cli, rundir
 from impl.errors import RunError, boundary
 
 CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
@@ -99,16 +98,16 @@ def build(runs: list[Path]) -> str:
 
 @boundary("impl.report")
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m impl.report", description=__doc__.split("\n\n")[0])
+    p = cli.parser("python -m impl.report", __doc__)
     p.add_argument("runs", nargs="+", type=Path, help="run directories made by impl.train")
     p.add_argument("--out", type=Path, default=Path("report.html"))
     args = p.parse_args(argv)
+    page = build(args.runs)
     try:
-        page = build(args.runs)
-    except RunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    args.out.write_text(page, encoding="utf-8")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise RunError(f"--out {args.out}: cannot write ({exc.strerror or exc}); choose another --out") from None
     print(f"wrote {args.out} ({len(page) / 1e6:.1f} MB, {len(args.runs)} runs)")
     return 0
 

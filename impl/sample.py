@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from impl import rundir
+from impl import cli, rundir
 from impl.build import SpecNet
 from impl.checkpoint import load_generator
+from impl.cli import positive, seed
 from impl.errors import RunFailed, UsageError, boundary
 from impl.progress import Progress
-from impl.train import positive
 
 FORMATS = ("grid", "folder", "npz")
 MAX_GRID = 1024  # images in one PNG grid; more belong in a folder or an .npz
@@ -95,12 +95,10 @@ def check_out(fmt: str, n: int, out: Path | None) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m impl.sample", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    p = cli.parser("python -m impl.sample", __doc__)
     p.add_argument("run", type=Path, help="a run directory made by impl.train")
     p.add_argument("--n", type=positive, default=20, help="number of images (reports show 8, 16 and 20)")
-    p.add_argument("--seed", type=int, help="noise seed (default: the run's fixed sample noise, then seed 0)")
+    p.add_argument("--seed", type=seed, help="noise seed (default: the run's fixed sample noise, then seed 0)")
     p.add_argument("--format", choices=FORMATS, default="grid", help="grid (one PNG), folder (numbered PNGs), npz")
     p.add_argument("--out", type=Path, help="where to write (default for a grid: RUN/samples/sample_<n>.png)")
     p.add_argument("--batch", type=positive, default=500, help="images generated at a time (bounds memory)")

@@ -16,21 +16,19 @@ import sys
 import time
 from pathlib import Path
 
-from impl import evaluate, report, rundir
+from impl import cli, evaluate, report, rundir
+from impl.cli import nonempty, positive, seed
 from impl.errors import DataError, Interrupted, RunError, UsageError
 from impl.run import RunRequest, resolve_device, run_experiment
-from impl.train import positive
 
 MIN_N = 20  # generated images per arm below which the metrics mean nothing (MS-SSIM pairs, KID subsets)
 
 
 def arguments(prog: str, doc: str, default_data: str | None, default_n: int) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="\n\n".join(doc.split("\n\n")[1:]))
-    p.add_argument("--data", default=default_data, help="as impl.train --data")
+    p = cli.parser(prog, doc)
+    p.add_argument("--data", type=nonempty, default=default_data, help="as impl.train --data")
     p.add_argument("--steps", type=positive, help="steps (batches) per arm (default: each recipe's documented length)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--n", type=positive, default=default_n,
                    help=f"generated images per arm for the metrics (default {default_n}, at least {MIN_N})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -83,8 +81,6 @@ def check_args(args: argparse.Namespace) -> dict:
     if args.n < MIN_N:
         raise UsageError(f"--n {args.n}: the metrics need at least {MIN_N} generated images per arm")
     if args.data is not None:
-        if not args.data.strip():
-            raise UsageError("--data must not be empty; name a folder, 'fashion-mnist' or 'synthetic'")
         if args.data not in ("synthetic", "fashion-mnist") and not Path(args.data).expanduser().exists():
             raise DataError(f"--data {args.data}: no such file or folder; pass a folder of images, a folder of "
                             "FashionMNIST IDX files, 'fashion-mnist' or 'synthetic'")

@@ -10,7 +10,6 @@ line for line. Every value that differs from the report is marked with `<-- repo
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 import spec
+from impl import cli
 from impl.build import build_spec
 from impl.errors import boundary
 from spec.network import NetworkSpec
@@ -138,7 +138,7 @@ def networks_of(name: str) -> list[NetworkSpec]:
 
 @boundary("impl.summary")
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m impl.summary", description=__doc__.split("\n\n")[0])
+    parser = cli.parser("python -m impl.summary", __doc__)
     parser.add_argument("name", nargs="?", help="a network or experiment name (see --list)")
     parser.add_argument("--json", action="store_true", help="print the tables as JSON")
     parser.add_argument("--list", action="store_true", help="list every network and experiment")

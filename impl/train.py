@@ -17,35 +17,25 @@ import sys
 from pathlib import Path
 
 import spec
+from impl import cli
+from impl.cli import nonempty, positive, seed
 from impl.errors import boundary
 from impl.run import RunRequest, run_experiment
 
 
-def positive(text: str) -> int:
-    """argparse type: a positive integer, with a one-line message otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m impl.train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    p = cli.parser("python -m impl.train", __doc__)
     p.add_argument("experiment", nargs="?", help="experiment name (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--epochs", type=positive, help="override the documented number of epochs")
     p.add_argument("--steps", type=positive, help="stop after this many steps (batches) in total")
     p.add_argument("--batch-size", type=positive, help="override the documented batch size")
-    p.add_argument("--data", help="folder of images, folder of FashionMNIST IDX files, 'fashion-mnist' or 'synthetic'")
+    p.add_argument("--data", type=nonempty,
+                   help="folder of images, folder of FashionMNIST IDX files, 'fashion-mnist' or 'synthetic'")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: cuda if available")
     p.add_argument("--out", type=Path, help="run directory to create (default runs/<experiment>-<timestamp>)")
     p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue a run from its last checkpoint")
-    p.add_argument("--seed", type=int, help="random seed of the weights, noise and data order (default 0)")
+    p.add_argument("--seed", type=seed, help="random seed of the weights, noise and data order (default 0)")
     p.add_argument("--log-every", type=positive, help="steps between metrics lines (default 50)")
     p.add_argument("--sample-every", type=positive, metavar="N", help="also write a sample grid every N steps")
     p.add_argument("--dry-run", action="store_true",
@@ -75,8 +65,6 @@ def main(argv: list[str] | None = None) -> int:
         for name in spec.names("experiment"):
             print(f"{name:16} {spec.load(name).title}")
         return 0
-    if args.data is not None and not args.data.strip():
-        parser().error("--data must not be empty; name a folder, 'fashion-mnist' or 'synthetic'")
     result = run_experiment(request_of(args))
     if result.run_dir is None:
         last = result.last

@@ -1,0 +1,67 @@
+"""What every gan-spec command line shares: a parser whose usage errors are one line, and argument types that
+refuse values the code cannot use (before anything is loaded or written)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+MAX_SEED = 2**32 - 1  # torch.manual_seed takes 64 bits, but seeds are combined with epochs and offsets
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `error: <prog>: <problem>; see --help` and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message}; see --help", file=sys.stderr)
+        sys.exit(2)
+
+
+def parser(prog: str, doc: str | None) -> Parser:
+    """A command's parser: the first paragraph of its module docstring as description, the rest as epilog."""
+    parts = (doc or "").strip().split("\n\n")
+    return Parser(prog=prog, description=parts[0], epilog="\n\n".join(parts[1:]) or None,
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def positive(text: str) -> int:
+    """argparse type: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a random seed in [0, 2^32)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, got {value}")
+    return value
+
+
+def nonempty(text: str) -> str:
+    """argparse type: a name or path that is not empty or blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def finite(text: str) -> float:
+    """argparse type: a finite number."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value

@@ -1,0 +1,139 @@
+"""Command lines nobody listed: hypothesis generates sizes, counts, seeds, names, paths and formats for every
+command and asserts a clean exit or a one-line error, never a traceback, and never a changed finished run."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from impl import evaluate, latent, report, sample, summary, train
+
+FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def mostly(valid: st.SearchStrategy, hostile: st.SearchStrategy) -> st.SearchStrategy:
+    """Four in five draws valid (so the work behind the parser runs too), the fifth hostile."""
+    return st.one_of(valid, valid, valid, valid, hostile)
+
+
+numbers = mostly(st.integers(1, 40), st.one_of(st.integers(-3, 0), st.integers(-2**70, 2**70),
+                                               st.sampled_from(["x", "", "1e3", "nan", "2.5"])))
+names = mostly(st.just("r004-mlp"), st.one_of(st.sampled_from(["r004-mpl", "course-dcgan-g", "R004", ""]),
+                                              st.text(max_size=12)))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fuzz") / "run"
+    assert train.main(["r004-mlp", "--steps", "4", "--out", str(out), "--data", "synthetic", "--quiet",
+                       "--batch-size", "32"]) == 0
+    return out
+
+
+def digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != ".lock":
+            h.update(str(p.relative_to(folder)).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def outcome(main: Callable[[list[str]], int], argv: list[str], capsys: pytest.CaptureFixture) -> int:
+    """Run a command; a usage error (SystemExit 2) counts as exit 2. Its stderr must hold no traceback and an
+    error must be one line."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code in (0, 2), (code, argv, err)
+    if code:
+        assert len(errors) == 1, err
+    event(f"exit {code}: {err.strip()[:90]}")  # --hypothesis-show-statistics: what the examples met
+    return code
+
+
+def flag(name: str, value: object) -> list[str]:
+    return [] if value is None else [name, str(value)]
+
+
+@FUZZ
+@given(name=names, steps=st.one_of(st.none(), numbers), batch=st.one_of(st.none(), numbers),
+       seed=st.one_of(st.none(), numbers),
+       data=mostly(st.just("synthetic"), st.sampled_from(["", " ", "nowhere", "FILE", None])),
+       out=mostly(st.sampled_from(["new", None]), st.sampled_from(["FILE", "FILE/run", "RUN"])))
+def test_train_command_lines(tmp_path: Path, finished: Path, capsys: pytest.CaptureFixture, name: str, steps,
+                             batch, seed, data, out) -> None:
+    before = digest(finished)
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    where = {"new": tmp_path / "fresh" / "run", "FILE": file, "FILE/run": file / "run", "RUN": finished}
+    argv = [name, "--dry-run", "--quiet", *flag("--steps", steps), *flag("--batch-size", batch),
+            *flag("--seed", seed), *flag("--data", str(file) if data == "FILE" else data),
+            *flag("--out", where.get(out))]
+    outcome(train.main, argv, capsys)
+    assert digest(finished) == before and file.read_text() == "x"
+
+
+@FUZZ
+@given(n=numbers, seed=st.one_of(st.none(), numbers),
+       fmt=mostly(st.sampled_from(["grid", "folder", "npz"]), st.just("gif")),
+       out=mostly(st.sampled_from(["new.png", "new.npz", "dir", None]), st.sampled_from(["FILE", "FILE/x", "RUN"])),
+       batch=mostly(st.integers(1, 9), st.integers(-1, 0)))
+def test_sample_command_lines(tmp_path: Path, finished: Path, capsys: pytest.CaptureFixture, n, seed, fmt, out,
+                              batch) -> None:
+    if isinstance(n, int) and n > 64:
+        n = 64 if fmt != "grid" else n  # a huge folder or npz is a legitimate long job, not a test
+    before = digest(finished)
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    where = {"FILE": file, "FILE/x": file / "x", "RUN": finished, None: None}.get(out, tmp_path / "o" / str(out))
+    argv = [str(finished), "--n", str(n), "--format", fmt, "--batch", str(batch), "--quiet",
+            *flag("--seed", seed), *flag("--out", where)]
+    outcome(sample.main, argv, capsys)
+    if where != finished:
+        assert digest(finished) == before
+    assert file.read_text() == "x"
+
+
+@FUZZ
+@given(positions=mostly(st.lists(st.integers(0, 99), min_size=1, max_size=3),
+                        st.lists(st.one_of(st.integers(-200, 200), st.just(10**30)), max_size=3)),
+       values=mostly(st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=3),
+                     st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just("x")), max_size=3)))
+def test_latent_command_lines(tmp_path: Path, finished: Path, capsys: pytest.CaptureFixture, positions,
+                              values) -> None:
+    run = Path(shutil.copytree(finished, tmp_path / "run", dirs_exist_ok=True))
+    argv = [str(run), "--quiet", "--positions", *map(str, positions), "--values", *map(str, values)]
+    outcome(latent.main, argv, capsys)
+
+
+@FUZZ
+@given(n=numbers, target=mostly(st.just("RUN"), st.sampled_from(["missing", "FILE", "EMPTY"])))
+def test_evaluate_and_report_command_lines(tmp_path: Path, finished: Path, capsys: pytest.CaptureFixture, n,
+                                           target) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    (tmp_path / "empty").mkdir(exist_ok=True)
+    run = {"RUN": finished, "missing": tmp_path / "nope", "FILE": file, "EMPTY": tmp_path / "empty"}[target]
+    if target == "RUN" and isinstance(n, int) and n > 40:
+        n = 40  # a large evaluation is a long job, not a test
+    before = digest(finished)
+    outcome(evaluate.main, [str(run), "--n", str(n), "--quiet"], capsys)
+    outcome(report.main, [str(run), "--out", str(tmp_path / "r" / "report.html")], capsys)
+    if target != "RUN":
+        assert digest(finished) == before
+
+
+@FUZZ
+@given(name=names, as_json=st.booleans())
+def test_summary_command_lines(capsys: pytest.CaptureFixture, name: str, as_json: bool) -> None:
+    outcome(summary.main, [name, *(["--json"] if as_json else [])], capsys)
