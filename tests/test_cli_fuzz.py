@@ -137,3 +137,18 @@ def test_evaluate_and_report_command_lines(tmp_path: Path, finished: Path, capsy
 @given(name=names, as_json=st.booleans())
 def test_summary_command_lines(capsys: pytest.CaptureFixture, name: str, as_json: bool) -> None:
     outcome(summary.main, [name, *(["--json"] if as_json else [])], capsys)
+
+
+def test_console_script_dispatches_every_command(capsys: pytest.CaptureFixture) -> None:
+    import importlib
+
+    from impl import console
+
+    assert console.main(["--help"]) == 0
+    listed = capsys.readouterr().out
+    for command in console.COMMANDS:
+        assert f"  {command} " in listed and callable(importlib.import_module(f"impl.{command}").main)
+    assert console.main(["summary", "--list"]) == 0
+    assert "course-dcgan-g" in capsys.readouterr().out
+    assert console.main(["trian", "r004-mlp"]) == 2
+    assert "unknown command 'trian' (did you mean 'train'?)" in capsys.readouterr().err

@@ -1,0 +1,50 @@
+"""`gan-spec <command> ...`: the installed console script, one name for every `python -m impl.<command>`.
+
+    gan-spec train r004-mlp          # = python -m impl.train r004-mlp
+    gan-spec summary course-dcgan-g  # = python -m impl.summary course-dcgan-g
+    gan-spec --help                  # the commands
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "train": "train an experiment, or resume a run",
+    "sample": "images from a trained run: a grid, a folder of PNGs or an .npz",
+    "evaluate": "metrics of a trained run (FID/KID, precision/recall, coverage, ...) into metrics.json",
+    "latent": "report 004's latent probe on a trained run",
+    "report": "one HTML page comparing runs",
+    "summary": "torchsummary tables of the built networks beside the reports' numbers",
+    "collapse": "report 003's mode-collapse study (clip 0.01 vs 0.1)",
+    "compare": "the loss families compared on the same networks",
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    rows = "\n".join(f"  {name:{width}}  {what}" for name, what in COMMANDS.items())
+    return f"usage: gan-spec <command> [arguments]\n\ncommands:\n{rows}\n\n`gan-spec <command> --help` for each one."
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(command, list(COMMANDS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        print(f"error: gan-spec: unknown command {command!r}{hint}; `gan-spec --help` lists them", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"impl.{command}")
+    sys.argv[0] = f"gan-spec {command}"
+    return module.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
