@@ -18,6 +18,7 @@ from impl import rundir
 from impl.checkpoint import load_checkpoint, save_checkpoint, snapshot
 from impl.errors import RunError, RunFailed
 from impl.progress import Progress
+from impl.tensorboard import TensorBoard
 from impl.trainer import STATS, Trainer
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a scheduler's stop, a closed terminal
@@ -53,6 +54,7 @@ class Logger:
     def __init__(self, trainer: Trainer, run: Path | None, progress: Progress) -> None:
         self.trainer, self.run, self.progress = trainer, run, progress
         self.writer = rundir.BackgroundWriter()
+        self.board = TensorBoard(run) if run is not None and trainer.settings.tensorboard else None
         self.t0 = time.perf_counter()
 
     def log(self, stop: int) -> int:
@@ -86,17 +88,32 @@ class Logger:
     def write(self, row: dict, stopping: int) -> None:
         t, run = self.trainer, self.run
         rundir.append_metrics(run, row)
+        if self.board is not None:
+            self.board.scalars(row)
         every = t.settings.sample_every
         if every and t.step % every == 0:
-            rundir.save_grid(t.samples(), run / "samples" / f"step_{t.step:06d}.png")
+            self.grid(t.samples(), run / "samples" / f"step_{t.step:06d}.png")
         if t.step % t.steps_per_epoch == 0:
             self.writer.flush()  # the previous epoch's files, which had a whole epoch to finish: one in flight
-            self.writer.submit(rundir.write_epoch, run, t.samples(), snapshot(t.state_dict()),
+            samples = t.samples()
+            self.writer.submit(rundir.write_epoch, run, samples, snapshot(t.state_dict()),
                                run / "samples" / f"epoch_{t.epoch:03d}.png")
+            if self.board is not None:
+                self.board.grid(samples, t.step)
             self.progress.epoch_done(t.epoch)
         if stopping:
             self.writer.flush()
             save_checkpoint(run, t.state_dict())
+
+    def grid(self, samples: torch.Tensor, path: Path) -> None:
+        rundir.save_grid(samples, path)
+        if self.board is not None:
+            self.board.grid(samples, self.trainer.step)
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.board is not None:
+            self.board.close()
 
     def finish(self) -> None:
         """After the last step: what an epoch end has not written yet, and the loss plot."""
@@ -105,7 +122,7 @@ class Logger:
         if run is None:
             return
         if t.step % t.steps_per_epoch:  # stopped inside an epoch by --steps: keep what it made
-            rundir.save_grid(t.samples(), run / "samples" / f"step_{t.step:06d}.png")
+            self.grid(t.samples(), run / "samples" / f"step_{t.step:06d}.png")
             save_checkpoint(run, t.state_dict())
         rundir.plot_losses(run)
 
@@ -152,4 +169,4 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
         progress.close()
         for s, handler in old.items():  # first: a Ctrl-C during the wait below must not leave StopFlag installed
             signal.signal(s, handler)
-        logger.writer.close()
+        logger.close()

@@ -27,6 +27,7 @@ from impl.errors import Interrupted, RunError, UsageError, say
 from impl.fastpath import describe, speed_defaults, training_switches
 from impl.loop import train_loop
 from impl.settings import Settings
+from impl.tensorboard import check_available
 from impl.trainer import Trainer
 from spec.experiment import ExperimentSpec
 
@@ -48,6 +49,7 @@ class RunRequest:
     device: str = "auto"
     log_every: int | None = None  # default 50
     sample_every: int | None = None
+    tensorboard: bool = False
     precision: str | None = None
     channels_last: bool = False
     eager: bool = False
@@ -115,7 +117,8 @@ def new_settings(req: RunRequest, exp: ExperimentSpec, device: str) -> Settings:
     settings = Settings(experiment=exp.name, batch_size=req.batch_size or exp.batch_size.value,
                         epochs=req.epochs or exp.epochs.value, max_steps=req.steps,
                         seed=req.seed if req.seed is not None else 0, device=device,
-                        log_every=req.log_every or 50, compile=req.compile, sample_every=req.sample_every, **speed)
+                        log_every=req.log_every or 50, compile=req.compile, sample_every=req.sample_every,
+                        tensorboard=req.tensorboard, **speed)
     if req.dry_run:  # a few tiny steps
         settings.batch_size = min(settings.batch_size, 8)
         settings.max_steps = 2 * (exp.n_critic.value if exp.n_critic else 1)
@@ -131,6 +134,7 @@ def resumed_settings(req: RunRequest, config: dict[str, Any], device: str) -> Se
     settings.max_steps = req.steps or settings.max_steps
     settings.compile = req.compile or settings.compile
     settings.sample_every = req.sample_every or settings.sample_every
+    settings.tensorboard = req.tensorboard or settings.tensorboard
     ignored = [f"--{k.replace('_', '-')}" for k in IGNORED_ON_RESUME if getattr(req, k) not in (None, False)]
     if ignored:
         say(f"note: --resume keeps the run's own settings; ignored {', '.join(ignored)}")
@@ -204,6 +208,8 @@ def run_experiment(req: RunRequest) -> RunResult:
     if req.dry_run and req.resume is not None:
         req.resume = dry_copy(req.resume)
     exp, settings, data_arg = resolve(req, device)
+    if settings.tensorboard:
+        check_available()
     reg = spec.registry()
     run_dir: Path | None = None
     with ExitStack() as stack, training_switches(autotune=settings.fast and device.startswith("cuda")):

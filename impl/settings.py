@@ -30,6 +30,7 @@ class Settings:
     fast: bool = False  # the fast path: training blocks of n_critic steps, replayed as one CUDA graph on a GPU
     compile: bool = False  # torch.compile the networks' training calls (fewer, fused kernels; slow first steps)
     sample_every: int | None = None  # also write a sample grid every this many steps
+    tensorboard: bool = False  # mirror the statistics and grids into TensorBoard events (RUN/tensorboard/)
 
     @classmethod
     def from_config(cls, data: Any, where: Path) -> Settings:
@@ -68,6 +69,6 @@ class Settings:
             raise bad("experiment" if not isinstance(self.experiment, str) else "device", "a string")
         if self.precision not in ("fp32", "bf16"):
             raise bad("precision", "'fp32' or 'bf16'")
-        for name in ("channels_last", "fast", "compile"):
+        for name in ("channels_last", "fast", "compile", "tensorboard"):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, "true or false")

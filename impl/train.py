@@ -13,6 +13,7 @@ out of memory, disk full; the last good checkpoint is kept), 128+signal when int
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=seed, help="random seed of the weights, noise and data order (default 0)")
     p.add_argument("--log-every", type=positive, help="steps between metrics lines (default 50)")
     p.add_argument("--sample-every", type=positive, metavar="N", help="also write a sample grid every N steps")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard events (RUN/tensorboard/); needs the tensorboard package")
     p.add_argument("--dry-run", action="store_true",
                    help="a few small steps in a temporary directory, kept nowhere (with --resume: on a copy)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -53,9 +56,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def request_of(args: argparse.Namespace) -> RunRequest:
-    keys = ("experiment", "resume", "out", "data", "epochs", "steps", "batch_size", "seed", "device", "log_every",
-            "sample_every", "precision", "channels_last", "eager", "compile", "sync_bn", "dry_run", "quiet")
-    return RunRequest(**{k: getattr(args, k) for k in keys})
+    """The request the command line makes: every RunRequest field that is also a flag."""
+    names = [f.name for f in dataclasses.fields(RunRequest) if hasattr(args, f.name)]
+    return RunRequest(**{name: getattr(args, name) for name in names})
 
 
 @boundary("impl.train")

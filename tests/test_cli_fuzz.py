@@ -152,3 +152,25 @@ def test_console_script_dispatches_every_command(capsys: pytest.CaptureFixture) 
     assert "course-dcgan-g" in capsys.readouterr().out
     assert console.main(["trian", "r004-mlp"]) == 2
     assert "unknown command 'trian' (did you mean 'train'?)" in capsys.readouterr().err
+
+
+def test_progress_without_a_terminal_is_plain_lines() -> None:
+    """Output sent to a log file gets whole lines (at most one per interval, one per epoch), no carriage returns."""
+    import io
+
+    from impl.progress import Progress
+
+    log = io.StringIO()
+    progress = Progress(100, 0, "r004-mlp", stream=log, every_s=0.0)
+    for done in (10, 20, 30):
+        progress.update(done, f"d {done / 100:.2f}")
+    progress.epoch_done(1)
+    progress.close()
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) == 5
+    assert lines[0] == "r004-mlp | 10/100 steps (10%) | d 0.10" and lines[3].endswith("epoch 1 done")
+    quiet = io.StringIO()
+    slow = Progress(100, 0, "x", stream=quiet, every_s=3600)
+    slow.update(50, "half")
+    slow.close()
+    assert quiet.getvalue().splitlines() == ["x | 50/100 steps (50%) | half | end"]

@@ -160,3 +160,19 @@ def test_bf16_and_channels_last_follow_fp32(name: str) -> None:
         for a, b in zip(base, runs[key]):
             for stat in ("d_loss", "d_real", "d_fake"):
                 assert torch.isfinite(b[stat]) and abs(a[stat] - b[stat]) <= tol * max(1.0, abs(a[stat])), (key, stat)
+
+
+def test_sample_every_and_tensorboard_events(tmp_path: Path) -> None:
+    """--sample-every writes grids inside an epoch; --tensorboard mirrors the logged rows and the grids as events."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    assert run_main(tmp_path, "r004-mlp", "--steps", "40", "--sample-every", "10", "--tensorboard",
+                    "--out", str(out)) == 0
+    grids = sorted(p.name for p in (out / "samples").glob("*.png"))
+    assert grids == ["epoch_001.png", "step_000010.png", "step_000020.png", "step_000030.png", "step_000040.png"]
+    events = EventAccumulator(str(out / "tensorboard"), size_guidance={"images": 0}).Reload()
+    logged = [r["step"] for r in json.loads("[" + ",".join((out / "metrics.jsonl").read_text().splitlines()) + "]")]
+    assert [e.step for e in events.Scalars("train/d_loss")] == logged
+    assert {e.step for e in events.Images("samples")} == {10, 20, 30, 32, 40}
+    assert json.loads((out / "config.json").read_text())["settings"]["tensorboard"] is True
