@@ -13,7 +13,7 @@ from impl.data import image_folder
 
 
 def test_course_dcgan_step_flops_match_the_design_measurement() -> None:
-    """DESIGN.md (measured on an H100 with torch 2.11): one course-DCGAN step at batch 64 is 269 GFLOP."""
+    """docs/design.md (measured on an H100 with torch 2.11): one course-DCGAN step at batch 64 is 269 GFLOP."""
     assert flops_per_step("r000-dcgan", 64, "cpu") == pytest.approx(269e9, rel=5e-3)
 
 

@@ -176,3 +176,14 @@ def test_sample_every_and_tensorboard_events(tmp_path: Path) -> None:
     assert [e.step for e in events.Scalars("train/d_loss")] == logged
     assert {e.step for e in events.Images("samples")} == {10, 20, 30, 32, 40}
     assert json.loads((out / "config.json").read_text())["settings"]["tensorboard"] is True
+
+
+def test_tensorboard_without_the_package_is_refused_up_front(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if it were not installed
+    out = tmp_path / "run"
+    assert run_main(tmp_path, "r004-mlp", "--steps", "2", "--tensorboard", "--out", str(out)) == 2
+    assert "--tensorboard needs the tensorboard package; pip install 'gan-spec[tensorboard]'" in capsys.readouterr().err
+    assert not out.exists()
