@@ -13,6 +13,7 @@ bf16 matmul peak measured at the start of the same run; "x eager" is the fast pa
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -28,6 +29,7 @@ import spec
 from benchmarks.measure import ALL_MODES, MODES, NotFastPath, Row, flops_per_step, matmul_peak, measure, profile
 from impl import cli
 from impl.data import synthetic
+from impl.errors import boundary
 
 
 def table(rows: list[Row], peak: float | None) -> str:
@@ -71,31 +73,29 @@ def write_faces(folder: Path, count: int, size: int = 96) -> None:
         list(pool.map(chunk, range(0, count, 1000)))
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> cli.Parser:
     p = cli.parser("python -m benchmarks.report", __doc__)
     p.add_argument("--experiments", nargs="+", default=spec.names("experiment"))
     p.add_argument("--batches", nargs="+", default=["documented", "512"], help="'documented' or sizes")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=ALL_MODES,
                    help="fast and eager (default); compiled: the fast path under torch.compile (impl.train --compile)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--steps", type=int, default=200, help="timed steps per row (default 200)")
+    p.add_argument("--steps", type=cli.positive, default=200, help="timed steps per row (default 200)")
     p.add_argument("--epoch", action="store_true", help="also time one full epoch per experiment, end to end")
     p.add_argument("--data", help="--data for the epoch timings (default: each experiment's own data set)")
     p.add_argument("--full-recipe", action="store_true",
                    help="time report 000's recipe (51 epochs at batch 64) on a generated folder of 71,314 JPEGs")
-    p.add_argument("--faces", type=int, default=71_314, help="images in that folder (default 71,314)")
+    p.add_argument("--faces", type=cli.positive, default=71_314, help="images in that folder (default 71,314)")
     p.add_argument("--profile", type=Path, help="profile each row too: Chrome traces into this folder, top ops printed")
     p.add_argument("--no-autotune", dest="tune", action="store_false",
                    help="fast rows without cuDNN autotuning (to measure what it buys)")
     p.add_argument("--json", help="write the rows to this file")
-    args = p.parse_args(argv)
-    try:
-        for name in args.experiments:
-            spec.load(name)  # an unknown name fails here, with the closest one suggested
-    except spec.SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    peak, rows = matmul_peak(args.device), []
+    return p
+
+
+def timed_rows(args: argparse.Namespace, peak: float | None) -> list[Row]:
+    """Every (experiment, batch, mode) row; a fast row whose capture failed is refused and the rest kept."""
+    rows = []
     for name in args.experiments:
         exp = spec.load(name)
         for batch in dict.fromkeys(exp.batch_size.value if b == "documented" else int(b) for b in args.batches):
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     rows.append(measure(name, batch, mode, args.device, min_steps=args.steps, peak=peak, flops=flops,
                                         tune=args.tune))
-                except NotFastPath as exc:  # its capture failed: the other rows still count
+                except NotFastPath as exc:
                     print(f"refused {name} batch {batch} {mode}: {exc}", file=sys.stderr)
                     continue
                 print(f"measured {name} batch {batch} {mode}: {rows[-1].images_per_s:,.0f} images/s",
@@ -112,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
                 if args.profile:
                     print(f"\nprofile of {name} batch {batch} {mode} (trace in {args.profile}):\n"
                           + profile(name, batch, mode, args.device, args.profile, tune=args.tune))
-    print(table(rows, peak))
+    return rows
+
+
+def whole_runs(args: argparse.Namespace) -> dict[str, float]:
+    """--epoch and --full-recipe: wall seconds of whole runs in fresh processes."""
     extra: dict[str, float] = {}
     if args.epoch:
         print("\none epoch, end to end (a fresh process: start-up, data loading, training, checkpoint):")
@@ -127,8 +131,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nwrote {args.faces:,} 96x96 JPEGs in {time.perf_counter() - t0:.1f} s")
             extra["full-recipe:r000-dcgan"] = timed_run(["r000-dcgan", "--data", str(Path(tmp) / "faces"),
                                                          "--device", args.device])
-        seconds = extra["full-recipe:r000-dcgan"]
-        print(f"report 000's full recipe (51 epochs, batch 64, decode included): {seconds:.1f} s")
+        print(f"report 000's full recipe (51 epochs, batch 64, decode included): "
+              f"{extra['full-recipe:r000-dcgan']:.1f} s")
+    return extra
+
+
+@boundary("benchmarks.report")
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    for name in args.experiments:
+        spec.load(name)  # an unknown name fails here, with the closest one suggested
+    peak = matmul_peak(args.device)
+    rows = timed_rows(args, peak)
+    print(table(rows, peak))
+    extra = whole_runs(args)
     if args.json:
         Path(args.json).write_text(json.dumps({"peak_flops": peak, "rows": [r.as_dict() for r in rows],
                                                "timings_s": extra, "device": args.device,
