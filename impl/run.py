@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 import spec
-from impl import rundir
+from impl import overrides, rundir
 from impl.checkpoint import check_networks, load_checkpoint
 from impl.data import for_experiment
 from impl.errors import Interrupted, RunError, UsageError, say
@@ -57,6 +57,7 @@ class RunRequest:
     sync_bn: bool = False
     dry_run: bool = False
     quiet: bool = False
+    sets: dict[str, Any] = field(default_factory=dict)  # recipe changes (--set key=value), impl/overrides.py
     origin: str = "command line"  # who changed the recipe, for config.json: "command line", "study collapse", ...
     extra: dict[str, Any] = field(default_factory=dict)  # more keys for config.json (a study's arm, a claim)
 
@@ -107,9 +108,18 @@ def setup_distributed(device: str) -> tuple[int, int, str]:
 
 def overrides_of(req: RunRequest, keys: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """The request's changes to the recipe, each with where it came from, for config.json."""
-    return {k: {"value": str(v) if isinstance(v, Path) else v,
-                "origin": f"--{k.replace('_', '-')}" if req.origin == "command line" else req.origin}
-            for k in keys if (v := getattr(req, k)) is not None}
+    def origin(flag: str) -> str:
+        return flag if req.origin == "command line" else f"{req.origin} ({flag})"
+
+    out = {k: {"value": str(v) if isinstance(v, Path) else v, "origin": origin(f"--{k.replace('_', '-')}")}
+           for k in keys if (v := getattr(req, k)) is not None}
+    return out | {k: {"value": v, "origin": origin("--set")} for k, v in req.sets.items()}
+
+
+def saved_sets(config: dict[str, Any]) -> dict[str, Any]:
+    """The recipe changes (--set) a run was started with: a resume applies them again."""
+    saved = config.get("overrides") if isinstance(config.get("overrides"), dict) else {}
+    return {k: v["value"] for k, v in saved.items() if isinstance(v, dict) and "--set" in str(v.get("origin"))}
 
 
 def new_settings(req: RunRequest, exp: ExperimentSpec, device: str) -> Settings:
@@ -144,15 +154,20 @@ def resumed_settings(req: RunRequest, config: dict[str, Any], device: str) -> Se
 def resolve(req: RunRequest, device: str) -> tuple[ExperimentSpec, Settings, str | None]:
     """The experiment, its settings and the data to use: from the request, or from the run to resume."""
     if req.resume is None:
-        exp = experiment_named(req.experiment)
+        exp = overrides.apply(experiment_named(req.experiment), req.sets, "--set")
         return exp, new_settings(req, exp, device), req.data
     config = rundir.read_config(req.resume)
     if req.experiment and req.experiment != config["experiment"]:
         raise RunError(f"{req.resume} is a run of {config['experiment']}, not {req.experiment}; "
                        "drop the experiment name or start a new run")
+    sets = saved_sets(config)
+    if req.sets and req.sets != sets:
+        raise RunError(f"{req.resume}: was started with --set {sets or 'nothing'}, not {req.sets}; a run keeps its "
+                       "recipe: drop --set to resume it, or start a new run")
     saved = config.get("overrides") if isinstance(config.get("overrides"), dict) else {}
     data = req.data or _value(saved.get("data"))  # a moved data folder can be named again
-    return experiment_named(config["experiment"]), resumed_settings(req, config, device), data
+    exp = overrides.apply(experiment_named(config["experiment"]), sets, "--set")
+    return exp, resumed_settings(req, config, device), data
 
 
 def _value(override: Any) -> Any:
@@ -195,7 +210,7 @@ def open_folder(req: RunRequest, trainer: Trainer, data: str, stack: ExitStack) 
     run = Path(tempfile.mkdtemp(prefix=f"gan-spec-dry-{trainer.exp.name}-")) if req.dry_run \
         else rundir.new_run_dir(trainer.exp.name, req.out)
     stack.enter_context(rundir.locked(run))
-    config = rundir.config_of(trainer.exp, trainer.settings, trainer, data,
+    config = rundir.config_of(experiment_named(trainer.exp.name), trainer.settings, trainer, data,
                               overrides_of(req, ("epochs", "steps", "batch_size", "data", "seed")))
     rundir.write_json(run / "config.json", config | {"processes": trainer.world_size} | req.extra)
     return run

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import spec
-from impl import cli
+from impl import cli, overrides
 from impl.cli import nonempty, positive, seed
 from impl.errors import boundary
 from impl.run import RunRequest, run_experiment
@@ -31,6 +31,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=positive, help="override the documented number of epochs")
     p.add_argument("--steps", type=positive, help="stop after this many steps (batches) in total")
     p.add_argument("--batch-size", type=positive, help="override the documented batch size")
+    p.add_argument("--set", dest="set_values", action="append", default=[], metavar="KEY=VALUE",
+                   help="change a recipe value, e.g. --set optimizer.lr=2e-4 --set n_critic=3 --set clip_value=0.05 "
+                        f"(settable: {', '.join(overrides.SETTABLE)})"),
     p.add_argument("--data", type=nonempty,
                    help="folder of images, folder of FashionMNIST IDX files, 'fashion-mnist' or 'synthetic'")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: cuda if available")
@@ -58,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
 def request_of(args: argparse.Namespace) -> RunRequest:
     """The request the command line makes: every RunRequest field that is also a flag."""
     names = [f.name for f in dataclasses.fields(RunRequest) if hasattr(args, f.name)]
-    return RunRequest(**{name: getattr(args, name) for name in names})
+    return RunRequest(**{name: getattr(args, name) for name in names}, sets=overrides.parse_sets(args.set_values))
 
 
 @boundary("impl.train")

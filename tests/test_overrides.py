@@ -1,0 +1,66 @@
+"""--set changes a recipe value from the command line, validated by the spec's own rules, recorded with its origin,
+and kept by a resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import spec
+from impl import overrides, train
+from spec import SpecError
+
+ARGS = ["--data", "synthetic", "--quiet", "--batch-size", "32", "--log-every", "4"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("optimizer.lr=2e-4", ("optimizer.lr", 2e-4)), ("n_critic=3", ("n_critic", 3)),
+    ("optimizer.betas=[0.0, 0.9]", ("optimizer.betas", [0.0, 0.9])), ("d_loss=sum", ("d_loss", "sum")),
+    (" clip_value = 0.05 ", ("clip_value", 0.05)),
+])
+def test_values_are_read_as_toml(text: str, expected: tuple) -> None:
+    assert overrides.parse_set(text) == expected
+
+
+def test_a_change_reaches_the_optimizer_and_the_critic(tmp_path: Path) -> None:
+    exp = overrides.apply(spec.load("r003-wgan"), {"optimizer.lr": 3e-4, "clip_value": 0.05, "n_critic": 2})
+    assert (exp.optimizer["lr"].value, exp.clip_value.value, exp.n_critic.value) == (3e-4, 0.05, 2)
+    assert exp.clip_value.source == "--set clip_value=0.05" and exp.clip_value.status == "addition"
+    assert spec.load("r003-wgan").clip_value.value == 0.01  # the registry is untouched
+    out = tmp_path / "run"
+    assert train.main(["r003-wgan", "--steps", "4", "--set", "clip_value=0.05", "--set", "optimizer.lr=3e-4",
+                       "--out", str(out), *ARGS]) == 0
+    state = torch.load(out / "checkpoints/last.pt", weights_only=True)
+    assert state["opt_d"]["param_groups"][0]["lr"] == 3e-4
+    assert max(v.abs().max() for k, v in state["D"].items() if "weight" in k or "bias" in k) <= 0.05 + 1e-7
+    config = json.loads((out / "config.json").read_text())
+    assert config["overrides"]["clip_value"] == {"value": 0.05, "origin": "--set"}
+    assert config["recipe"]["clip_value"]["value"] == 0.01  # the documented value, beside the change
+
+
+@pytest.mark.parametrize("sets,message", [
+    ({"optimizer.lr": -1.0}, r"--set optimizer\.lr\.value: must be positive"),
+    ({"n_critic": "five"}, r"--set n_critic\.value: expected an integer"),
+    ({"clip_valu": 0.1}, r"--set clip_valu: not a recipe value one can change \(did you mean 'clip_value'\?\)"),
+    ({"optimizer.alpha": 0.9}, r"alpha.*unknown field"),
+    ({"loss": "hinge"}, r"--set loss: not a recipe value one can change"),
+])
+def test_wrong_keys_and_values_are_one_line(sets: dict, message: str) -> None:
+    with pytest.raises(SpecError, match=message) as info:
+        overrides.apply(spec.load("r000-dcgan"), sets)
+    assert "\n" not in str(info.value)
+
+
+def test_resume_keeps_the_change_and_refuses_another(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out, whole = tmp_path / "run", tmp_path / "whole"
+    common = ["--set", "clip_value=0.05", *ARGS]
+    assert train.main(["r003-wgan", "--steps", "4", "--out", str(out), *common]) == 0
+    assert train.main(["--resume", str(out), "--steps", "8", "--quiet", "--set", "clip_value=0.2"]) == 2
+    assert "was started with --set {'clip_value': 0.05}, not {'clip_value': 0.2}" in capsys.readouterr().err
+    assert train.main(["--resume", str(out), "--steps", "8", "--quiet"]) == 0
+    assert train.main(["r003-wgan", "--steps", "8", "--out", str(whole), *common]) == 0
+    a, b = (torch.load(p / "checkpoints/last.pt", weights_only=True) for p in (out, whole))
+    assert all(torch.equal(a["D"][k], b["D"][k]) for k in a["D"])  # resumed with clip 0.05, not the spec's 0.01
