@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from impl import cli, evaluate, report, rundir
+import spec
+from impl import cli, evaluate, overrides, report, rundir
 from impl.cli import nonempty, positive, seed
 from impl.errors import DataError, Interrupted, RunError, UsageError
 from impl.run import RunRequest, resolve_device, run_experiment
@@ -32,6 +33,8 @@ def arguments(prog: str, doc: str, default_data: str | None, default_n: int) -> 
     p.add_argument("--n", type=positive, default=default_n,
                    help=f"generated images per arm for the metrics (default {default_n}, at least {MIN_N})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--set", dest="set_values", action="append", default=[], metavar="KEY=VALUE",
+                   help="change a recipe value in every arm, as impl.train --set")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/<study>-<timestamp>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted study in --out: evaluated arms are kept, an arm with a checkpoint "
@@ -85,11 +88,15 @@ def check_args(args: argparse.Namespace) -> dict:
             raise DataError(f"--data {args.data}: no such file or folder; pass a folder of images, a folder of "
                             "FashionMNIST IDX files, 'fashion-mnist' or 'synthetic'")
     wanted = {k: getattr(args, k, None) for k in ("data", "steps", "seed", "n", "networks")}
-    return wanted | {"device": resolve_device(args.device)}
+    sets = overrides.parse_sets(args.set_values)
+    for _, experiment in getattr(args, "arms", []):
+        overrides.apply(spec.load(experiment), sets)  # a wrong --set fails here, before any folder
+    return wanted | {"device": resolve_device(args.device)} | ({"sets": sets} if sets else {})
 
 
 def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tuple[Path, dict[str, dict]]:
     """Train and evaluate every arm into OUT/<arm>/. Returns OUT and the results per arm."""
+    args.arms = arms
     wanted = check_args(args)
     out = args.out or Path("runs") / f"{study}-{time.strftime('%Y%m%d-%H%M%S')}"
     if args.resume:
@@ -171,6 +178,7 @@ def train_arm(run: Path, experiment: str, args: argparse.Namespace, study: str) 
     """Train one arm: from its checkpoint when an interrupted study left one (--resume), else from the start."""
     common = {"device": args.device, "data": args.data, "quiet": args.quiet, "steps": args.steps,
               "origin": f"study {study}"}
+    sets = overrides.parse_sets(args.set_values)
     if args.resume and any((run / "checkpoints").glob("*.pt")):  # prev.pt serves when last.pt is damaged
         request = RunRequest(resume=run, **common)
     else:
@@ -179,7 +187,7 @@ def train_arm(run: Path, experiment: str, args: argparse.Namespace, study: str) 
                 raise RunError(f"{run}: holds an evaluation this study cannot use and no checkpoint; move it away "
                                "and run the study again with --resume")
             shutil.rmtree(run)  # stopped before its first checkpoint: its partial log is not worth keeping
-        request = RunRequest(experiment=experiment, seed=args.seed, out=run, **common)
+        request = RunRequest(experiment=experiment, seed=args.seed, out=run, sets=sets, **common)
     try:
         run_experiment(request)
     except Interrupted as exc:  # the arm saved its checkpoint; the study is what the user continues

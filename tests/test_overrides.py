@@ -64,3 +64,20 @@ def test_resume_keeps_the_change_and_refuses_another(tmp_path: Path, capsys: pyt
     assert train.main(["r003-wgan", "--steps", "8", "--out", str(whole), *common]) == 0
     a, b = (torch.load(p / "checkpoints/last.pt", weights_only=True) for p in (out, whole))
     assert all(torch.equal(a["D"][k], b["D"][k]) for k in a["D"])  # resumed with clip 0.05, not the spec's 0.01
+
+
+def test_a_study_passes_a_change_to_every_arm(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from impl import collapse
+
+    out = tmp_path / "study"
+    argv = ["--data", "synthetic", "--steps", "2", "--n", "20", "--quiet", "--out", str(out)]
+    assert collapse.main([*argv, "--set", "optimizer.lr=3e-4"]) == 0
+    for arm in ("clip-0.01", "clip-0.1"):
+        state = torch.load(out / arm / "checkpoints/last.pt", weights_only=True)
+        assert state["opt_g"]["param_groups"][0]["lr"] == 3e-4
+        assert json.loads((out / arm / "config.json").read_text())["overrides"]["optimizer.lr"]["origin"] \
+            == "study collapse (--set)"
+    assert json.loads((out / "collapse-args.json").read_text())["sets"] == {"optimizer.lr": 3e-4}
+    other = tmp_path / "other"
+    assert collapse.main(["--data", "synthetic", "--steps", "2", "--out", str(other), "--set", "optimizer.lr=0"]) == 2
+    assert "--set optimizer.lr.value: must be positive" in capsys.readouterr().err and not other.exists()
