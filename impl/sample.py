@@ -28,18 +28,23 @@ FORMATS = ("grid", "folder", "npz")
 MAX_GRID = 1024  # images in one PNG grid; more belong in a folder or an .npz
 
 
+NOISE_CHUNK = 1000  # noise is drawn this many vectors at a time, whatever the batch: --batch changes no image
+
+
 @torch.no_grad()
 def generate(g: SpecNet, n: int, seed: int | None = None, fixed: torch.Tensor | None = None,
              batch: int = 500) -> Iterator[torch.Tensor]:
-    """n images in [-1, 1] from generator `g` (in eval mode), `batch` at a time: the first n of `fixed` noise when
-    it is given and long enough (a run's own sample noise), else noise drawn from `seed` (0 by default)."""
+    """n images in [-1, 1] from generator `g` (in eval mode), at most `batch` at a time: the first n of `fixed`
+    noise when it is given and long enough (a run's own sample noise), else noise drawn from `seed` (0 by default)
+    in chunks of NOISE_CHUNK vectors, so that the images do not depend on the batch size."""
     if fixed is not None and seed is None and n <= len(fixed):
-        for i in range(0, n, batch):
-            yield g(fixed[i:i + batch]).clamp(-1, 1)
-        return
-    gen = torch.Generator().manual_seed(seed or 0)
-    for i in range(0, n, batch):
-        yield g(torch.randn(min(batch, n - i), *g.spec.input, generator=gen)).clamp(-1, 1)
+        chunks = iter([fixed[:n]])
+    else:
+        gen = torch.Generator().manual_seed(seed or 0)
+        chunks = (torch.randn(min(NOISE_CHUNK, n - i), *g.spec.input, generator=gen) for i in range(0, n, NOISE_CHUNK))
+    for noise in chunks:
+        for i in range(0, len(noise), batch):
+            yield g(noise[i:i + batch]).clamp(-1, 1)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
