@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -21,6 +22,7 @@ from impl.progress import Progress
 from impl.tensorboard import TensorBoard
 from impl.trainer import STATS, Trainer
 
+EpochHook = Callable[[Trainer, Path], None]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a scheduler's stop, a closed terminal
 
 
@@ -51,8 +53,9 @@ class Logger:
     """Reads the statistics at a logging step, agrees on stop and divergence with the other processes, and writes
     the metrics row and the epoch files (on a background writer, while the next epoch trains)."""
 
-    def __init__(self, trainer: Trainer, run: Path | None, progress: Progress) -> None:
-        self.trainer, self.run, self.progress = trainer, run, progress
+    def __init__(self, trainer: Trainer, run: Path | None, progress: Progress, epoch_hook: EpochHook | None = None
+                 ) -> None:
+        self.trainer, self.run, self.progress, self.epoch_hook = trainer, run, progress, epoch_hook
         self.writer = rundir.BackgroundWriter()
         self.board = TensorBoard(run) if run is not None and trainer.settings.tensorboard else None
         self.t0 = time.perf_counter()
@@ -100,6 +103,10 @@ class Logger:
                                run / "samples" / f"epoch_{t.epoch:03d}.png")
             if self.board is not None:
                 self.board.grid(samples, t.step)
+            if self.epoch_hook is not None:
+                # the hook may draw noise: it must not move the training's random stream
+                with torch.random.fork_rng(devices=[t.device] if t.device.type == "cuda" else []):
+                    self.epoch_hook(t, run)
             self.progress.epoch_done(t.epoch)
         if stopping:
             self.writer.flush()
@@ -136,13 +143,14 @@ def due(trainer: Trainer, stop: StopFlag) -> bool:
             or bool(s.sample_every and trainer.step % s.sample_every == 0))
 
 
-def train_loop(trainer: Trainer, run: Path | None, quiet: bool) -> int:
+def train_loop(trainer: Trainer, run: Path | None, quiet: bool, epoch_hook: EpochHook | None = None) -> int:
     """Train to the end. Returns 0 when done, or the signal that stopped it (its checkpoint saved). `run` is None
-    on processes other than the first: they train but write nothing."""
+    on processes other than the first: they train but write nothing. `epoch_hook(trainer, run)` is called after
+    each epoch's files are queued (the claims scorecard measures every epoch with it)."""
     stop = StopFlag()
     old = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
     progress = Progress(trainer.total_steps, trainer.step, trainer.exp.name, quiet or run is None)
-    logger = Logger(trainer, run, progress)
+    logger = Logger(trainer, run, progress, epoch_hook)
     try:
         while trainer.step < trainer.total_steps:
             s = trainer.settings

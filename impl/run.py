@@ -25,7 +25,7 @@ from impl.checkpoint import check_networks, load_checkpoint
 from impl.data import for_experiment
 from impl.errors import Interrupted, RunError, UsageError, say
 from impl.fastpath import describe, speed_defaults, training_switches
-from impl.loop import train_loop
+from impl.loop import EpochHook, train_loop
 from impl.settings import Settings
 from impl.tensorboard import check_available
 from impl.trainer import Trainer
@@ -60,6 +60,7 @@ class RunRequest:
     sets: dict[str, Any] = field(default_factory=dict)  # recipe changes (--set key=value), impl/overrides.py
     origin: str = "command line"  # who changed the recipe, for config.json: "command line", "study collapse", ...
     extra: dict[str, Any] = field(default_factory=dict)  # more keys for config.json (a study's arm, a claim)
+    epoch_hook: EpochHook | None = None  # called at every epoch end with (trainer, run folder): per-epoch metrics
 
 
 @dataclass
@@ -238,7 +239,7 @@ def run_experiment(req: RunRequest) -> RunResult:
             say(describe(trainer) + ("; --eager for the plain PyTorch loop" if settings.fast else ""))
         try:
             run_dir = open_folder(req, trainer, data.description, stack)
-            stopped = train_loop(trainer, run_dir, req.quiet or req.dry_run)
+            stopped = train_loop(trainer, run_dir, req.quiet or req.dry_run, req.epoch_hook)
             last = (rundir.read_metrics(run_dir) or [{}])[-1] if run_dir is not None else {}
             if world > 1:
                 # finished or interrupted, every process decided it at the same step; wait until all are past their

@@ -187,3 +187,22 @@ def test_tensorboard_without_the_package_is_refused_up_front(tmp_path: Path, mon
     assert run_main(tmp_path, "r004-mlp", "--steps", "2", "--tensorboard", "--out", str(out)) == 2
     assert "--tensorboard needs the tensorboard package; pip install 'gan-spec[tensorboard]'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_epoch_hook_sees_every_epoch_and_moves_no_random_stream(tmp_path: Path) -> None:
+    """A hook that draws random numbers at each epoch end (as per-epoch metrics do) leaves the run bit-identical
+    to one without it."""
+    from impl.run import RunRequest, run_experiment
+
+    seen = []
+
+    def hook(trainer: Trainer, run: Path) -> None:
+        seen.append((trainer.epoch, trainer.step, run))
+        torch.randn(1000)  # the global stream the trainer draws its noise from
+
+    common = {"experiment": "r004-mlp", "data": "synthetic", "steps": 70, "batch_size": 32, "quiet": True}
+    with_hook = run_experiment(RunRequest(out=tmp_path / "a", epoch_hook=hook, **common))
+    without = run_experiment(RunRequest(out=tmp_path / "b", **common))
+    assert seen == [(1, 32, with_hook.run_dir), (2, 64, with_hook.run_dir)]
+    a, b = (torch.load(r.run_dir / "checkpoints/last.pt", weights_only=True) for r in (with_hook, without))
+    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
