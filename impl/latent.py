@@ -1,4 +1,4 @@
-"""Report 004's latent study, measured: one fixed batch of 8 latent vectors; 5 positions each set to 1, 10 and
+"""Report 004's latent probe, measured: one fixed batch of 8 latent vectors; 5 positions each set to 1, 10 and
 100; three 5x8 grids plus the base row, and a table of how far each change moves the images.
 
     python -m impl.latent runs/r004-mlp-20261123-101500 [--positions 0 20 40 60 80] [--values 1 10 100]
@@ -32,7 +32,7 @@ def mean_pairwise_distance(images: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def study(run: Path, positions: list[int], values: list[float], n: int = 8, seed: int = 0,
+def probe(run: Path, positions: list[int], values: list[float], n: int = 8, seed: int = 0,
           progress: bool = True) -> dict:
     g, state = load_generator(run)
     net = g.spec
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     try:
-        result = study(Path(args.run), args.positions, args.values, seed=args.seed, progress=not args.quiet)
+        result = probe(Path(args.run), args.positions, args.values, seed=args.seed, progress=not args.quiet)
     except (RunError, DataError, spec.SpecError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
