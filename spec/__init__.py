@@ -4,15 +4,17 @@
     spec.names()                 # every network and experiment name
     spec.load("course-dcgan-g")  # a NetworkSpec or an ExperimentSpec
     spec.errata()                # the reports' known errors, each with the check that proves it
+    spec.claims("003")           # the reports' claims about their results (spec/claims/, docs/claims.md)
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from spec.claims import ClaimSpec, check_claims, read_claims
 from spec.experiment import DatasetSpec, Erratum, ExperimentSpec, read_datasets, read_errata, read_experiment
 from spec.fields import Fact, SpecError, closest, read_toml
 from spec.network import NetworkSpec, read_network
@@ -28,6 +30,7 @@ class Registry:
     experiments: dict[str, ExperimentSpec]
     datasets: dict[str, DatasetSpec]
     errata: tuple[Erratum, ...]
+    claims: dict[str, ClaimSpec] = field(default_factory=dict)  # by id, in file order
 
     def names(self, kind: str | None = None) -> list[str]:
         if kind == "network":
@@ -105,6 +108,17 @@ def _cross_check(reg: Registry) -> None:
     for err in reg.errata:
         if err.subject not in names:
             raise SpecError(f"errata {err.id}:subject: unknown name {err.subject!r}{closest(err.subject, names)}")
+    check_claims(reg.claims, reg.experiments, reg.datasets)
+
+
+def _read_claims(files: list[Path]) -> dict[str, ClaimSpec]:
+    out: dict[str, ClaimSpec] = {}
+    for file in files:
+        for claim in read_claims(read_toml(file), file):
+            if claim.id in out:
+                raise SpecError(f"{file}:claim {claim.id}: id already used in {out[claim.id].file}; ids must be unique")
+            out[claim.id] = claim
+    return out
 
 
 def load_registry(root: Path = SPEC_DIR) -> Registry:
@@ -116,7 +130,8 @@ def load_registry(root: Path = SPEC_DIR) -> Registry:
         if (root / "datasets.toml").exists() else {}
     errata = tuple(read_errata(read_toml(root / "errata.toml"), root / "errata.toml")) \
         if (root / "errata.toml").exists() else ()
-    reg = Registry(networks=networks, experiments=experiments, datasets=datasets, errata=errata)
+    reg = Registry(networks=networks, experiments=experiments, datasets=datasets, errata=errata,
+                   claims=_read_claims(sorted((root / "claims").glob("*.toml"))))
     _cross_check(reg)
     return reg
 
@@ -140,5 +155,10 @@ def errata() -> tuple[Erratum, ...]:
     return registry().errata
 
 
-__all__ = ["DatasetSpec", "Erratum", "ExperimentSpec", "Fact", "NetworkSpec", "Registry", "SpecError", "errata",
-           "load", "load_registry", "names", "registry"]
+def claims(report: str | None = None) -> tuple[ClaimSpec, ...]:
+    """The reports' claims about their results (all, or one report's, e.g. "003"), in file order."""
+    return tuple(c for c in registry().claims.values() if report is None or c.report == report)
+
+
+__all__ = ["ClaimSpec", "DatasetSpec", "Erratum", "ExperimentSpec", "Fact", "NetworkSpec", "Registry", "SpecError",
+           "claims", "errata", "load", "load_registry", "names", "registry"]
