@@ -51,7 +51,9 @@ def _finite_positive(value: Any, where: str) -> float:
 def check_override(key: str, value: Any, where: str) -> Any:
     """`value` if it is a valid value for recipe override `key`, else a one-line SpecError naming `where`."""
     if key not in OVERRIDE_KEYS:
-        raise SpecError(f"{where}: {key!r} is not an override key{closest(key, OVERRIDE_KEYS)}; "
+        hint = (f" (did you mean 'optimizer.{key}'?)" if f"optimizer.{key}" in OVERRIDE_KEYS
+                else closest(key, OVERRIDE_KEYS))
+        raise SpecError(f"{where}: {key!r} is not an override key{hint}; "
                         f"allowed: {', '.join(OVERRIDE_KEYS)}")
     if key in ("epochs", "steps", "batch_size", "n_critic", "samples"):
         check_type(value, int, where)
@@ -93,8 +95,12 @@ class ArmSpec:
         return self.experiment + "{" + ",".join(f"{k}={json.dumps(v)}" for k, v in self.overrides) + "}"
 
     def folder(self) -> str:
-        """The key as a folder name: letters, digits, '.', '-' and '_' only."""
-        return "".join(c if c.isalnum() or c in ".-" else "_" for c in self.key()).strip("_")
+        """The key as a folder name of letters, digits, '.', '-' and '_': 'r003-wgan__clip_value-0.1__epochs-20'."""
+        def safe(text: str) -> str:
+            return "".join(c if c.isascii() and (c.isalnum() or c in ".-_") else "_" for c in text)
+
+        parts = [f"{k}-{'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in self.overrides]
+        return "__".join([self.experiment, *map(safe, parts)])
 
     def overrides_dict(self) -> dict[str, Any]:
         return dict(self.overrides)
@@ -178,7 +184,9 @@ class ClaimSpec:
 
 def _read_arm(table: Table) -> ArmSpec:
     experiment = table.req("experiment", str)
-    raw = table.opt("overrides", dict, {})
+    raw = dict(table.opt("overrides", dict, {}))
+    if isinstance(raw.get("optimizer"), dict):  # `optimizer.lr = 2e-4` in TOML is a nested table
+        raw.update({f"optimizer.{k}": v for k, v in raw.pop("optimizer").items()})
     overrides = tuple(sorted((k, check_override(k, v, f"{table.at('overrides')}.{k}")) for k, v in raw.items()))
     table.close()
     return ArmSpec(experiment=experiment, overrides=overrides)
@@ -190,6 +198,9 @@ def _read_measure(table: Table) -> MeasureSpec:
         raise SpecError(f"{table.at('kind')}: unknown measurement kind {kind!r}{closest(kind, list(REDUCTIONS))}; "
                         f"known: {', '.join(REDUCTIONS)}")
     reductions = REDUCTIONS[kind]
+    if kind == "final" and table.has("reduce"):
+        raise SpecError(f"{table.at('reduce')}: a final measurement reads metrics.json as it is; remove reduce "
+                        "(epoch_series has reductions over epochs)")
     reduce = table.req("reduce", str) if kind != "final" else ""
     if reduce not in reductions:
         raise SpecError(f"{table.at('reduce')}: {kind} has no reduction {reduce!r}{closest(reduce, list(reductions))}"
@@ -263,7 +274,8 @@ def _read_rule(table: Table, arms: dict[str, ArmSpec], measure: MeasureSpec) -> 
                         "use expect = \"higher\" or \"lower\"")
     unused = set(arms) - {fields.get("a"), fields.get("b"), fields.get("arm")}
     if unused:
-        raise SpecError(f"{table.where}: arm {sorted(unused)[0]!r} is not used by the rule; remove it or use it")
+        raise SpecError(f"{table.where.rsplit('.', 1)[0]}.arms.{sorted(unused)[0]}: not used by the rule; "
+                        "remove the arm or compare it")
     return RuleSpec(**fields)
 
 
