@@ -320,6 +320,7 @@ CASES = [  # (old text, new text, expected message pattern)
     (", value = 1.0}", "}", r"measure\.value: missing; latent pixel_change needs `value = \.\.\.`"),
     ("value = 1.0}", "value = 1.0, epoch = 3}", r"measure\.epoch: not used by latent pixel_change; remove it"),
     ("value = 1.0}", "value = inf}", r"measure\.value: must be a finite number"),
+    ("value = 1.0}", 'value = "one"}', r"measure\.value: expected a number, got str 'one'"),
     ('kind = "final", key = "domain_fid"}', 'kind = "epoch_series", key = "domain_fid", reduce = "late_change", '
      'fraction = 1.5}', r"measure\.fraction: must be between 0 and 1"),
     ('kind = "final", key = "domain_fid"}', 'kind = "epoch_series", key = "domain_fid", reduce = "at_epoch"}',

@@ -191,3 +191,9 @@ def test_markdown_row_escapes_pipes() -> None:
     result = V.judge(compare("better"), {"a": CLEAR_A, "b": CLEAR_B})
     result.quote = "a | b"
     assert "a \\| b" in result.markdown_row()
+
+
+def test_to_json_has_no_nan() -> None:
+    result = V.judge(threshold("below", 0.05), {"a": [float("nan"), 0.01, 0.02]})
+    data = json.loads(json.dumps(result.to_json(), allow_nan=False))
+    assert data["values"]["a"] == [None, 0.01, 0.02] and data["n"] == 2 and len(data["ci"]) == 2
