@@ -24,7 +24,7 @@ from typing import Any
 import spec
 from impl import cli
 from impl.errors import boundary
-from spec.claims import ArmSpec, ClaimSpec, MeasureSpec
+from spec.claim import ArmSpec, ClaimSpec, MeasureSpec
 
 MIN_LOSS_ROWS = 10  # a loss-curve property needs at least this many logged rows
 _CLASSIFIER_KEYS = ("domain_fid", "domain_kid", "domain_fid_floor", "classes_covered", "kl_to_uniform",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from impl.claims import read_measure
-from spec.claims import ClaimSpec
+from spec.claim import ClaimSpec
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURABLE = "holds", "does not hold", "inconclusive", "not measurable here"
 VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURABLE)

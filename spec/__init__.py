@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from spec.claims import ClaimSpec, check_claims, read_claims
+from spec.claim import ClaimSpec, check_claims, read_claims
 from spec.experiment import DatasetSpec, Erratum, ExperimentSpec, read_datasets, read_errata, read_experiment
 from spec.fields import Fact, SpecError, closest, read_toml
 from spec.network import NetworkSpec, read_network

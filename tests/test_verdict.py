@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from impl import verdict as V
-from spec.claims import ArmSpec, ClaimSpec, MeasureSpec, RuleSpec
+from spec.claim import ArmSpec, ClaimSpec, MeasureSpec, RuleSpec
 
 FID = MeasureSpec(kind="final", key="domain_fid")  # lower is better
 

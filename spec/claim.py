@@ -3,7 +3,8 @@
 Each claim quotes its report verbatim, names the arms it compares (experiments with optional recipe overrides),
 the measurement that decides it and the rule (impl/verdict.py applies it), or says why nothing can measure it.
 Reading is strict like the rest of spec/: unknown keys, wrong types and unknown names are one-line SpecErrors.
-docs/claims.md describes the format, every measurement and every rule.
+docs/claims.md describes the format, every measurement and every rule. The module is singular like experiment.py
+and network.py; `spec.claims()` is the function that lists the claims.
 """
 
 from __future__ import annotations
