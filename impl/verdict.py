@@ -78,14 +78,16 @@ class Verdict:
     values: dict[str, list[float | None]] = field(default_factory=dict)  # per arm, per seed
     runs: dict[str, list[str]] = field(default_factory=dict)  # per arm, the run folders read
     decided_on: list[str] = field(default_factory=list)  # the runs' training data (config.json "data")
+    proxy: str = ""  # what stands in for the claim's own words, when the measure is a proxy
 
     @property
     def data_label(self) -> str:
         """The data the verdict was decided on, FashionMNIST-64 labelled as the stand-in it is."""
         if not self.decided_on:
             return self.data
-        if self.data == "anime-faces" and all(d.startswith("FashionMNIST") for d in self.decided_on):
-            return "FashionMNIST-64 (offline stand-in for the anime faces)"
+        if all(d.startswith("FashionMNIST") for d in self.decided_on):
+            size = "FashionMNIST-64" if any("adapted" in d for d in self.decided_on) else "FashionMNIST"
+            return f"{size} (offline stand-in for the anime faces)" if self.data == "anime-faces" else size
         return "; ".join(self.decided_on)
 
     def to_json(self) -> dict[str, Any]:
@@ -179,11 +181,12 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
     `missing` says why, one reason per missing value)."""
     out = Verdict(claim=claim.id, report=claim.report, quote=claim.quote, data=claim.data,
                   measure=claim.measure.describe() if claim.measure else "-", rule=claim.rule.describe(),
-                  verdict=NOT_MEASURABLE, reason=claim.reason, values={k: list(v) for k, v in values.items()})
+                  verdict=NOT_MEASURABLE, reason=claim.reason, values={k: list(v) for k, v in values.items()},
+                  proxy=claim.proxy)
     if not claim.measurable:
         return out
     missing = list(missing)
-    absent = [name for name in claim.arms if name not in values]
+    absent = [name for name in claim.arms if not values.get(name)]
     if absent:
         out.reason = f"no runs for arm {absent[0]!r}"
         return out

@@ -185,6 +185,20 @@ def test_decide_names_what_is_missing(tmp_path: Path) -> None:
     assert result.verdict == V.NOT_MEASURABLE
     assert "a run 0" in result.reason and "metrics.json is missing" in result.reason and "2 more" in result.reason
     assert V.decide(compare("better"), {"b": b}).reason == "no runs for arm 'a'"
+    assert V.decide(compare("better"), {"a": [], "b": b}).reason == "no runs for arm 'a'"
+
+
+@pytest.mark.parametrize("data,runs,label", [
+    ("anime-faces", ["FashionMNIST train (60,000 images), adapted from 1x28x28 to 3x64x64"],
+     "FashionMNIST-64 (offline stand-in for the anime faces)"),
+    ("fashion-mnist", ["FashionMNIST train (60,000 images) from /usr/share/datasets/fashion-mnist"], "FashionMNIST"),
+    ("anime-faces", ["faces/ (71,314 images)"], "faces/ (71,314 images)"),
+    ("anime-faces", [], "anime-faces"),
+])
+def test_data_label_says_what_the_verdict_was_decided_on(data: str, runs: list, label: str) -> None:
+    result = V.judge(compare("better"), {"a": CLEAR_A, "b": CLEAR_B})
+    result.data, result.decided_on = data, runs
+    assert result.data_label == label
 
 
 def test_markdown_row_escapes_pipes() -> None:
