@@ -212,7 +212,7 @@ def sharpness(images: torch.Tensor, batch: int = 2000) -> float:
     values = []
     for part in images.split(batch):
         grey = (part.float().mean(1, keepdim=True) + 1) / 2
-        values.append(F.conv2d(grey, LAPLACIAN).flatten(1).var(1))
+        values.append(F.conv2d(grey, LAPLACIAN).flatten(1).var(1, correction=0))
     return float(torch.cat(values).mean())
 
 

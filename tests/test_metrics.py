@@ -67,6 +67,16 @@ def test_chunked_prdc_equals_the_definitions(n_real: int, n_fake: int, dim: int,
     assert got == pytest.approx(want, abs=0.05)  # cdist's matrix-product distances may flip a boundary tie
 
 
+def test_prdc_boundaries_count_as_the_papers_define_them() -> None:
+    """Points 0..6 on a line; six fakes at -3, exactly on point 0's k=3 radius (3) and point 1's k=5 radius (4)."""
+    real, fake = torch.arange(7.0)[:, None], torch.full((6, 1), -3.0)
+    got = metrics.prdc(real, fake)
+    assert got["precision"] == 1.0  # closed balls: on point 0's 3-NN radius is inside
+    assert got["recall"] == 0.0  # identical fakes: their 3-NN radius is 0
+    assert got["density"] == pytest.approx(6 * 1 / (5 * 6))  # open balls: only point 0's (radius 5) holds -3
+    assert got["coverage"] == pytest.approx(1 / 7)
+
+
 def test_prdc_refuses_too_few_points() -> None:
     with pytest.raises(DataError, match=r"^precision/recall/density/coverage: 5 images, too few .* at least 6"):
         metrics.prdc(gauss(5), gauss(50))
@@ -81,7 +91,8 @@ def test_fid_is_the_squared_mean_shift_for_unit_gaussians() -> None:
 def test_kid_repeats_exactly_and_grows_with_a_shift() -> None:
     real = gauss(300, dim=16)
     same = metrics.kernel(real, gauss(300, dim=16, seed=1), subsets=5)
-    assert metrics.kernel(real, gauss(300, dim=16, seed=1), subsets=5) == same  # seeded subsets
+    torch.rand(100)  # the global random state moves on (as training would move it): KID's subsets must not
+    assert metrics.kernel(real, gauss(300, dim=16, seed=1), subsets=5) == same
     assert abs(same[0]) < 0.05 and metrics.kernel(real, gauss(300, dim=16, seed=1, shift=1.0), subsets=5)[0] > 0.5
 
 
@@ -105,6 +116,9 @@ def test_class_scores_of_confident_and_uncertain_logits() -> None:
     sure = metrics.class_scores(torch.eye(10)[[3] * 50] * 20)
     assert sure["classes_covered"] == 1 and sure["kl_to_uniform"] == pytest.approx(math.log(10))
     assert sure["mean_confidence"] > 0.99 and sure["confident_share"] == 1.0
+    one_hot = torch.eye(10)[[0] * 10]
+    assert metrics.class_scores(one_hot * math.log(0.95 / 0.05 * 9))["confident_share"] == 1.0  # top p = 0.95
+    assert metrics.class_scores(one_hot * math.log(0.85 / 0.15 * 9))["confident_share"] == 0.0  # top p = 0.85
     unsure = metrics.class_scores(torch.zeros(50, 10))
     assert unsure["mean_confidence"] == pytest.approx(0.1) and unsure["confident_share"] == 0.0
 
@@ -113,6 +127,10 @@ def test_sharpness_drops_when_images_are_blurred() -> None:
     sharp = images(32)
     blurred = torch.nn.functional.avg_pool2d(sharp, 3, stride=1, padding=1)
     assert metrics.sharpness(torch.zeros(4, 1, 28, 28)) == 0.0
+    ramp = torch.linspace(-1, 1, 28).expand(2, 1, 28, 28)  # varied pixels, but no curvature: Laplacian 0
+    assert metrics.sharpness(ramp) == pytest.approx(0.0, abs=1e-10)
+    checker = (torch.arange(28)[:, None] + torch.arange(28)).remainder(2).float().expand(2, 1, 28, 28) * 2 - 1
+    assert metrics.sharpness(checker) == pytest.approx(16.0)  # grey 0/1 alternating: Laplacian +-4 everywhere
     assert metrics.sharpness(blurred) < 0.5 * metrics.sharpness(sharp)
     assert metrics.sharpness(images(8, shape=(3, 64, 64))) > 0
 
