@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -46,13 +47,26 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache" / "gan-spec"
 
 
-@pytest.fixture
-def fashion_run(tmp_path: Path, cache: Path) -> tuple[Path, Path]:
-    folder = fake_fashion_split(tmp_path / "fm")
-    run = tmp_path / "run"
-    assert train.main(["r004-mlp", "--data", str(folder), "--steps", "6", "--batch-size", "32", "--out", str(run),
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two short runs trained once for the module: on the FashionMNIST look-alike, and on synthetic blobs."""
+    root = tmp_path_factory.mktemp("runs")
+    folder = fake_fashion_split(root / "fm")
+    assert train.main(["r004-mlp", "--data", str(folder), "--steps", "6", "--batch-size", "32", "--out",
+                       str(root / "fashion"), "--quiet"]) == 0
+    assert train.main(["r004-mlp", "--data", "synthetic", "--steps", "2", "--out", str(root / "synthetic"),
                        "--quiet"]) == 0
-    return run, folder
+    return {"folder": folder, "fashion": root / "fashion", "synthetic": root / "synthetic"}
+
+
+def fresh(run: Path, tmp_path: Path) -> Path:
+    """A copy of a trained run, so that each test starts without metrics.json."""
+    return Path(shutil.copytree(run, tmp_path / run.name))
+
+
+@pytest.fixture
+def fashion_run(trained: dict[str, Path], tmp_path: Path, cache: Path) -> tuple[Path, Path]:
+    return fresh(trained["fashion"], tmp_path), trained["folder"]
 
 
 def test_evaluate_writes_every_metric_and_prepares_the_real_side_once(fashion_run: tuple[Path, Path], cache: Path,
@@ -139,9 +153,25 @@ def test_inception_scores_are_written_beside_the_domain_ones(fashion_run: tuple[
     assert result["inception_weights_sha256"] == "f" * 64 and result["inception_fid"] > result["inception_fid_floor"]
 
 
-def test_inception_without_real_images_is_refused(tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture) -> None:
-    run = tmp_path / "run"
-    assert train.main(["r004-mlp", "--data", "synthetic", "--steps", "2", "--out", str(run), "--quiet"]) == 0
+def test_inception_scores_against_a_folder_of_real_images(trained: dict[str, Path], tmp_path: Path, cache: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    run, faces = fresh(trained["synthetic"], tmp_path), tmp_path / "faces"
+    faces.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(30):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(faces / f"{i:02d}.png")
+    monkeypatch.setattr(features, "load_inception", lambda path: (SmallInception(), "e" * 64))
+    assert evaluate.main([str(run), "--n", "20", "--real", str(faces), "--n-real", "24", "--inception-weights",
+                          "w.pth", "--quiet"]) == 0
+    result = json.loads((run / "metrics.json").read_text())
+    assert result["real_set"] == f"{faces} (24 images)" and result["real_samples"] == 24
+    assert math.isfinite(result["inception_fid"]) and math.isfinite(result["real_sharpness"])
+    assert "domain_fid" not in result
+
+
+def test_inception_without_real_images_is_refused(trained: dict[str, Path], tmp_path: Path, cache: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    run = fresh(trained["synthetic"], tmp_path)
     assert evaluate.main([str(run), "--n", "20", "--inception-weights", "w.pth"]) == 2
     assert capsys.readouterr().err.strip().startswith("error: Inception FID needs real images: pass --real FOLDER")
     assert evaluate.main([str(run), "--n", "20", "--quiet"]) == 0  # no real set: diversity and sharpness only
