@@ -1,34 +1,41 @@
-"""Measure a trained run: domain FID/KID, class coverage and MS-SSIM diversity (and Inception FID/KID when the
-weights are supplied). Writes RUN_DIR/metrics.json.
+"""Measure a trained run and write RUN_DIR/metrics.json: diversity and sharpness for every run; for FashionMNIST
+runs the domain scores of the shipped classifier (FID/KID with their real-vs-real floor, precision/recall,
+density/coverage, class coverage, confidence); with --inception-weights the standard Inception FID/KID/IS.
 
     python -m impl.evaluate runs/r004-conv-20261123-101500 --n 10000
-    python -m impl.evaluate RUN_DIR --inception-weights inception_v3.pth --real faces/
+    python -m impl.evaluate RUN_DIR --inception-weights weights-inception-2015-12-05-6726825d.pth --real faces/
+
+Real-set features are prepared once and cached (~/.cache/gan-spec/real-features). See docs/metrics.md for what
+each number means, its direction and what it can be compared with.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-import spec
-from impl import cli, metrics, rundir
+from impl import cli, metrics, reference, rundir
 from impl.checkpoint import load_generator
-from impl.data import DataError, adapt, fashion_mnist, image_folder, to_unit
+from impl.data import DataError, to_unit
 from impl.errors import RunError, boundary
+from impl.sample import generate
 
 
-@torch.no_grad()
-def generate(run: Path, n: int, seed: int = 0, batch: int = 500) -> tuple[torch.Tensor, str]:
-    """n images in [-1, 1] from the run's last checkpoint (generator in eval mode), and the experiment name."""
+def run_images(run: Path, n: int, seed: int = 0) -> tuple[torch.Tensor, str]:
+    """n images in [-1, 1] from the run's last checkpoint (impl.sample.generate, noise from `seed`), and the
+    experiment name; refused when the generator makes non-finite pixels."""
     g, state = load_generator(run)
-    net = g.spec
-    gen = torch.Generator().manual_seed(seed)
-    out = [g(torch.randn(min(batch, n - i), *net.input, generator=gen)) for i in range(0, n, batch)]
-    return torch.cat(out).clamp(-1, 1), state["experiment"]
+    images = torch.cat(list(generate(g, n, seed=seed)))
+    bad = int((~torch.isfinite(images.flatten(1))).any(1).sum())
+    if bad:
+        raise RunError(f"{run}: the generator made {bad} of {n} images with NaN or infinite pixels; the checkpoint "
+                       "is broken (evaluate an earlier one)")
+    return images, state["experiment"]
 
 
 def is_fashion(run: Path) -> bool:
@@ -36,28 +43,42 @@ def is_fashion(run: Path) -> bool:
     return str(rundir.read_config(run).get("data", "")).startswith("FashionMNIST")
 
 
+def check_finite(result: dict) -> None:
+    """metrics.json never holds NaN or infinity: a metric that is not finite stops the evaluation, named."""
+    bad = [k for k, v in result.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise DataError(f"{', '.join(bad)}: not finite for this set of images; metrics.json is not written; "
+                        "evaluate more images, or report the run")
+
+
 def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, real_folder: Path | None = None,
-             fashion_folder: Path | None = None, progress: bool = True) -> dict:
-    fake, experiment = generate(run, n)
-    result: dict = {"experiment": experiment, "samples": n, "evaluated": time.strftime("%Y-%m-%d %H:%M:%S"),
-                    "diversity_ms_ssim": metrics.ms_ssim_diversity(fake)}
-    real = None
-    if is_fashion(run):
-        classifier, acc = metrics.load_classifier(fashion_folder, progress=progress)
-        test = fashion_mnist(fashion_folder, "test")
-        real = to_unit(adapt(test.images, tuple(fake.shape[1:])))
-        domain = metrics.fid_kid(real, fake, metrics.FeatureExtractor(classifier, 128))
-        result.update({"classifier_test_accuracy": acc, "domain_fid": domain["fid"], "domain_kid": domain["kid"],
-                       "real_set": f"FashionMNIST test split ({len(real):,} images)",
-                       **metrics.coverage(fake, classifier),
-                       "real_diversity_ms_ssim": metrics.ms_ssim_diversity(real)})
+             fashion_folder: Path | None = None, progress: bool = True, *, n_real: int = reference.N_REAL) -> dict:
+    """Generate n images from the run, score them and write RUN/metrics.json; the scores as a dict."""
+    start = time.monotonic()
+    say = reference.say_on_stderr if progress else None
+    fashion = is_fashion(run)
+    if inception_weights and not (real_folder or fashion):
+        raise DataError("Inception FID needs real images: pass --real FOLDER (or evaluate a FashionMNIST run)")
+    if fashion or inception_weights:
+        metrics.check_count("--n", n)
+        metrics.check_count("--n-real", n_real, 2 * metrics.MIN_SAMPLES)  # the floor takes two halves
+        if say and n < 2000:
+            say(f"note: FID grows as the sample count shrinks; compare FIDs only at the same --n ({n:,} here)")
+    fake, experiment = run_images(run, n)
+    result: dict = {"diversity_ms_ssim": metrics.ms_ssim_diversity(fake), "sharpness": metrics.sharpness(fake)}
+    if fashion:
+        result |= reference.domain_evaluation(fake, fashion_folder, n_real, say)
     if inception_weights:
-        if real_folder:
-            real = to_unit(image_folder(real_folder, fake.shape[-1], fake.shape[1], progress=progress).images[:n])
-        if real is None:
-            raise DataError("Inception FID needs real images: pass --real FOLDER (or evaluate a FashionMNIST run)")
-        scores = metrics.fid_kid(real, fake, metrics.inception(inception_weights))
-        result.update({"inception_fid": scores["fid"], "inception_kid": scores["kid"]})
+        shape = tuple(fake.shape[1:])
+        real = reference.folder_real(real_folder, n_real, shape, progress) if real_folder else \
+            reference.fashion_real(fashion_folder, n_real, shape)
+        result |= reference.inception_evaluation(fake, inception_weights, real, say)
+        if not fashion:
+            result |= {"real_set": real.description, "real_samples": real.count,
+                       "real_sharpness": metrics.sharpness(to_unit(real.load()))}
+    check_finite(result)
+    result = {"experiment": experiment, "samples": n, "evaluated": time.strftime("%Y-%m-%d %H:%M:%S"),
+              "evaluation_seconds": round(time.monotonic() - start, 2), **result}
     rundir.write_json(run / "metrics.json", result)
     return result
 
@@ -67,18 +88,19 @@ def main(argv: list[str] | None = None) -> int:
     p = cli.parser("python -m impl.evaluate", __doc__)
     p.add_argument("run", help="a run directory made by impl.train")
     p.add_argument("--n", type=int, default=10000, help="generated images to evaluate (default 10,000)")
-    p.add_argument("--inception-weights", type=Path, help="torchvision inception_v3 weights file (never downloaded)")
-    p.add_argument("--real", type=Path, help="folder of real images for Inception FID of non-FashionMNIST runs")
+    p.add_argument("--n-real", type=int, default=reference.N_REAL,
+                   help="real images to compare with (default 10,000: the whole FashionMNIST test split)")
+    p.add_argument("--inception-weights", type=Path, metavar="FILE",
+                   help=f"torch-fidelity's FID Inception weights ({reference.features.INCEPTION_FILE}); never "
+                        "downloaded")
+    p.add_argument("--real", type=Path, help="folder of real images for Inception scores of non-FashionMNIST runs")
     p.add_argument("--fashion", type=Path, help="folder of the FashionMNIST IDX files (default: Debian's)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.n < 2:
-        p.error("--n must be at least 2")
-    try:
-        result = evaluate(Path(args.run), args.n, args.inception_weights, args.real, args.fashion, not args.quiet)
-    except (RunError, DataError, spec.SpecError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise DataError(f"--n {args.n}: MS-SSIM diversity compares pairs, so at least 2 images are needed")
+    result = evaluate(Path(args.run), args.n, args.inception_weights, args.real, args.fashion, not args.quiet,
+                      n_real=args.n_real)
     print(json.dumps({k: v for k, v in result.items() if k != "class_histogram"}, indent=2))
     return 0
 

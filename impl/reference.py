@@ -1,0 +1,149 @@
+"""Generated images scored against a real set through one feature network, with the real side prepared once.
+
+The real side (features, the real-vs-real floor, the real set's own sharpness, diversity and confidence) is
+cached by impl.features, keyed by network weights, data, count and image size, so a second evaluation, or the
+next epoch's `domain_scores`, only extracts the generated images' features.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from impl import features, metrics
+from impl.data import adapt, fashion_mnist, image_folder, to_unit
+
+N_REAL = 10000
+_REALSETS: dict[tuple, RealSet] = {}
+_NETS: dict[str, features.DomainNet] = {}
+_RADII: dict[tuple[str, int], list[torch.Tensor]] = {}
+
+
+@dataclass
+class RealSet:
+    """Real images in the generated images' shape, loaded only when the cache misses."""
+
+    identity: str  # sha256 of the source images, plus how they are brought to `shape`
+    count: int
+    shape: tuple[int, ...]
+    description: str
+    load: Callable[[], torch.Tensor]  # -> uint8 [count, *shape]
+
+
+def say_on_stderr(line: str) -> None:
+    print(f"evaluate: {line}", file=sys.stderr, flush=True)
+
+
+def fashion_real(folder: Path | None, n_real: int, shape: tuple[int, ...]) -> RealSet:
+    """The first n_real images (or all, if fewer) of the FashionMNIST test split, adapted to `shape` as
+    FashionMNIST-64 training adapts them."""
+    key = ("fashion", str(folder), n_real, tuple(shape))
+    if key not in _REALSETS:
+        test = fashion_mnist(folder, "test")
+        native = test.images[:n_real]
+        how = "" if tuple(native.shape[1:]) == tuple(shape) else f", adapted to {'x'.join(map(str, shape))}"
+        _REALSETS[key] = RealSet(features.data_identity(native) + how, len(native), tuple(shape),
+                                 f"FashionMNIST test split ({len(native):,} images{how})",
+                                 lambda: adapt(native, tuple(shape)))
+    return _REALSETS[key]
+
+
+def folder_real(folder: Path, n_real: int, shape: tuple[int, ...], progress: bool = True) -> RealSet:
+    """n_real images drawn (seed 0) from a folder of images, decoded at the generated images' size."""
+    found = image_folder(folder, shape[-1], shape[0], progress=progress).images
+    pick = found if len(found) <= n_real else found[torch.randperm(len(found),
+                                                                   generator=torch.Generator().manual_seed(0))[:n_real]]
+    return RealSet(features.data_identity(pick), len(pick), tuple(shape), f"{folder} ({len(pick):,} images)",
+                   lambda: pick)
+
+
+def domain_net() -> features.DomainNet:
+    if "domain" not in _NETS:
+        _NETS["domain"] = features.DomainNet()
+    return _NETS["domain"]
+
+
+def real_reference(net: features.FeatureNet, real: RealSet, say: Callable[[str], None] | None) -> tuple[dict, dict]:
+    """The real set's features and its reference numbers, computed once per network, data, count and size."""
+    def compute() -> tuple[dict, dict]:
+        images = real.load()
+        unit = to_unit(images)
+        extracted = features.extract(net, unit, progress=say is not None, desc=f"{net.name} features of the real set")
+        info = {"real_set": real.description, "real_samples": real.count, **metrics.floor(extracted["features"]),
+                "real_sharpness": metrics.sharpness(unit), "real_diversity_ms_ssim": metrics.ms_ssim_diversity(unit)}
+        if isinstance(net, features.DomainNet):
+            scores = metrics.class_scores(extracted["logits"])
+            info |= {"real_mean_confidence": scores["mean_confidence"],
+                     "real_confident_share": scores["confident_share"]}
+        else:
+            info["real_inception_score"] = metrics.inception_score(extracted["logits"])[0]
+        radii = metrics.knn_radii(extracted["features"].float(), (metrics.K_PR, metrics.K_DC))
+        return {"features": extracted["features"].float(), "radius_pr": radii[0], "radius_dc": radii[1]}, info
+
+    key = features.cache_key(net, real.identity, real.shape, real.count)
+    return features.cached(key, compute, say, f"{net.name} features of the {real.description}")
+
+
+def score(net: features.FeatureNet, fake: torch.Tensor, real: RealSet, say: Callable[[str], None] | None = None,
+          ) -> dict:
+    """FID, KID, the floor, precision/recall/density/coverage and the logit scores of `fake` against `real`."""
+    metrics.check_count("generated images", len(fake))
+    metrics.check_count("real images", real.count, 2 * metrics.MIN_SAMPLES)  # the floor takes two halves
+    ref, info = real_reference(net, real, say)
+    got = features.extract(net, fake, progress=say is not None,
+                           desc=f"{net.name} features of the generated images")
+    kid, kid_std = metrics.kernel(ref["features"], got["features"])
+    out = {"fid": metrics.frechet(ref["features"], got["features"]), "kid": kid, "kid_std": kid_std,
+           **neighbour_scores(ref, features.cache_key(net, real.identity, real.shape, real.count), got["features"]),
+           **info}
+    if isinstance(net, features.DomainNet):
+        out |= metrics.class_scores(got["logits"])
+    else:
+        out["inception_score"], out["inception_score_std"] = metrics.inception_score(got["logits"])
+    return out
+
+
+def neighbour_scores(ref: dict[str, torch.Tensor], key: str, fake: torch.Tensor) -> dict[str, float]:
+    """Precision/recall/density/coverage against as many real images as there are generated ones (a fixed random
+    subset when fewer), as both papers compare equal sizes: coverage, for one, is capped by n_fake / n_real."""
+    count = len(ref["features"])
+    m = min(len(fake), count)
+    if m == count:
+        return metrics.prdc(ref["features"], fake, real_radii=[ref["radius_pr"], ref["radius_dc"]])
+    pick = torch.randperm(count, generator=torch.Generator().manual_seed(0))[:m]
+    if (key, m) not in _RADII:
+        _RADII[(key, m)] = metrics.knn_radii(ref["features"][pick], (metrics.K_PR, metrics.K_DC))
+    return metrics.prdc(ref["features"][pick], fake, real_radii=_RADII[(key, m)])
+
+
+def domain_evaluation(fake: torch.Tensor, fashion_folder: Path | None = None, n_real: int = N_REAL,
+                      say: Callable[[str], None] | None = None) -> dict:
+    """Everything the domain classifier says about `fake` (images in [-1, 1]), against the FashionMNIST test split,
+    with gan-spec's names: domain_fid, domain_kid, ..., precision, recall, density, coverage, class scores."""
+    fake = metrics.finite_cpu(fake)
+    net = domain_net()
+    real = fashion_real(fashion_folder, n_real, tuple(fake.shape[1:]))
+    got = score(net, fake, real, say)
+    renamed = {"fid": "domain_fid", "kid": "domain_kid", "kid_std": "domain_kid_std", "fid_floor": "domain_fid_floor",
+               "kid_floor": "domain_kid_floor"}
+    return {"classifier_test_accuracy": net.accuracy, "classifier_sha256": net.identity,
+            **{renamed.get(k, k): v for k, v in got.items()}}
+
+
+def inception_evaluation(fake: torch.Tensor, weights: Path, real: RealSet,
+                         say: Callable[[str], None] | None = None) -> dict:
+    """Standard Inception FID/KID/IS (torch-fidelity's InceptionV3) and the neighbour scores on its features."""
+    if say:
+        say(f"loading torch-fidelity's InceptionV3 from {weights}")
+    net = features.InceptionNet(weights, "cuda" if torch.cuda.is_available() else "cpu")
+    if say:
+        say(f"Inception features of {len(fake):,} generated images on {net.device} (299x299 each; slow on a CPU)")
+    got = score(net, fake, real, say)
+    keep = {"real_inception_score", "inception_score", "inception_score_std"}
+    return {"inception_weights_sha256": net.identity,
+            **{k if k in keep else f"inception_{k}": v for k, v in got.items()
+               if k not in ("real_set", "real_samples", "real_sharpness", "real_diversity_ms_ssim")}}

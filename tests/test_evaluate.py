@@ -1,0 +1,214 @@
+"""impl.evaluate and domain_scores end to end on a tiny FashionMNIST look-alike: the keys of metrics.json, the real
+side prepared once and cached, refused counts, no NaN written; and the latent study."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from impl import evaluate, features, latent, metrics, reference, train
+from impl.data import DataError, fashion_mnist, to_unit
+from tests.test_data import write_idx
+
+DOMAIN_KEYS = ("domain_fid", "domain_kid", "domain_kid_std", "domain_fid_floor", "domain_kid_floor", "precision",
+               "recall", "density", "coverage", "classes_covered", "kl_to_uniform", "mean_confidence",
+               "confident_share", "real_mean_confidence", "real_confident_share", "real_diversity_ms_ssim",
+               "real_sharpness", "classifier_test_accuracy")
+RUN_KEYS = ("samples", "evaluation_seconds", "diversity_ms_ssim", "sharpness")
+
+
+def fake_fashion_split(folder: Path, n: int = 256) -> Path:
+    """A tiny FashionMNIST look-alike whose class decides the image."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix in ("train", "t10k"):
+        labels = rng.integers(0, 10, n)
+        images = np.zeros((n, 28, 28), dtype=np.uint8)
+        for i, c in enumerate(labels):
+            images[i, 2 * c:2 * c + 8, 4:24] = 200 + rng.integers(0, 50)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, 2051, gz=True)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels, 2049, gz=True)
+    return folder
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty cache folder and empty in-memory caches for this test."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(features, "_MEMORY", {})
+    monkeypatch.setattr(reference, "_REALSETS", {})
+    return tmp_path / "cache" / "gan-spec"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two short runs trained once for the module: on the FashionMNIST look-alike, and on synthetic blobs."""
+    root = tmp_path_factory.mktemp("runs")
+    folder = fake_fashion_split(root / "fm")
+    assert train.main(["r004-mlp", "--data", str(folder), "--steps", "6", "--batch-size", "32", "--out",
+                       str(root / "fashion"), "--quiet"]) == 0
+    assert train.main(["r004-mlp", "--data", "synthetic", "--steps", "2", "--out", str(root / "synthetic"),
+                       "--quiet"]) == 0
+    return {"folder": folder, "fashion": root / "fashion", "synthetic": root / "synthetic"}
+
+
+def fresh(run: Path, tmp_path: Path) -> Path:
+    """A copy of a trained run, so that each test starts without metrics.json."""
+    return Path(shutil.copytree(run, tmp_path / run.name))
+
+
+@pytest.fixture
+def fashion_run(trained: dict[str, Path], tmp_path: Path, cache: Path) -> tuple[Path, Path]:
+    return fresh(trained["fashion"], tmp_path), trained["folder"]
+
+
+def test_evaluate_writes_every_metric_and_prepares_the_real_side_once(fashion_run: tuple[Path, Path], cache: Path,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    run, folder = fashion_run
+    assert evaluate.main([str(run), "--n", "64", "--fashion", str(folder)]) == 0
+    first = json.loads((run / "metrics.json").read_text())
+    err = capsys.readouterr().err
+    assert "preparing fashion-classifier features of the FashionMNIST test split (256 images) once" in err
+    for key in RUN_KEYS + DOMAIN_KEYS:
+        assert isinstance(first[key], (int, float)) and math.isfinite(first[key]), key
+    assert first["samples"] == 64 and first["real_samples"] == 256 and 1 <= first["classes_covered"] <= 10
+    assert first["evaluated"] and first["classifier_sha256"] == features.classifier.SHIPPED_SHA256
+    assert 0 <= first["precision"] <= 1 and 0 <= first["coverage"] <= 1 and 0 <= first["confident_share"] <= 1
+    cached = list((cache / "real-features").glob("*.safetensors"))
+    assert len(cached) == 1
+    features._MEMORY.clear()  # a new process: the disk cache serves
+    assert evaluate.main([str(run), "--n", "64", "--fashion", str(folder)]) == 0
+    assert "preparing" not in capsys.readouterr().err
+    second = json.loads((run / "metrics.json").read_text())
+    assert {k: v for k, v in second.items() if k not in ("evaluated", "evaluation_seconds")} == \
+        {k: v for k, v in first.items() if k not in ("evaluated", "evaluation_seconds")}
+    assert evaluate.main([str(run), "--n", "64", "--n-real", "40", "--fashion", str(folder), "--quiet"]) == 0
+    assert len(list((cache / "real-features").glob("*.safetensors"))) == 2  # another count: another entry
+    cached[0].write_bytes(b"damaged")
+    features._MEMORY.clear()
+    assert evaluate.main([str(run), "--n", "64", "--fashion", str(folder), "--quiet"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["domain_fid_floor"] == first["domain_fid_floor"]
+
+
+@pytest.mark.parametrize("n", [5, 9])
+def test_too_few_images_are_refused_before_anything_is_written(fashion_run: tuple[Path, Path], n: int,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    run, folder = fashion_run
+    assert evaluate.main([str(run), "--n", str(n), "--fashion", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: --n: {n} images, too few for FID, KID and the neighbour scores (they need at least 10; " \
+                  "2,000 or more give stable numbers); evaluate more images"
+    assert not (run / "metrics.json").exists()
+
+
+def test_a_generator_that_makes_nan_is_refused(fashion_run: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture) -> None:
+    run, folder = fashion_run
+    g, state = evaluate.load_generator(run)
+    next(g.parameters()).data.fill_(math.nan)
+    monkeypatch.setattr(evaluate, "load_generator", lambda run: (g, state))
+    assert evaluate.main([str(run), "--n", "20", "--fashion", str(folder)]) == 2
+    assert "the generator made 20 of 20 images with NaN or infinite pixels" in capsys.readouterr().err
+    assert not (run / "metrics.json").exists()
+
+
+def test_a_metric_that_is_not_finite_is_named_and_not_written() -> None:
+    with pytest.raises(DataError, match=r"^domain_fid, sharpness: not finite"):
+        evaluate.check_finite({"domain_fid": math.nan, "sharpness": math.inf, "samples": 3, "real_set": "x"})
+
+
+class SmallInception(torch.nn.Module):
+    """A stand-in with the Inception interface (uint8 RGB -> pool features, 1008 logits), fast on a CPU: 64-d
+    features, since FID's matrix square root of 2048 x 2048 covariances takes seconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.pool, self.fc = torch.nn.Linear(3 * 16, 64), torch.nn.Linear(64, 1008)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        small = torch.nn.functional.adaptive_avg_pool2d(x.float() / 255, 4).flatten(1)
+        pool = self.pool(small).relu()
+        return pool, self.fc(pool)
+
+
+def test_inception_scores_are_written_beside_the_domain_ones(fashion_run: tuple[Path, Path],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    run, folder = fashion_run
+    monkeypatch.setattr(features, "load_inception", lambda path: (SmallInception(), "f" * 64))
+    assert evaluate.main([str(run), "--n", "40", "--fashion", str(folder), "--inception-weights", "w.pth",
+                          "--quiet"]) == 0
+    result = json.loads((run / "metrics.json").read_text())
+    for key in ("inception_fid", "inception_kid", "inception_fid_floor", "inception_kid_floor", "inception_score",
+                "real_inception_score", "inception_precision", "inception_recall", "inception_density",
+                "inception_coverage", "domain_fid"):
+        assert math.isfinite(result[key]), key
+    assert result["inception_weights_sha256"] == "f" * 64 and result["inception_fid"] > result["inception_fid_floor"]
+
+
+def test_inception_scores_against_a_folder_of_real_images(trained: dict[str, Path], tmp_path: Path, cache: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    run, faces = fresh(trained["synthetic"], tmp_path), tmp_path / "faces"
+    faces.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(30):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(faces / f"{i:02d}.png")
+    monkeypatch.setattr(features, "load_inception", lambda path: (SmallInception(), "e" * 64))
+    assert evaluate.main([str(run), "--n", "20", "--real", str(faces), "--n-real", "24", "--inception-weights",
+                          "w.pth", "--quiet"]) == 0
+    result = json.loads((run / "metrics.json").read_text())
+    assert result["real_set"] == f"{faces} (24 images)" and result["real_samples"] == 24
+    assert math.isfinite(result["inception_fid"]) and math.isfinite(result["real_sharpness"])
+    assert "domain_fid" not in result
+
+
+def test_inception_without_real_images_is_refused(trained: dict[str, Path], tmp_path: Path, cache: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    run = fresh(trained["synthetic"], tmp_path)
+    assert evaluate.main([str(run), "--n", "20", "--inception-weights", "w.pth"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: Inception FID needs real images: pass --real FOLDER")
+    assert evaluate.main([str(run), "--n", "20", "--quiet"]) == 0  # no real set: diversity and sharpness only
+    assert set(json.loads((run / "metrics.json").read_text())) == {"experiment", "evaluated", *RUN_KEYS}
+
+
+def test_domain_scores_rank_real_images_above_noise(tmp_path: Path, cache: Path) -> None:
+    folder = fake_fashion_split(tmp_path / "fm")
+    real = to_unit(fashion_mnist(folder, "train").images[:100])  # the same kind of images, not the same ones
+    noise = torch.rand(100, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    good = metrics.domain_scores(real, fashion_folder=folder)
+    bad = metrics.domain_scores(noise, fashion_folder=folder)
+    assert all(isinstance(v, (int, float)) for v in good.values())
+    assert good["domain_fid"] < bad["domain_fid"] and good["precision"] > bad["precision"] + 0.5
+    assert good["coverage"] > bad["coverage"] and good["domain_fid_floor"] == bad["domain_fid_floor"]
+
+
+def test_latent_study_grids_and_table(fashion_run: tuple[Path, Path]) -> None:
+    run, _ = fashion_run
+    assert latent.main([str(run), "--quiet"]) == 0
+    result = json.loads((run / "latent/latent.json").read_text())
+    assert [(r["position"], r["value"]) for r in result["rows"][:5]] == [(p, 1.0) for p in (0, 20, 40, 60, 80)]
+    assert len(result["rows"]) == 15 and all("class_flips" in r for r in result["rows"])
+    side = 28 * 3 + 2  # 28-pixel images are enlarged 3x in grids, with 2-pixel padding
+    for value in ("1", "10", "100"):
+        with Image.open(run / f"latent/value_{value}.png") as grid:
+            assert grid.size == (8 * side + 2, 5 * side + 2)
+    with Image.open(run / "latent/base.png") as grid:
+        assert grid.size == (8 * side + 2, side + 2)
+    assert latent.main([str(run), "--positions", "100", "--quiet"]) == 2
+
+
+def test_neighbour_scores_from_the_cache_equal_a_direct_computation(tmp_path: Path, cache: Path) -> None:
+    folder = fake_fashion_split(tmp_path / "fm")
+    fake, real = (to_unit(fashion_mnist(folder, split).images[:50]) for split in ("train", "test"))
+    net = features.DomainNet()
+    want = metrics.prdc(features.extract(net, real)["features"], features.extract(net, fake)["features"])
+    got = metrics.domain_scores(fake, fashion_folder=folder, n_real=50)  # cached real radii of all 50
+    assert {k: got[k] for k in want} == pytest.approx(want, abs=1e-9)
+    assert want["density"] > 0 and 0 < want["coverage"] <= 1
