@@ -80,14 +80,15 @@ def data_sha256(data: Dataset) -> str:
 def train_classifier(train: Dataset, test: Dataset, epochs: int = EPOCHS,
                      progress: bool = True) -> tuple[FashionClassifier, float]:
     """gan-spec's recipe: seed 0, Adam(1e-3), batch 128, `epochs` passes; the model and its test accuracy."""
-    with torch.enable_grad():  # callers may be inside no_grad (sampling code)
+    # callers may be inside no_grad (sampling code); the recipe seeds the global generator, restored afterwards
+    with torch.enable_grad(), torch.random.fork_rng(devices=[]):
         return _train(train, test, epochs, progress)
 
 
 def _train(train: Dataset, test: Dataset, epochs: int, progress: bool) -> tuple[FashionClassifier, float]:
     from tqdm import tqdm
 
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # the recipe's seed; train_classifier restores the caller's random state afterwards
     model = FashionClassifier()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     n, batch = len(train.images), 128
