@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 import spec
-from impl import metrics, rundir
+from impl import grids, metrics
 from impl.data import DataError
 from impl.evaluate import is_fashion
 from impl.rundir import RunError
@@ -46,7 +46,7 @@ def study(run: Path, positions: list[int], values: list[float], n: int = 8, seed
     classifier = metrics.load_classifier(progress=progress)[0] if is_fashion(run) else None
     base_labels = classifier(base).argmax(1) if classifier is not None else None
     out_dir = run / "latent"
-    rundir.save_grid(base, out_dir / "base.png", columns=n)
+    grids.labelled_grid(base, ["base"], [f"vector {i + 1}" for i in range(n)], out_dir / "base.png")
     rows = []
     for value in values:
         grid = []
@@ -60,7 +60,8 @@ def study(run: Path, positions: list[int], values: list[float], n: int = 8, seed
             if classifier is not None:
                 row["class_flips"] = int((classifier(images).argmax(1) != base_labels).sum())
             rows.append(row)
-        rundir.save_grid(torch.cat(grid), out_dir / f"value_{value:g}.png", columns=n)
+        grids.labelled_grid(torch.cat(grid), [f"z[{p}] = {value:g}" for p in positions],
+                            [f"vector {i + 1}" for i in range(n)], out_dir / f"value_{value:g}.png")
     result = {"experiment": state["experiment"], "step": state["step"], "positions": positions, "values": values,
               "base_row_spread": mean_pairwise_distance(base), "rows": rows}
     (out_dir / "latent.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
