@@ -25,7 +25,11 @@ MAX_PNG_PIXELS = 25_000_000  # and under 2 megapixels
 
 def text(value: object) -> str:
     """Any value as text that encodes as UTF-8 (surrogates from undecodable names or JSON escapes become U+FFFD)."""
-    return str(value).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    raw = str(value)
+    try:  # a name's undecodable bytes come back as they were, then show as U+FFFD
+        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # other lone surrogates (a JSON "\\ud800")
+        return raw.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def esc(value: object) -> str:
