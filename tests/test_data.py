@@ -348,5 +348,5 @@ def test_user_cache_caches_do_not_pile_up(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_a_folder_holding_only_runs_is_refused(tmp_path: Path) -> None:
     fake_run(tmp_path / "runs" / "r004-mlp-1")
-    with pytest.raises(DataError, match=r"no image files .* \(only 2 inside gan-spec run folders, which are not data\)"):
+    with pytest.raises(DataError, match=r"no image files .* \(only 2 inside gan-spec run folders, which are not data"):
         image_folder(tmp_path, 8, progress=False)

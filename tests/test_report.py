@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from impl import charts, grids, report
+from tests.test_data import png_header
 
 TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "strong", "table", "tr", "th", "td",
         "div", "figure", "figcaption", "img", "section", "ul", "li", "code"}
@@ -203,6 +204,8 @@ def test_files_outside_the_run_are_never_embedded(tmp_path: Path) -> None:
     (run / "latent").mkdir()
     (run / "latent" / "base.png").symlink_to(run / "samples" / "epoch_001.png")  # inside: shown
     (run / "latent" / "value_1.png").write_text("<script>not a png</script>")
+    (run / "latent" / "value_10.png").write_bytes(png_header(10_000, 10_000))  # a decompression bomb's header
+    (run / "latent" / "value_100.png").write_bytes(png_header(20_000, 20_000))
     other = make_run(tmp_path / "other", epochs=0)
     (other / "samples").symlink_to(private.parent)
     os.symlink(private, private.parent / "epoch_001.png")
@@ -215,6 +218,8 @@ def test_files_outside_the_run_are_never_embedded(tmp_path: Path) -> None:
     assert "samples/epoch_002.png: points outside the run folder; left out" in notices
     assert "loss.png: points outside the run folder; left out" in notices
     assert "latent/value_1.png: not a PNG; left out" in notices
+    assert {"latent/value_10.png: too large; left out", "latent/value_100.png: not a readable PNG; left out"} \
+        <= set(notices)
     assert "samples/epoch_001.png: points outside the run folder; left out" in notices  # other's linked folder
     assert len(root.all("section")[0].all("img")) == 2  # the strip of epoch 1 and the linked base grid
 
