@@ -9,8 +9,8 @@ cache) keyed by the file list and the size, so the second start takes seconds.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
+import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 
 from impl.errors import DataError
+from impl.imagefiles import RUN_FILES, cache_path, image_files, printable, write_cache
 
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
 FACES_DIRS = ("faces", "data/faces")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 MAX_PIXELS = 64_000_000  # larger files are refused rather than decoded (decompression bombs)
 IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -102,6 +102,13 @@ def fashion_mnist(folder: Path | None = None, split: str = "train", download: bo
 
 # ---------------------------------------------------------------- folders of images
 
+def _scaled(arr: np.ndarray, top: float) -> np.ndarray:
+    """Grey values of any range as uint8: [min(0, lowest), max(top, highest)] -> [0, 255], so 16-bit and float
+    images are scaled, not clipped to black or white (a float image in [0, 1] keeps its meaning)."""
+    low, high = min(0.0, float(arr.min())), max(top, float(arr.max()))
+    return np.round((arr - low) / (high - low) * 255).astype(np.uint8)
+
+
 def _decode(path: Path, size: int, channels: int) -> np.ndarray | str:
     """One image as uint8 [C, size, size], or the reason it was left out."""
     from PIL import Image, UnidentifiedImageError
@@ -111,12 +118,16 @@ def _decode(path: Path, size: int, channels: int) -> np.ndarray | str:
             if img.width * img.height > MAX_PIXELS:
                 return "too large"
             img.load()
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey: scale to 8 bits, not clip
-                arr = np.asarray(img, dtype=np.float32)
-                img = Image.fromarray((arr / max(float(arr.max()), 1.0) * 255).astype(np.uint8))
+            if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16/32-bit integer and 32-bit float grey
+                arr = np.asarray(img, dtype=np.float64)
+                if not np.isfinite(arr).all():
+                    return "non-finite pixel values (NaN or infinity)"
+                img = Image.fromarray(_scaled(arr, 1.0))
             img = img.convert("RGB" if channels == 3 else "L")  # palette, RGBA (alpha dropped), grey, CMYK
             img = img.resize((size, size), Image.Resampling.BICUBIC) if img.size != (size, size) else img
             arr = np.asarray(img, dtype=np.uint8)
+    except Image.DecompressionBombError:  # PIL refuses headers above 2 * Image.MAX_IMAGE_PIXELS
+        return "too large"
     except PermissionError:
         return "unreadable (permission denied)"
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
@@ -124,54 +135,44 @@ def _decode(path: Path, size: int, channels: int) -> np.ndarray | str:
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
 
 
-def _cache_path(folder: Path, files: list[Path], size: int, channels: int) -> Path:
-    key = hashlib.sha256(f"{size}:{channels}".encode())
-    for f in files:
-        st = f.stat()
-        key.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    name = f".gan-spec-{size}px-{channels}c-{key.hexdigest()[:16]}.pt"
-    if os.access(folder, os.W_OK):
-        return folder / name
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gan-spec"
-    return cache / f"{folder.name}{name}"
-
-
 def image_folder(folder: Path, size: int, channels: int = 3, workers: int | None = None,
                  progress: bool = True) -> Dataset:
     """Every image file under `folder`, converted to `channels` and resized to size x size."""
     folder = Path(folder)
+    shown = printable(folder)
     if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder; pass --data pointing at a folder of images")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        raise DataError(f"{shown}: no such folder; pass --data pointing at a folder of images")
+    files, runs = image_files(folder)
     if not files:
-        raise DataError(f"{folder}: no image files (.jpg, .png, ...) found; pass --data pointing at a folder of images")
-    cache = _cache_path(folder, files, size, channels)
+        inside = f" (only {runs} inside gan-spec run folders, which are not data)" if runs else ""
+        raise DataError(f"{shown}: no image files (.jpg, .png, ...) found{inside}; "
+                        "pass --data pointing at a folder of images")
+    cache = cache_path(folder, files, size, channels)
     if cache.is_file():
         try:
             saved = torch.load(cache, weights_only=True)
-            return Dataset(saved["images"], None, f"{len(saved['images']):,} images from {folder} (cached)",
+            return Dataset(saved["images"], None, f"{len(saved['images']):,} images from {shown} (cached)",
                            dict(saved["skipped"]))
         except Exception:  # a damaged cache is rebuilt, never trusted
             cache.unlink(missing_ok=True)
+    from PIL import Image
     from tqdm import tqdm
 
-    with ThreadPoolExecutor(workers or min(16, (os.cpu_count() or 2) * 2)) as pool:
+    with ThreadPoolExecutor(workers or min(16, (os.cpu_count() or 2) * 2)) as pool, warnings.catch_warnings():
+        # PIL warns about headers above Image.MAX_IMAGE_PIXELS; _decode counts those files as too large itself
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         results = list(tqdm(pool.map(lambda p: _decode(p, size, channels), files), total=len(files),
-                            desc=f"decoding {folder.name}", unit="img", disable=not progress, leave=False))
+                            desc=f"decoding {printable(folder.name)}", unit="img", disable=not progress, leave=False))
     good = [r for r in results if isinstance(r, np.ndarray)]
     skipped = dict(Counter(r for r in results if isinstance(r, str)))
+    if runs:
+        skipped[RUN_FILES] = runs
     if not good:
         reasons = ", ".join(f"{n} {why}" for why, n in skipped.items())
-        raise DataError(f"{folder}: none of the {len(files)} image files could be used ({reasons}); check the folder")
+        raise DataError(f"{shown}: none of the {len(files)} image files could be used ({reasons}); check the folder")
     images = torch.from_numpy(np.stack(good))
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        torch.save({"images": images, "skipped": skipped}, tmp)
-        os.replace(tmp, cache)
-    except OSError:
-        pass  # a cache is an optimisation; a read-only or full disk must not stop training
-    return Dataset(images, None, f"{len(images):,} images from {folder}", skipped)
+    write_cache(cache, images, skipped)
+    return Dataset(images, None, f"{len(images):,} images from {shown}", skipped)
 
 
 # ---------------------------------------------------------------- synthetic data and shape adaptation
@@ -227,6 +228,9 @@ def for_experiment(dataset: str, data: str | None, shape: tuple[int, ...], how: 
         if folder is None:
             raise DataError(f"data set {dataset} not found (looked in {', '.join(str(p) for p in places)}); {how}")
         found = image_folder(folder, shape[1], shape[0], progress=progress)
+    elif not data.strip():
+        raise DataError(f"--data {data!r}: empty; pass a folder of images, a folder of FashionMNIST IDX files, "
+                        "'fashion-mnist' or 'synthetic'")
     else:
         path = Path(data).expanduser()
         if not path.exists():

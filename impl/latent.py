@@ -15,11 +15,10 @@ from pathlib import Path
 
 import torch
 
-import spec
-from impl import cli, metrics, rundir
+from impl import cli, grids, metrics
 from impl.checkpoint import load_generator
 from impl.data import DataError
-from impl.errors import RunError, boundary
+from impl.errors import boundary
 from impl.evaluate import is_fashion
 
 
@@ -45,7 +44,7 @@ def probe(run: Path, positions: list[int], values: list[float], n: int = 8, seed
     classifier = metrics.load_classifier(progress=progress)[0] if is_fashion(run) else None
     base_labels = classifier(base).argmax(1) if classifier is not None else None
     out_dir = run / "latent"
-    rundir.save_grid(base, out_dir / "base.png", columns=n)
+    grids.labelled_grid(base, ["base"], [f"vector {i + 1}" for i in range(n)], out_dir / "base.png")
     rows = []
     for value in values:
         grid = []
@@ -59,7 +58,8 @@ def probe(run: Path, positions: list[int], values: list[float], n: int = 8, seed
             if classifier is not None:
                 row["class_flips"] = int((classifier(images).argmax(1) != base_labels).sum())
             rows.append(row)
-        rundir.save_grid(torch.cat(grid), out_dir / f"value_{value:g}.png", columns=n)
+        grids.labelled_grid(torch.cat(grid), [f"z[{p}] = {value:g}" for p in positions],
+                            [f"vector {i + 1}" for i in range(n)], out_dir / f"value_{value:g}.png")
     result = {"experiment": state["experiment"], "step": state["step"], "positions": positions, "values": values,
               "base_row_spread": mean_pairwise_distance(base), "rows": rows}
     (out_dir / "latent.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -75,11 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
-    try:
-        result = probe(Path(args.run), args.positions, args.values, seed=args.seed, progress=not args.quiet)
-    except (RunError, DataError, spec.SpecError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    result = probe(Path(args.run), args.positions, args.values, seed=args.seed, progress=not args.quiet)
     print(f"base row spread {result['base_row_spread']:.3f} (mean pixel distance between its 8 images)")
     print(f"{'position':>8} {'value':>6} {'pixel change':>12} {'row spread':>10} {'class flips':>11}")
     for r in result["rows"]:

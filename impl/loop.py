@@ -15,7 +15,7 @@ from types import FrameType
 
 import torch
 
-from impl import rundir
+from impl import grids, rundir
 from impl.checkpoint import load_checkpoint, save_checkpoint, snapshot
 from impl.errors import RunError, RunFailed
 from impl.progress import Progress
@@ -113,7 +113,7 @@ class Logger:
             save_checkpoint(run, t.state_dict())
 
     def grid(self, samples: torch.Tensor, path: Path) -> None:
-        rundir.save_grid(samples, path)
+        grids.save_grid(samples, path)
         if self.board is not None:
             self.board.grid(samples, self.trainer.step)
 

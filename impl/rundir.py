@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import os
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from impl import grids
 from impl.checkpoint import save_checkpoint
 from impl.errors import RunError
 
@@ -195,26 +195,6 @@ def read_metrics(run: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def grid_columns(n: int) -> int:
-    """Columns of a sample grid: one row up to 10 images (report 004's 8), rows of 10 for 20, else square."""
-    if n <= 10:
-        return n
-    return 10 if n % 10 == 0 and n <= 40 else math.ceil(math.sqrt(n))
-
-
-def save_grid(images: torch.Tensor, path: Path, columns: int | None = None) -> Path:
-    """Images in [-1, 1] as one PNG grid."""
-    from torchvision.utils import save_image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images = images.detach().float().cpu()
-    if images.shape[-1] < 64:  # 28x28 garments are too small to look at: enlarge, keeping the pixels sharp
-        images = torch.nn.functional.interpolate(images, scale_factor=math.ceil(64 / images.shape[-1]), mode="nearest")
-    save_image(images * 0.5 + 0.5, path, nrow=columns or grid_columns(len(images)),
-               padding=2, pad_value=1.0)
-    return path
-
-
 def plot_losses(run: Path) -> Path | None:
     rows = read_metrics(run)
     if not rows:
@@ -241,7 +221,7 @@ def plot_losses(run: Path) -> Path | None:
 def write_epoch(run: Path, samples: torch.Tensor, state: dict[str, Any], grid: Path) -> None:
     """An epoch's files: its sample grid, its checkpoint and the loss curves so far."""
     try:
-        save_grid(samples, grid)
+        grids.save_grid(samples, grid)
         save_checkpoint(run, state)
         plot_losses(run)
     except OSError as exc:  # the grid or the plot (save_checkpoint says its own)

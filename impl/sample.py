@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from impl import cli, rundir
+from impl import cli, grids
 from impl.build import SpecNet
 from impl.checkpoint import load_generator
 from impl.cli import positive, seed
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.format == "grid":
             out = args.out or args.run / "samples" / f"sample_{args.n}.png"
-            rundir.save_grid(torch.cat(list(batches)), out)
+            grids.save_grid(torch.cat(list(batches)), out)
         elif args.format == "folder":
             out = args.out
             out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import spec
-from impl import cli, evaluate, overrides, report, rundir
+from impl import cli, evaluate, grids, overrides, report, rundir
 from impl.cli import nonempty, positive, seed
 from impl.errors import DataError, Interrupted, RunError, UsageError
 from impl.run import RunRequest, resolve_device, run_experiment
@@ -41,21 +41,6 @@ def arguments(prog: str, doc: str, default_data: str | None, default_n: int) -> 
                         "resumes from it, the rest start")
     p.add_argument("--quiet", action="store_true")
     return p
-
-
-def side_by_side(grids: list[Path], out: Path, gap: int = 20) -> Path:
-    from PIL import Image
-
-    images = [Image.open(g).convert("RGB") for g in grids]
-    canvas = Image.new("RGB", (sum(i.width for i in images) + gap * (len(images) - 1), max(i.height for i in images)),
-                       "white")
-    x = 0
-    for img in images:
-        canvas.paste(img, (x, 0))
-        x += img.width + gap
-        img.close()
-    canvas.save(out)
-    return out
 
 
 def images_per_s(run: Path) -> float | None:
@@ -119,7 +104,7 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tu
         config = rundir.read_config(out / arm)
         results[arm] |= {"experiment": experiment, "steps": config["total_steps"],
                          "generator_steps": config.get("generator_steps"), "images_per_s": images_per_s(out / arm)}
-    side_by_side([sorted((out / arm / "samples").glob("*.png"))[-1] for arm, _ in arms], out / f"{study}.png")
+    grids.side_by_side([sorted((out / arm / "samples").glob("*.png"))[-1] for arm, _ in arms], out / f"{study}.png")
     return out, results
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import struct
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +213,143 @@ def test_random_bytes_give_only_data_errors(tmp_path: Path, blob: bytes, gz: boo
         image_folder(folder, 16, progress=False)
     except DataError as exc:
         assert "\n" not in str(exc)
+
+
+# ---------------------------------------------------------------- hostile folders, part two (issue 13)
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width x height grey pixels in its header and holds almost nothing: what a decompression
+    bomb looks like to a loader that reads the header first."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def test_decompression_bombs_are_counted_not_raised(tmp_path: Path) -> None:
+    """PIL warns above Image.MAX_IMAGE_PIXELS (89 MP) and raises DecompressionBombError above twice that; both
+    headers are a counted skip, no warning escapes, and PIL's own limit is left as it was."""
+    folder = tmp_path / "f"
+    folder.mkdir()
+    limit = Image.MAX_IMAGE_PIXELS
+    (folder / "warns.png").write_bytes(png_header(10_000, 10_000))  # 100 MP: DecompressionBombWarning
+    (folder / "raises.png").write_bytes(png_header(20_000, 20_000))  # 400 MP: DecompressionBombError
+    Image.new("RGB", (8, 8), "red").save(folder / "good.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = image_folder(folder, 8, progress=False)
+    assert len(ds.images) == 1 and ds.skipped == {"too large": 2}
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+    assert Image.MAX_IMAGE_PIXELS == limit
+
+
+def test_file_names_that_are_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Linux names are bytes: a folder, a subfolder and a file whose names are not UTF-8 are read, cached and
+    described in text that prints."""
+    root = tmp_path / os.fsdecode(b"faces-\xff")
+    sub = root / os.fsdecode(b"sub-\xfe\xfd")
+    sub.mkdir(parents=True)
+    Image.new("RGB", (8, 8), "red").save(root / os.fsdecode(b"\xe9t\xe9.png"))
+    Image.new("RGB", (8, 8), "blue").save(sub / os.fsdecode(b"\x80.png"))
+    first = image_folder(root, 8, progress=False)
+    second = image_folder(root, 8, progress=False)
+    assert len(first.images) == 2 and "(cached)" in second.description
+    print(first.description, second.description)  # pytest's capture encodes as UTF-8, strictly
+    assert "images from" in capsys.readouterr().out
+    first.description.encode("utf-8")
+
+
+def test_float_images_are_scaled_by_their_range(tmp_path: Path) -> None:
+    """32-bit float (mode F) TIFFs: values in [0, 1] and in [0, 1000] both span black to white, not black."""
+    folder = tmp_path / "f"
+    folder.mkdir()
+    ramp = np.tile(np.linspace(0, 1, 16, dtype=np.float32), (16, 1))
+    Image.fromarray(ramp, "F").save(folder / "unit.tif")
+    Image.fromarray(ramp * 1000, "F").save(folder / "wide.tif")
+    nan = ramp.copy()
+    nan[3, 3] = np.nan
+    Image.fromarray(nan, "F").save(folder / "nan.tif")
+    ds = image_folder(folder, 16, channels=1, progress=False)
+    assert len(ds.images) == 2 and ds.skipped == {"non-finite pixel values (NaN or infinity)": 1}
+    for image in ds.images:
+        row = image[0, 0].tolist()
+        assert row[0] == 0 and row[-1] == 255 and row == sorted(row)
+
+
+def test_empty_data_argument_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture) -> None:
+    """--data "" would be the current folder, runs/ and all; it is refused."""
+    with pytest.raises(DataError, match=r"^--data '': empty; pass a folder of images"):
+        for_experiment("anime-faces", "", (3, 64, 64), "how")
+    from impl import train
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:  # the command line refuses it first, as a usage error
+        train.main(["r004-mlp", "--data", "", "--steps", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("error: python -m impl.train: argument --data: must not be empty")
+    assert not any(tmp_path.iterdir())
+
+
+def fake_run(folder: Path, config: dict | None = None) -> Path:
+    (folder / "samples").mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(config or {"experiment": "r004-mlp", "recipe": {}}))
+    Image.new("RGB", (8, 8), "green").save(folder / "samples" / "epoch_001.png")
+    Image.new("RGB", (8, 8), "green").save(folder / "loss.png")
+    return folder
+
+
+def test_run_folders_inside_the_data_are_not_data(tmp_path: Path) -> None:
+    """A run written into the data folder (--out inside it), runs/ and a study folder are left out and counted;
+    a foreign folder that merely holds a config.json is data."""
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(folder / f"{i}.png")
+    fake_run(folder / "my-run", {"written by": "another version"})  # config.json beside samples/ is enough
+    fake_run(folder / "runs" / "r004-mlp-20261123-101500")
+    Image.new("RGB", (8, 8)).save(folder / "runs" / "report-figure.png")
+    study = folder / "study"
+    fake_run(study / "clip-0.01")
+    (study / "collapse-args.json").write_text("{}")
+    Image.new("RGB", (8, 8)).save(study / "collapse.png")
+    foreign = folder / "other"
+    foreign.mkdir()
+    (foreign / "config.json").write_text('{"camera": "x"}')
+    Image.new("RGB", (8, 8)).save(foreign / "kept.png")
+    ds = image_folder(folder, 8, progress=False)
+    assert len(ds.images) == 4  # 0.png, 1.png, 2.png, other/kept.png
+    assert ds.skipped == {"inside a gan-spec run or study folder": 8}
+
+
+def test_caches_of_a_folder_do_not_pile_up(tmp_path: Path) -> None:
+    """A new cache of a folder at a size replaces the older ones of that folder and size; other sizes stay."""
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(folder / f"{i}.png")
+        image_folder(folder, 8, progress=False)
+    image_folder(folder, 16, progress=False)
+    assert sorted(p.name.split("-")[2] for p in folder.glob(".gan-spec-*")) == ["16px", "8px"]
+    assert "(cached)" in image_folder(folder, 8, progress=False).description
+
+
+def test_user_cache_caches_do_not_pile_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the user cache, folders with the same name do not share (or delete) each other's caches."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    for parent in ("a", "b"):
+        folder = tmp_path / parent / "faces"
+        folder.mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (8, 8), (i, 0, 0)).save(folder / f"{i}.png")
+            image_folder(folder, 8, progress=False)
+    assert len(list((tmp_path / "cache" / "gan-spec").glob("*.pt"))) == 2
+
+
+def test_a_folder_holding_only_runs_is_refused(tmp_path: Path) -> None:
+    fake_run(tmp_path / "runs" / "r004-mlp-1")
+    with pytest.raises(DataError, match=r"no image files .* \(only 2 inside gan-spec run folders, which are not data"):
+        image_folder(tmp_path, 8, progress=False)

@@ -16,6 +16,7 @@ from PIL import Image
 from impl import evaluate, features, latent, metrics, reference, train
 from impl.data import DataError, fashion_mnist, to_unit
 from tests.test_data import write_idx
+from tests.test_report import tile_layout
 
 DOMAIN_KEYS = ("domain_fid", "domain_kid", "domain_kid_std", "domain_fid_floor", "domain_kid_floor", "precision",
                "recall", "density", "coverage", "classes_covered", "kl_to_uniform", "mean_confidence",
@@ -195,12 +196,11 @@ def test_latent_study_grids_and_table(fashion_run: tuple[Path, Path]) -> None:
     result = json.loads((run / "latent/latent.json").read_text())
     assert [(r["position"], r["value"]) for r in result["rows"][:5]] == [(p, 1.0) for p in (0, 20, 40, 60, 80)]
     assert len(result["rows"]) == 15 and all("class_flips" in r for r in result["rows"])
-    side = 28 * 3 + 2  # 28-pixel images are enlarged 3x in grids, with 2-pixel padding
-    for value in ("1", "10", "100"):
+    for value in ("1", "10", "100"):  # 28-pixel images enlarged 3x, between grey gaps, labelled
         with Image.open(run / f"latent/value_{value}.png") as grid:
-            assert grid.size == (8 * side + 2, 5 * side + 2)
+            assert tile_layout(grid)[:2] == ([84] * 5, [84] * 8)
     with Image.open(run / "latent/base.png") as grid:
-        assert grid.size == (8 * side + 2, side + 2)
+        assert tile_layout(grid)[:2] == ([84], [84] * 8)
     assert latent.main([str(run), "--positions", "100", "--quiet"]) == 2
 
 

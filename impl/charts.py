@@ -1,0 +1,111 @@
+"""What the report compares across runs: the loss curves of all runs overlaid in one chart, which direction of
+each metric is better and which run is best in it, and the settings that make runs not comparable.
+
+Charts are matplotlib Figures (no pyplot: no global state) encoded as PNG bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from impl.runfiles import get, num, text
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # in the run's summary row
+    label: str
+    better: str | None  # "lower", "higher", or None where no direction is better
+    hint: str = ""
+
+    @property
+    def heading(self) -> str:
+        return self.label + {"lower": " ↓", "higher": " ↑", None: ""}[self.better]
+
+
+COLUMNS = (
+    Column("steps", "steps", None, "steps logged (batches)"),
+    Column("d_loss", "d_loss", None, "last logged D/critic loss; losses of different loss families do not compare"),
+    Column("g_loss", "g_loss", None, "last logged generator loss"),
+    Column("images_per_s", "images/s", "higher", "median training throughput over the logging intervals"),
+    Column("domain_fid", "domain FID", "lower", "Frechet distance in the FashionMNIST classifier's features"),
+    Column("domain_kid", "domain KID", "lower", "kernel inception distance in the same features"),
+    Column("inception_fid", "Inception FID", "lower", "with the Inception weights you supplied"),
+    Column("inception_kid", "Inception KID", "lower", "with the Inception weights you supplied"),
+    Column("classes_covered", "classes covered", "higher", "FashionMNIST classes with >= 1 % of the samples"),
+    Column("kl_to_uniform", "KL to uniform", "lower", "of the class histogram; 0 = all classes equally often"),
+    Column("diversity_ms_ssim", "diversity MS-SSIM", "lower", "mean MS-SSIM of random pairs; 1 = all alike"),
+)
+OPTIONAL = {"inception_fid", "inception_kid"}  # shown only when some run has them
+DIFFERENCES = (("steps", ("total_steps",)), ("data", ("data",)), ("seed", ("settings", "seed")),
+               ("device", ("settings", "device")))
+
+
+def best_rows(values: list[object], better: str | None) -> set[int]:
+    """Indices of the best runs in a column: none without a direction, fewer than two numbers, or all equal."""
+    numbers = {i: num(v) for i, v in enumerate(values) if num(v) is not None}
+    if better is None or len(numbers) < 2 or len(set(numbers.values())) == 1:
+        return set()
+    target = (min if better == "lower" else max)(numbers.values())
+    return {i for i, v in numbers.items() if v == target}
+
+
+def differences(names: list[str], configs: list[dict]) -> list[str]:
+    """'steps (a: 48, b: 96)' for each of steps, data, seed and device in which the runs' config.json differ."""
+    out = []
+    for label, keys in DIFFERENCES:
+        values = [text(get(config, *keys)) if get(config, *keys) is not None else "?" for config in configs]
+        if len(configs) > 1 and len(set(values)) > 1:
+            out.append(f"{label} (" + ", ".join(f"{n}: {v}" for n, v in zip(names, values)) + ")")
+    return out
+
+
+def curves(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
+    """(steps, values) of the rows where both are finite numbers."""
+    points = [(num(r.get("step")), num(r.get(key))) for r in rows]
+    kept = [(s, v) for s, v in points if s is not None and v is not None]
+    return [s for s, _ in kept], [v for _, v in kept]
+
+
+def label(name: str, limit: int = 40) -> str:
+    """A run name as matplotlib text: shortened, and its dollar signs escaped (else they start mathtext, which
+    can fail to parse)."""
+    name = text(name)
+    name = name if len(name) <= limit else name[: limit - 1] + "…"
+    return name.replace("$", r"\$")
+
+
+def loss_overlay(series: list[tuple[str, list[dict]]]):  # -> matplotlib.figure.Figure | None
+    """One chart of every run's d_loss (solid) and g_loss (dashed) against steps, a colour per run; None when no
+    run logged a loss. A y range beyond +-50 (WGAN critics, BCE's clamp at 100) is drawn symlog."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.2))
+    ax = fig.subplots()
+    drawn, extreme = 0, 0.0
+    for i, (name, rows) in enumerate(series):
+        colour = f"C{i % 10}"
+        for key, style, who in (("d_loss", "-", "D"), ("g_loss", "--", "G")):
+            steps, values = curves(rows, key)
+            if steps:
+                ax.plot(steps, values, style, color=colour, label=f"{label(name)}: {who}", linewidth=1.4)
+                drawn += 1
+                extreme = max(extreme, *(abs(v) for v in values))
+    if not drawn:
+        return None
+    if extreme > 50:
+        ax.set_yscale("symlog", linthresh=1.0)
+    ax.set(xlabel="step (batches)", ylabel="loss",
+           title="losses of all runs (solid: discriminator / critic, dashed: generator)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def png_bytes(fig) -> bytes:
+    """A Figure as PNG bytes, without metadata."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    return buffer.getvalue()
