@@ -1,8 +1,8 @@
 """Spec files that derive from another (`base = "name"`): an experiment or a network variant.
 
-An experiment repeats only the fields that differ from its base. A network variant (gan-spec's additions, such
-as a critic without its Sigmoid or with its batch norms swapped) starts from its base's modules and forward
-order and applies, in this order:
+An experiment repeats only the fields that differ from its base (its `latent` study is not inherited). A network
+variant (report 001's critic without the Sigmoid, gan-spec's critics with spectral norm or layer norm) starts from
+its base's modules and forward order and applies, in this order:
 
     drop = ["ls.6", "sigmoid"]       # module paths (with their children) or forward op names
     [[replace]]                      # a module with another type and arguments
@@ -28,8 +28,9 @@ _WEIGHTED = ("Conv2d", "ConvTranspose2d", "Linear")
 
 
 def merge_experiment(base: dict[str, Any], child: dict[str, Any], file: Path) -> dict[str, Any]:
-    """Each field of the child (a [table] included) replaces the base's whole."""
-    return {**base, **child}
+    """Each field of the child (a [table] included) replaces the base's whole. A study of the base (`latent`)
+    is not inherited: it was run on the base's networks."""
+    return {**{k: v for k, v in base.items() if k != "latent"}, **child}
 
 
 def merge_network(base: dict[str, Any], child: dict[str, Any], file: Path) -> dict[str, Any]:
@@ -74,5 +75,5 @@ def merge_network(base: dict[str, Any], child: dict[str, Any], file: Path) -> di
     skip = ("module", "forward", "evidence", "name", "title", "status", "source")
     header = {k: v for k, v in base.items() if k not in skip}
     out = {**header, **{k: v for k, v in child.items() if k not in (*VARIANT_KEYS, "base")}}
-    out["module"], out["forward"] = modules, forward
+    out["module"], out["forward"], out["base"] = modules, forward, child["base"]
     return out
