@@ -109,3 +109,26 @@ def test_sampled_mutants_are_killed() -> None:
     survivors = [f"{r.mutant.file}:{r.mutant.field} {r.mutant.old!r} -> {r.mutant.new!r}" for r in results
                  if not r.killer]
     assert not survivors, "mutants no test catches:\n" + "\n".join(survivors)
+
+
+def test_latent_study_defaults_are_the_spec_facts(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """impl.latent's positions and values are r004-mlp's latent facts, and those are report 004's."""
+    from impl import latent
+
+    documented = spec.load("r004-mlp").latent
+    assert documented.values.documented and documented.positions.status == "inferred"  # erratum e12
+    seen = {}
+
+    def fake_study(run, positions, values, **kwargs):
+        seen.update(positions=positions, values=values)
+        return {"base_row_spread": 0.0, "rows": []}
+
+    monkeypatch.setattr(latent, "study", fake_study)
+    assert latent.main([str(tmp_path), "--quiet"]) == 0
+    assert seen == {"positions": [0, 20, 40, 60, 80], "values": [1.0, 10.0, 100.0]}
+    other = dataclasses.replace(documented, positions=dataclasses.replace(documented.positions, value=[1, 21]),
+                                values=dataclasses.replace(documented.values, value=[7]))
+    exp = dataclasses.replace(spec.load("r004-mlp"), latent=other)
+    monkeypatch.setattr(spec, "load", lambda name: exp if name == "r004-mlp" else spec.registry().load(name))
+    assert latent.main([str(tmp_path), "--quiet"]) == 0
+    assert seen == {"positions": [1, 21], "values": [7.0]}, "impl.latent does not read its defaults from the spec"
