@@ -92,6 +92,7 @@ def _read_all(files: list[Path], reader: Callable, merge: Callable, seen: dict[s
         if base in chain:
             raise SpecError(f"{file}:base: circular base chain {' -> '.join((*chain, base))}")
         parent = dict(resolved(by_name[base], (*chain, base)))
+        reader(parent, by_name[base])  # a broken base is reported against its own file, before any merging
         parent.pop("base", None)
         return merge(parent, data, file)
 
