@@ -28,6 +28,7 @@ class Code:
     """What a source excerpt declares."""
 
     class_name: str = ""
+    variable: str = ""  # "G" or "D" in `G = nn.Sequential(`
     layers: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # (attribute or '', type, args)
     forward: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (module name or op, op args)
     shapes: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)  # (layers above the comment, shape)
@@ -128,6 +129,8 @@ def read_code(text: str, symbols: dict[str, int], fixes: tuple[tuple[str, str], 
         text = text.replace(said, meant)
     if found := _CLASS.search(text):
         code.class_name = found[1]
+    if found := re.search(r"\b([GD])\s*=\s*nn\.Sequential\(", text):
+        code.variable = found[1]
     pending, in_forward = "", False
     for line in text.splitlines():
         stripped = line.strip()
@@ -194,8 +197,13 @@ def compare(net: NetworkSpec, evidence: Evidence) -> list[str]:
             problems.append(f"forward {_steps_text(code.forward)} != spec {_steps_text(spec_steps)}")
         if code.class_name and code.class_name != net.class_name:
             problems.append(f"class {code.class_name!r} != spec class {net.class_name!r}")
-    elif len(code.layers) != len(leaves):
-        problems.append(f"{len(code.layers)} layers in the code, {len(leaves)} in the spec")
+    else:
+        if net.class_name != "Sequential":
+            problems.append(f"the code is an nn.Sequential, the spec's class is {net.class_name!r}")
+        if len(code.layers) != len(leaves):
+            problems.append(f"{len(code.layers)} layers in the code, {len(leaves)} in the spec")
+    if code.variable and code.variable != net.role[0].upper():
+        problems.append(f"the code builds {code.variable} = ..., the spec's role is {net.role}")
     pairs = zip(code.layers, leaves)
     if named:  # by attribute name: a missing or extra layer is reported above, not as a cascade of mismatches
         by_name = {name: (name, kind, args) for name, kind, args in code.layers}

@@ -156,6 +156,14 @@ def _check_evidence(item: Claim, reg: Any, texts: dict[str, str] | None) -> list
         else:
             problems += [f"line {line!r} is not in report {item.report}" for line in ev.text.splitlines()
                          if line.strip() and line not in text]
+    net = reg.networks[item.spec]
     if ev.kind == "code":
-        problems += code.compare(reg.networks[item.spec], ev)
+        problems += code.compare(net, ev)
+    elif ev.kind in ("printout", "summary") and not any(e.kind == "code" for e in net.evidence):
+        # with no forward code, the modules run in the order the printout (registration) or the table (calls) shows
+        declared = [m.path for m in net.modules if m.type != "Sequential"]
+        called = [s.module for s in net.forward if s.module]
+        if called != declared:
+            problems.append(f"the forward pass calls {called}, but with no forward code the modules run in the "
+                            f"order the {ev.kind} lists them: {declared}")
     return problems

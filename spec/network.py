@@ -216,6 +216,9 @@ def read_network(data: dict[str, Any], file: Path) -> NetworkSpec:
     role = top.req("role", str)
     if role not in ROLES:
         raise SpecError(f"{top.at('role')}: {role!r} is not one of {', '.join(ROLES)}{closest(role, ROLES)}")
+    class_name = top.opt("class", str, "Sequential")
+    if class_name in ("Generator", "Discriminator") and class_name.lower() != role:
+        raise SpecError(f"{top.at('role')}: class {class_name!r} with role {role!r}; one of them is wrong")
     defaults = (top.opt("status", str, "documented"), top.req("source", str))
     if defaults[0] not in STATUSES:
         raise SpecError(f"{top.at('status')}: {defaults[0]!r} is not one of {', '.join(STATUSES)}")
@@ -238,7 +241,7 @@ def read_network(data: dict[str, Any], file: Path) -> NetworkSpec:
             shape = output_shape(step.op, step.args, shape, f"{file}:forward[{i}] ({step.op})")
         shapes.append(shape)
     network = NetworkSpec(
-        name=name, file=file, role=role, title=top.req("title", str), class_name=top.opt("class", str, "Sequential"),
+        name=name, file=file, role=role, title=top.req("title", str), class_name=class_name,
         input=input_shape, init=init, modules=modules, forward=forward,
         evidence=tuple(_read_evidence(item) for item in top.subs("evidence")), shapes=tuple(shapes),
         addition=defaults[0] == "addition", symbols=symbols, base=top.opt("base", str, ""))

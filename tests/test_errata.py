@@ -33,7 +33,17 @@ def quoted(erratum: spec.Erratum, words: str) -> str:
     return words
 
 
+def _cases_hold_the_quotes(erratum: spec.Erratum, check: dict) -> None:
+    """Each case is an excerpt of the erratum's report holding one of its quotes, and every quote is in a case."""
+    texts = [spec.load(name).evidence[index] for name, index in check["cases"]]
+    for ev in texts:
+        assert ev.source.startswith(erratum.report), f"{ev.source}: not report {erratum.report}"
+        assert any(q in ev.text for q in erratum.quotes), f"{ev.source}: holds none of the erratum's quotes"
+    assert all(any(q in ev.text for ev in texts) for q in erratum.quotes), "a quote is in none of the cases"
+
+
 def prove_printout(erratum: spec.Erratum, check: dict) -> None:
+    _cases_hold_the_quotes(erratum, check)
     for name, index in check["cases"]:
         evidence = spec.load(name).evidence[index]
         model = repr(impl.build(name))
@@ -44,6 +54,7 @@ def prove_printout(erratum: spec.Erratum, check: dict) -> None:
 
 
 def prove_code(erratum: spec.Erratum, check: dict) -> None:
+    _cases_hold_the_quotes(erratum, check)
     for name, index in check["cases"]:
         net = spec.load(name)
         evidence = net.evidence[index]
@@ -132,7 +143,8 @@ def prove_baseline_named(erratum: spec.Erratum, check: dict) -> None:
 
 
 def prove_unstated(erratum: spec.Erratum, check: dict) -> None:
-    """The report has no word for the values, and the spec does not pretend it has."""
+    """The report uses none of the words the other reports use for the values, and the spec does not pretend
+    it states them."""
     exp = spec.load(check["experiment"])
     for field in check["fields"]:
         assert not getattr(exp, field).documented, f"{exp.name}.{field} is marked documented"
@@ -143,6 +155,8 @@ def prove_unstated(erratum: spec.Erratum, check: dict) -> None:
         pytest.skip("the reports are not beside the checkout: their words are not checked")
     said = [w for w in check["words"] if w in texts[erratum.report].lower()]
     assert not said, f"report {erratum.report} does use {said}"
+    unused = [w for w in check["words"] if not any(w in t.lower() for r, t in texts.items() if r != erratum.report)]
+    assert not unused, f"no other report uses {unused}: not evidence of what a report would say"
 
 
 def prove_latent_rows(erratum: spec.Erratum, check: dict) -> None:
@@ -248,7 +262,7 @@ def prove_layer_claims(erratum: spec.Erratum, check: dict) -> None:
         ins = {s.module: shape for s, shape in zip(net.forward, (net.input, *net.shapes))}
         outs = {s.module: shape for s, shape in zip(net.forward, net.shapes)}
         layers = [m for m in net.modules if m.type == kind]
-        sign = 1 if direction == "grow" else -1
+        sign = {"grow": 1, "shrink": -1}[direction]
         sizes_ok = all(sign * (outs[m.path][1] - ins[m.path][1]) > 0 for m in layers)
         against = [m.path for m in layers if sign * (m.args["out_channels"] - m.args["in_channels"]) >= 0]
         assert sizes_ok, f"{name}: not every {kind} changes the map size as the report says"
@@ -289,3 +303,12 @@ def test_errata_ids_are_numbered_in_order() -> None:
     ids = [e.id for e in spec.errata()]
     assert [int(i[1:3]) for i in ids] == list(range(1, len(ids) + 1))
     assert all(i.split("-")[1] == e.report for i, e in zip(ids, spec.errata()))
+
+
+def test_errata_table_lists_every_erratum() -> None:
+    """docs/errata.md has one row per erratum, in order, for the report it names."""
+    from pathlib import Path
+
+    rows = re.findall(r"^\| (e\d\d) \| (\d{3}) \|", (Path(__file__).parent.parent / "docs/errata.md").read_text(
+        encoding="utf-8"), re.M)
+    assert rows == [(e.id[:3], e.report) for e in spec.errata()]
