@@ -100,7 +100,8 @@ def _steps(node: ast.AST, symbols: dict[str, int]) -> list[tuple[str, dict[str, 
     if isinstance(owner, ast.Name) and owner.id in ("F", "torch") and func in _OPS:
         args = {}
         if func == "leaky_relu":
-            slope = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords), None)
+            slope = node.args[1] if len(node.args) > 1 else \
+                next((k.value for k in node.keywords if k.arg == "negative_slope"), None)
             args["negative_slope"] = 0.01 if slope is None else _value(slope, symbols)
         return [*inner, (_OPS[func], args)]
     raise ValueError(f"cannot read {ast.unparse(node)!r} as a forward step")
