@@ -201,6 +201,8 @@ def compare(net: NetworkSpec, evidence: Evidence) -> list[str]:
     else:
         if net.class_name != "Sequential":
             problems.append(f"the code is an nn.Sequential, the spec's class is {net.class_name!r}")
+        if [m.path for m in leaves] != [str(i) for i in range(len(leaves))]:
+            problems.append(f"an nn.Sequential names its layers 0, 1, 2, ...; the spec has {[m.path for m in leaves]}")
         if len(code.layers) != len(leaves):
             problems.append(f"{len(code.layers)} layers in the code, {len(leaves)} in the spec")
     if code.variable and code.variable != net.role[0].upper():
