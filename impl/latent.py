@@ -70,8 +70,9 @@ def probe(run: Path, positions: list[int], values: list[float], n: int = 8, seed
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser("python -m impl.latent", __doc__)
     p.add_argument("run", help="a run directory made by impl.train")
-    p.add_argument("--positions", type=int, nargs="+", default=[0, 20, 40, 60, 80])
-    p.add_argument("--values", type=float, nargs="+", default=[1.0, 10.0, 100.0])
+    documented = spec.load("r004-mlp").latent  # report 004's study: positions (erratum e12) and values
+    p.add_argument("--positions", type=int, nargs="+", default=list(documented.positions.value))
+    p.add_argument("--values", type=float, nargs="+", default=[float(v) for v in documented.values.value])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)

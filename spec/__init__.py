@@ -5,23 +5,41 @@
     spec.load("course-dcgan-g")  # a NetworkSpec or an ExperimentSpec
     spec.errata()                # the reports' known errors, each with the check that proves it
     spec.claims("003")           # the reports' claims about their results (spec/claims/, docs/claims.md)
+
+The files are read from this package's folder, or from $GAN_SPEC_DIR when it is set (a copy to experiment on,
+as `python -m tests.mutate` does).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from spec.claim import ClaimSpec, check_claims, read_claims
-from spec.experiment import DatasetSpec, Erratum, ExperimentSpec, read_datasets, read_errata, read_experiment
+from spec.experiment import (
+    DatasetSpec,
+    Erratum,
+    ExperimentSpec,
+    LatentSpec,
+    read_datasets,
+    read_errata,
+    read_experiment,
+)
 from spec.fields import Fact, SpecError, closest, read_toml
+from spec.layers import MAX_BATCH_ACTIVATIONS
 from spec.network import NetworkSpec, read_network
 from spec.variants import merge_experiment, merge_network
 
 SPEC_DIR = Path(__file__).resolve().parent
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def spec_dir() -> Path:
+    """The folder the registry is read from: $GAN_SPEC_DIR if set, else this package's folder."""
+    return Path(os.environ.get("GAN_SPEC_DIR") or SPEC_DIR)
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,7 @@ def _read_all(files: list[Path], reader: Callable, merge: Callable, seen: dict[s
         if base in chain:
             raise SpecError(f"{file}:base: circular base chain {' -> '.join((*chain, base))}")
         parent = dict(resolved(by_name[base], (*chain, base)))
+        reader(parent, by_name[base])  # a broken base is reported against its own file, before any merging
         parent.pop("base", None)
         return merge(parent, data, file)
 
@@ -104,6 +123,18 @@ def _cross_check(reg: Registry) -> None:
         if exp.dataset.value not in reg.datasets:
             raise SpecError(f"{exp.file}:dataset.value: unknown data set {exp.dataset.value!r}"
                             f"{closest(exp.dataset.value, sorted(reg.datasets))}; known: {', '.join(reg.datasets)}")
+        per_sample = g.activations + d.activations
+        if exp.batch_size.value * per_sample > MAX_BATCH_ACTIVATIONS:
+            batch = exp.batch_size.value
+            raise SpecError(f"{exp.file}:batch_size.value: a batch of {batch:,} samples x {per_sample:,} activation "
+                            f"values each is {batch * per_sample:,} values, over the budget of "
+                            f"{MAX_BATCH_ACTIVATIONS:,} (docs/spec-format.md); use a smaller batch")
+        if exp.latent is not None:
+            size = g.input[0] if len(g.input) == 1 else 0
+            for pos in exp.latent.positions.value:
+                if not 0 <= pos < size:
+                    raise SpecError(f"{exp.file}:latent.positions.value: position {pos} is not in the generator's "
+                                    f"latent vector ({g.name} takes {list(g.input)}: positions 0 to {size - 1})")
     names = reg.names()
     for err in reg.errata:
         if err.subject not in names:
@@ -121,8 +152,12 @@ def _read_claims(files: list[Path]) -> dict[str, ClaimSpec]:
     return out
 
 
-def load_registry(root: Path = SPEC_DIR) -> Registry:
-    """Read and validate every spec file under `root` (networks/, experiments/, datasets.toml, errata.toml)."""
+def load_registry(root: Path | None = None) -> Registry:
+    """Read and validate every spec file under `root` (networks/, experiments/, datasets.toml, errata.toml);
+    by default the folder `spec_dir()` names."""
+    root = spec_dir() if root is None else Path(root)
+    if not (root / "networks").is_dir():
+        raise SpecError(f"{root}: not a spec folder (it has no networks/); check $GAN_SPEC_DIR or the path given")
     seen: dict[str, Path] = {}
     networks = _read_all(sorted((root / "networks").glob("*.toml")), read_network, merge_network, seen)
     experiments = _read_all(sorted((root / "experiments").glob("*.toml")), read_experiment, merge_experiment, seen)
@@ -160,5 +195,5 @@ def claims(report: str | None = None) -> tuple[ClaimSpec, ...]:
     return tuple(c for c in registry().claims.values() if report is None or c.report == report)
 
 
-__all__ = ["ClaimSpec", "DatasetSpec", "Erratum", "ExperimentSpec", "Fact", "NetworkSpec", "Registry", "SpecError",
-           "claims", "errata", "load", "load_registry", "names", "registry"]
+__all__ = ["ClaimSpec", "DatasetSpec", "Erratum", "ExperimentSpec", "Fact", "LatentSpec", "NetworkSpec", "Registry",
+           "SpecError", "claims", "errata", "load", "load_registry", "names", "registry", "spec_dir"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spec.fields import Fact, SpecError, Table, closest, read_fact
+from spec.fields import Fact, SpecError, Table, check_type, closest, number, positive_ints, read_fact
 
 LOSSES = ("bce", "wgan", "wgan-gp", "lsgan", "hinge")
 OPTIMIZERS = {  # name -> keyword arguments a spec may give besides lr
@@ -14,7 +14,87 @@ OPTIMIZERS = {  # name -> keyword arguments a spec may give besides lr
     "RMSprop": ("alpha", "eps", "momentum", "weight_decay"),
     "SGD": ("momentum", "weight_decay", "nesterov"),
 }
-CHECKS = ("printout", "output_shape", "steps_per_epoch", "bce_saturation", "forward_op", "head_activation", "quotes")
+CHECKS = ("printout", "output_shape", "steps_per_epoch", "bce_saturation", "forward_op", "head_activation",
+          "baseline_named", "unstated", "latent_rows", "printout_mixes", "comment_marks", "losses_added",
+          "mitigation_reverts", "table_layout", "code", "layer_claims")
+
+
+def _optimizer_value(key: str, value: Any, where: str) -> None:
+    """Each optimizer argument by type and range, as torch.optim would refuse it (but at load, in one line)."""
+    if key == "betas":
+        check_type(value, list, where)
+        if len(value) != 2:
+            raise SpecError(f"{where}: betas are a pair [beta1, beta2], got {value!r}")
+        for i, beta in enumerate(value):
+            number(beta, f"{where}[{i}]", 0, 1, open_high=True)
+    elif key == "nesterov":
+        check_type(value, bool, where)
+    elif key == "lr":
+        number(value, where, 0, open_low=True)
+    elif key == "eps":
+        number(value, where, 0, open_low=True)
+    elif key == "alpha":
+        number(value, where, 0, 1)
+    else:  # momentum, weight_decay
+        number(value, where, 0)
+
+
+def _read_optimizer(top: Table) -> dict[str, Fact]:
+    opt_table = top.sub("optimizer")
+    opt_name = read_fact(opt_table, "name", str)
+    if opt_name.value not in OPTIMIZERS:
+        raise SpecError(f"{opt_table.at('name')}.value: unknown optimizer {opt_name.value!r}"
+                        f"{closest(opt_name.value, list(OPTIMIZERS))}; known: {', '.join(OPTIMIZERS)}")
+    optimizer = {"name": opt_name}
+    for key in ("lr", *OPTIMIZERS[opt_name.value]):
+        kind = list if key == "betas" else bool if key == "nesterov" else float
+        fact = read_fact(opt_table, key, kind, required=key == "lr")
+        if fact is not None:
+            _optimizer_value(key, fact.value, f"{opt_table.at(key)}.value")
+            optimizer[key] = fact
+    opt_table.close()
+    return optimizer
+
+
+@dataclass(frozen=True)
+class LatentSpec:
+    """Report 004's latent study: which latent positions are set to which values (impl.latent's defaults)."""
+
+    count: Fact  # how many positions the report picks
+    spacing: Fact  # 'every N numbers'
+    positions: Fact  # 0-based positions
+    values: Fact  # what each position is set to
+    grid: Fact  # the images it makes: [rows, columns]
+
+
+def _read_latent(top: Table, samples: Fact) -> LatentSpec | None:
+    table = top.sub("latent", required=False)
+    if table is None:
+        return None
+    facts = {key: read_fact(table, key, int if key in ("count", "spacing") else list)
+             for key in ("count", "spacing", "positions", "values", "grid")}
+    table.close()
+    latent = LatentSpec(**facts)
+    where = table.at
+    number(latent.count.value, f"{where('count')}.value", 1)
+    number(latent.spacing.value, f"{where('spacing')}.value", 1)
+    positions = latent.positions.value
+    for i, pos in enumerate(positions):
+        check_type(pos, int, f"{where('positions')}.value[{i}]")
+    if len(positions) != latent.count.value or len(set(positions)) != len(positions):
+        raise SpecError(f"{where('positions')}.value: {latent.count.value} different positions are needed "
+                        f"(count), got {positions!r}")
+    if any(b - a != latent.spacing.value for a, b in zip(positions, positions[1:])):
+        raise SpecError(f"{where('positions')}.value: {positions!r} are not {latent.spacing.value} apart (spacing)")
+    if not latent.values.value:
+        raise SpecError(f"{where('values')}.value: give at least one value to set the positions to")
+    for i, value in enumerate(latent.values.value):
+        number(value, f"{where('values')}.value[{i}]")
+    rows = latent.count.value * len(latent.values.value)
+    if latent.grid.value != [rows, samples.value]:
+        raise SpecError(f"{where('grid')}.value: {latent.count.value} positions x {len(latent.values.value)} values "
+                        f"of {samples.value} samples make a [{rows}, {samples.value}] grid, not {latent.grid.value!r}")
+    return latent
 
 
 @dataclass(frozen=True)
@@ -39,6 +119,7 @@ class ExperimentSpec:
     stated_steps: Fact | None = None
     base: str = ""
     addition: bool = False
+    latent: LatentSpec | None = None  # report 004's latent study (r004-mlp)
 
     def facts(self) -> dict[str, Fact]:
         """Every recipe value by field name, optimizer values as optimizer.<key>."""
@@ -58,8 +139,8 @@ class ExperimentSpec:
 
 
 def _positive(fact: Fact | None, where: str) -> Fact | None:
-    if fact is not None and not fact.value > 0:
-        raise SpecError(f"{where}.value: must be positive, got {fact.value!r}")
+    if fact is not None:
+        number(fact.value, f"{where}.value", 0, open_low=True)
     return fact
 
 
@@ -71,31 +152,22 @@ def read_experiment(data: dict[str, Any], file: Path) -> ExperimentSpec:
     if loss.value not in LOSSES:
         raise SpecError(f"{top.at('loss')}.value: unknown loss {loss.value!r}{closest(loss.value, LOSSES)}; "
                         f"known: {', '.join(LOSSES)}")
-    opt_table = top.sub("optimizer")
-    opt_name = read_fact(opt_table, "name", str)
-    if opt_name.value not in OPTIMIZERS:
-        raise SpecError(f"{opt_table.at('name')}.value: unknown optimizer {opt_name.value!r}"
-                        f"{closest(opt_name.value, list(OPTIMIZERS))}; known: {', '.join(OPTIMIZERS)}")
-    optimizer = {"name": opt_name, "lr": _positive(read_fact(opt_table, "lr", float), opt_table.at("lr"))}
-    for key in OPTIMIZERS[opt_name.value]:
-        fact = read_fact(opt_table, key, (float, list, bool), required=False)
-        if fact is not None:
-            optimizer[key] = fact
-    opt_table.close()
+    optimizer = _read_optimizer(top)
+    samples = _positive(read_fact(top, "samples", int), top.at("samples"))
     exp = ExperimentSpec(
         name=name, file=file, title=top.req("title", str), report=top.req("report", str),
         generator=read_fact(top, "generator", str), discriminator=read_fact(top, "discriminator", str),
         dataset=read_fact(top, "dataset", str), loss=loss, optimizer=optimizer,
         batch_size=_positive(read_fact(top, "batch_size", int), top.at("batch_size")),
         epochs=_positive(read_fact(top, "epochs", int), top.at("epochs")),
-        samples=_positive(read_fact(top, "samples", int), top.at("samples")),
+        samples=samples,
         outcome=read_fact(top, "outcome", str),
         n_critic=_positive(read_fact(top, "n_critic", int, required=False), top.at("n_critic")),
         clip_value=_positive(read_fact(top, "clip_value", float, required=False), top.at("clip_value")),
         gp_weight=_positive(read_fact(top, "gp_weight", float, required=False), top.at("gp_weight")),
         d_loss=read_fact(top, "d_loss", str, required=False),
         stated_steps=_positive(read_fact(top, "stated_steps", int, required=False), top.at("stated_steps")),
-        base=base, addition=top.opt("addition", bool, False))
+        base=base, addition=top.opt("addition", bool, False), latent=_read_latent(top, samples))
     top.close()
     if exp.d_loss is not None and exp.d_loss.value not in ("mean", "sum"):
         raise SpecError(f"{top.at('d_loss')}.value: must be 'mean' or 'sum', got {exp.d_loss.value!r}")
@@ -115,15 +187,21 @@ class DatasetSpec:
     images: Fact  # training images
     shape: tuple[int, ...]  # native (C, H, W)
     how: str  # how to supply it, for the missing-data message
+    called: tuple[str, ...] = ()  # words that name it in a report (how an excerpt is checked)
 
 
 def read_datasets(data: dict[str, Any], file: Path) -> list[DatasetSpec]:
     top = Table(data, str(file))
     out = []
     for item in top.subs("dataset"):
-        shape = item.req("shape", list)
-        out.append(DatasetSpec(name=item.req("name", str), title=item.req("title", str),
-                               images=read_fact(item, "images", int), shape=tuple(shape), how=item.req("how", str)))
+        shape = positive_ints(item.req("shape", list), item.at("shape"))
+        called = item.opt("called", list, [])
+        for i, word in enumerate(called):
+            if not isinstance(word, str) or not word.strip():
+                raise SpecError(f"{item.at('called')}[{i}]: expected a word that names the data set, got {word!r}")
+        images = _positive(read_fact(item, "images", int), item.at("images"))
+        out.append(DatasetSpec(name=item.req("name", str), title=item.req("title", str), images=images,
+                               shape=shape, how=item.req("how", str), called=tuple(called)))
         item.close()
     top.close()
     return out

@@ -7,12 +7,15 @@ was not taken, suggesting the closest known key, so a typo in a hand-edited spec
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 STATUSES = ("documented", "inferred", "undocumented", "addition")
-_MISSING = object()
+MAX_DEPTH = 12  # tables and arrays nested deeper than this are refused (the spec files need 4)
+_REPORT = re.compile(r"^\d{3}( |$)")
 
 
 class SpecError(ValueError):
@@ -91,6 +94,25 @@ class Table:
             raise SpecError(f"{self.at(key)}: unknown field{hint}; remove it or fix its name")
 
 
+def number(value: Any, where: str, low: float | None = None, high: float | None = None,
+           open_low: bool = False, open_high: bool = False) -> int | float:
+    """A finite int or float within [low, high] (an end excluded when open_*); SpecError naming `where` if not."""
+    check_type(value, float, where)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{where}: must be a finite number, got {value!r}")
+    too_low = low is not None and (value <= low if open_low else value < low)
+    too_high = high is not None and (value >= high if open_high else value > high)
+    if too_low or too_high:
+        if high is None:
+            span = "positive" if low == 0 and open_low else f"{'>' if open_low else '>='} {low:g}"
+        elif low is None:
+            span = f"{'<' if open_high else '<='} {high:g}"
+        else:
+            span = f"in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
+        raise SpecError(f"{where}: must be {span}, got {value!r}")
+    return value
+
+
 def positive_ints(value: Any, where: str, allow_empty: bool = False) -> tuple[int, ...]:
     check_type(value, list, where)
     if not value and not allow_empty:
@@ -110,14 +132,21 @@ class Fact:
     status: str
     source: str
     note: str = ""
+    excerpt: str = ""  # the report's own words that state the value, verbatim (required when documented)
 
     @property
     def documented(self) -> bool:
         return self.status == "documented"
 
+    @property
+    def report(self) -> str:
+        """The report the source names ('003'), or '' for a gan-spec addition."""
+        return self.source[:3] if _REPORT.match(self.source) else ""
+
 
 def read_fact(table: Table, key: str, kind: type | tuple[type, ...], required: bool = True) -> Fact | None:
-    """A fact is written `key = {value = ..., status = "documented", source = "000 §task 1", note = "..."}`."""
+    """A fact is written `key = {value = ..., status = "documented", source = "000 任务一 超参数", excerpt = "..."}`;
+    a value the report does not state has another status and a note instead of the excerpt."""
     raw = table.req(key, dict) if required else table.opt(key, dict)
     if raw is None:
         return None
@@ -133,8 +162,26 @@ def read_fact(table: Table, key: str, kind: type | tuple[type, ...], required: b
     note = fact.opt("note", str, "")
     if status != "documented" and not note:
         raise SpecError(f"{fact.at('note')}: a value marked {status} needs a note saying how it was obtained")
+    excerpt = fact.opt("excerpt", str, "")
+    if status == "documented" and not _REPORT.match(source):
+        raise SpecError(f"{fact.at('source')}: a documented value's source starts with its report's number, "
+                        f"like '003 §1.a'; got {source!r}")
+    if status == "documented" and not excerpt.strip():
+        raise SpecError(f"{fact.at('excerpt')}: a documented value needs the words of report {source[:3]} that "
+                        "state it; add `excerpt = \"...\"`, copied verbatim")
     fact.close()
-    return Fact(value=value, status=status, source=source, note=note)
+    return Fact(value=value, status=status, source=source, note=note, excerpt=excerpt)
+
+
+def check_depth(data: Any, where: str) -> None:
+    """Refuse tables and arrays nested deeper than MAX_DEPTH (walked without recursion)."""
+    stack = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise SpecError(f"{where}: tables or arrays nested more than {MAX_DEPTH} deep; a spec needs 5 at most")
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -142,10 +189,14 @@ def read_toml(path: Path) -> dict[str, Any]:
 
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data = tomllib.load(fh)
+    except RecursionError:
+        raise SpecError(f"{path}: tables or arrays nested too deep to read; a spec needs 5 levels at most") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: malformed TOML: {exc}; fix the syntax at that line") from None
     except UnicodeDecodeError:
         raise SpecError(f"{path}: not UTF-8 text; save it as UTF-8") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot read ({exc.strerror}); check the path and permissions") from None
+    check_depth(data, str(path))
+    return data

@@ -9,9 +9,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from spec.fields import SpecError, closest
+from spec.fields import SpecError, check_type, closest, number
 
 Shape = tuple[int, ...]
+# The size budget (docs/spec-format.md): a spec asking for more is refused at load, before anything is allocated.
+MAX_PARAMETERS = 2**31  # per network: 8 GiB of fp32 weights, 32 GiB with gradients and Adam's two moments
+MAX_ACTIVATIONS = 2**28  # values a network computes for one sample, summed over its steps: 1 GiB in fp32
+MAX_BATCH_ACTIVATIONS = 2**34  # batch_size x (generator + discriminator) activation values: 64 GiB in fp32
 
 _BN = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
 # type -> (required args, optional args with torch's defaults)
@@ -41,6 +45,19 @@ OPS: dict[str, dict[str, Any]] = {
     "leaky_relu": {"negative_slope": 0.01},
     "tanh": {},
     "sigmoid": {},
+}
+# torch's positional order of each constructor (how `nn.Conv2d(nc, ndf, 4, 2, 1)` in a report is read)
+POSITIONAL: dict[str, tuple[str, ...]] = {
+    "Linear": ("in_features", "out_features", "bias"),
+    "Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"),
+    "ConvTranspose2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups",
+                        "bias", "dilation"),
+    "BatchNorm1d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
+    "BatchNorm2d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
+    "InstanceNorm2d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
+    "LayerNorm": ("normalized_shape", "eps", "elementwise_affine"),
+    "ReLU": ("inplace",), "LeakyReLU": ("negative_slope", "inplace"), "Dropout2d": ("p", "inplace"),
+    "Flatten": ("start_dim", "end_dim"), "Tanh": (), "Sigmoid": (), "Identity": (), "Sequential": (),
 }
 ELEMENTWISE = {"ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout2d", "relu", "leaky_relu", "tanh", "sigmoid"}
 _SIZES = {"in_features", "out_features", "in_channels", "out_channels", "num_features"}
@@ -75,9 +92,41 @@ def check_args(kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
         if key in ("bias", "inplace", "affine", "track_running_stats", "elementwise_affine") \
                 and not isinstance(value, bool):
             raise SpecError(f"{here}: must be true or false, got {value!r}")
-        if key in ("p",) and not (isinstance(value, (int, float)) and 0 <= value < 1):
-            raise SpecError(f"{here}: must be a probability in [0, 1), got {value!r}")
+        _check_number_arg(key, value, here)
     return full
+
+
+def _check_number_arg(key: str, value: Any, here: str) -> None:
+    if key == "p":
+        number(value, here, 0, 1, open_high=True)
+    elif key == "negative_slope":
+        number(value, here)
+    elif key == "eps":
+        number(value, here, 0, open_low=True)
+    elif key == "momentum":
+        number(value, here, 0, 1)
+    elif key in ("start_dim", "end_dim"):
+        check_type(value, int, here)
+    elif key == "normalized_shape":
+        sizes = value if isinstance(value, list) else [value]
+        if not sizes or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
+            raise SpecError(f"{here}: must be a positive integer or a list of them, got {value!r}")
+
+
+def parameters(kind: str, args: dict[str, Any]) -> int:
+    """The number of trainable values of one layer (pure arithmetic on its arguments, as torch would make it)."""
+    if kind == "Linear":
+        return args["in_features"] * args["out_features"] + (args["out_features"] if args["bias"] else 0)
+    if kind in ("Conv2d", "ConvTranspose2d"):
+        kh, kw = _pair(args["kernel_size"])
+        weights = args["in_channels"] * args["out_channels"] * kh * kw
+        return weights + (args["out_channels"] if args["bias"] else 0)
+    if kind in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d"):
+        return 2 * args["num_features"] if args["affine"] else 0
+    if kind == "LayerNorm":
+        norm = args["normalized_shape"]
+        return 2 * math.prod(norm if isinstance(norm, list) else [norm]) if args["elementwise_affine"] else 0
+    return 0
 
 
 def check_op(op: str, args: dict[str, Any], where: str) -> dict[str, Any]:
@@ -87,9 +136,12 @@ def check_op(op: str, args: dict[str, Any], where: str) -> dict[str, Any]:
         if key not in OPS[op]:
             raise SpecError(f"{where}.{key}: operation {op} takes no argument {key!r}")
     full = {**OPS[op], **args}
+    if op == "leaky_relu":
+        number(full["negative_slope"], f"{where}.negative_slope")
     if op == "reshape":
         shape = full["shape"]
-        if not isinstance(shape, list) or not shape or not all(isinstance(v, int) and v > 0 for v in shape):
+        if not isinstance(shape, list) or not shape or \
+                not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
             raise SpecError(f"{where}.shape: reshape needs a list of positive sizes (batch excluded), got {shape!r}")
         full["shape"] = tuple(shape)
     return full
@@ -135,6 +187,8 @@ def output_shape(kind: str, args: dict[str, Any], shape: Shape, where: str) -> S
         need(shape[-len(norm):] == norm, f"normalized_shape={list(norm)} does not end the input shape")
         return shape
     if kind in ("Flatten", "flatten"):
+        need(args.get("start_dim", 1) == 1 and args.get("end_dim", -1) == -1,
+             "gan-spec models Flatten(start_dim=1, end_dim=-1) only")
         return (math.prod(shape),)
     if kind == "reshape":
         need(math.prod(args["shape"]) == math.prod(shape),

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from spec.fields import STATUSES, Fact, SpecError, Table, closest, positive_ints, read_fact
-from spec.layers import LAYERS, check_args, check_op, output_shape
+from spec.layers import LAYERS, MAX_ACTIVATIONS, MAX_PARAMETERS, check_args, check_op, output_shape, parameters
 
 ROLES = ("generator", "discriminator")
-EVIDENCE_KINDS = ("summary", "printout", "code")
+EVIDENCE_KINDS = ("summary", "printout", "code", "text")  # text: a sentence that describes the network
 MATCHES = ("exact", "subsequence")
 INITS = ("default", "dcgan")
+# Attributes of the built nn.Module (torch.nn.Module's and impl.build.SpecNet's): a module of that name would
+# shadow them. tests/test_spec_errors.py checks the list against the torch in use. Names starting with _ too.
+RESERVED = frozenset("""
+T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double dump_patches
+ends_with_sigmoid eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half ipu
+load_state_dict logits modules mtia named_buffers named_children named_modules named_parameters parameters rebind
+register_backward_hook register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
+register_full_backward_pre_hook register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
+register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state
+set_submodule share_memory spec state_dict to to_empty trace train training type xpu zero_grad
+""".split())
 
 
 @dataclass(frozen=True)
@@ -77,10 +89,22 @@ class NetworkSpec:
     evidence: tuple[Evidence, ...]
     shapes: tuple[tuple[int, ...], ...]  # output shape after each forward step, batch excluded
     addition: bool = False  # a gan-spec variant, not something a report documents
+    symbols: dict[str, Fact] = field(default_factory=dict)  # names a code excerpt uses: nz, ngf, ndf, nc
+    base: str = ""  # the network this one is a variant of
 
     @property
     def output(self) -> tuple[int, ...]:
         return self.shapes[-1]
+
+    @property
+    def parameters(self) -> int:
+        """Trainable values, counted from the layer arguments (what torch will allocate)."""
+        return sum(parameters(m.type, m.args) for m in self.modules)
+
+    @property
+    def activations(self) -> int:
+        """Values computed for one sample, summed over the forward steps."""
+        return sum(math.prod(s) for s in self.shapes)
 
     def module(self, path: str) -> ModuleSpec:
         return next(m for m in self.modules if m.path == path)
@@ -90,6 +114,10 @@ def _read_module(item: Table, defaults: tuple[str, str], paths: dict[str, str]) 
     path = item.req("path", str)
     if not path or any(not part for part in path.split(".")):
         raise SpecError(f"{item.at('path')}: {path!r} is not a dotted module path like 'l1.0'")
+    clash = next((part for part in path.split(".") if part in RESERVED or part.startswith("_")), None)
+    if clash is not None:
+        raise SpecError(f"{item.at('path')}: {clash!r} in {path!r} is an attribute of torch's nn.Module (or of "
+                        "gan-spec's built network) and cannot name a module; rename it")
     if path in paths:
         raise SpecError(f"{item.at('path')}: module {path!r} is declared twice")
     kind = item.req("type", str)
@@ -153,6 +181,8 @@ def _read_forward(table: Table, modules: tuple[ModuleSpec, ...], defaults: tuple
             step.opt(key, (int, float, list, str, bool))
         step.close()
         steps.append(Step(op=op, args=check_op(op, args, where), status=status, source=source, note=note))
+    if not steps:
+        raise SpecError(f"{table.at('forward')}: the network has no forward step; list its modules and operations")
     used = [s.module for s in steps if s.module]
     leaves = [m.path for m in modules if m.type != "Sequential"]
     unused = [p for p in leaves if p not in used]
@@ -186,6 +216,9 @@ def read_network(data: dict[str, Any], file: Path) -> NetworkSpec:
     role = top.req("role", str)
     if role not in ROLES:
         raise SpecError(f"{top.at('role')}: {role!r} is not one of {', '.join(ROLES)}{closest(role, ROLES)}")
+    class_name = top.opt("class", str, "Sequential")
+    if class_name in ("Generator", "Discriminator") and class_name.lower() != role:
+        raise SpecError(f"{top.at('role')}: class {class_name!r} with role {role!r}; one of them is wrong")
     defaults = (top.opt("status", str, "documented"), top.req("source", str))
     if defaults[0] not in STATUSES:
         raise SpecError(f"{top.at('status')}: {defaults[0]!r} is not one of {', '.join(STATUSES)}")
@@ -193,6 +226,7 @@ def read_network(data: dict[str, Any], file: Path) -> NetworkSpec:
     init = read_fact(top, "init", str)
     if init.value not in INITS:
         raise SpecError(f"{top.at('init')}.value: {init.value!r} is not one of {', '.join(INITS)}")
+    symbols = _read_symbols(top)
     paths: dict[str, str] = {}
     modules = tuple(_read_module(item, defaults, paths) for item in top.subs("module"))
     if not modules:
@@ -207,12 +241,40 @@ def read_network(data: dict[str, Any], file: Path) -> NetworkSpec:
             shape = output_shape(step.op, step.args, shape, f"{file}:forward[{i}] ({step.op})")
         shapes.append(shape)
     network = NetworkSpec(
-        name=name, file=file, role=role, title=top.req("title", str), class_name=top.opt("class", str, "Sequential"),
+        name=name, file=file, role=role, title=top.req("title", str), class_name=class_name,
         input=input_shape, init=init, modules=modules, forward=forward,
         evidence=tuple(_read_evidence(item) for item in top.subs("evidence")), shapes=tuple(shapes),
-        addition=defaults[0] == "addition")
+        addition=defaults[0] == "addition", symbols=symbols, base=top.opt("base", str, ""))
     top.close()
+    _check_budget(network)
     return network
+
+
+def _read_symbols(top: Table) -> dict[str, Fact]:
+    """`symbols = {ngf = {value = 64, status = ..., ...}}`: the values of names a code excerpt uses."""
+    table = top.sub("symbols", required=False)
+    if table is None:
+        return {}
+    out = {}
+    for key in list(table.data):
+        if not key.isidentifier():
+            raise SpecError(f"{table.at(key)}: {key!r} is not a name a code excerpt could use")
+        out[key] = read_fact(table, key, int)
+    table.close()
+    return out
+
+
+def _check_budget(net: NetworkSpec) -> None:
+    """Refuse a network that cannot fit in memory, saying what it asks for (docs/spec-format.md)."""
+    if net.parameters > MAX_PARAMETERS:
+        big = max(net.modules, key=lambda m: parameters(m.type, m.args))
+        raise SpecError(f"{net.file}:module: {net.parameters:,} parameters ({net.parameters * 4 / 2**30:,.1f} GiB "
+                        f"in fp32; {big.path!r} alone has {parameters(big.type, big.args):,}), over the budget of "
+                        f"{MAX_PARAMETERS:,}; check the layer sizes")
+    if net.activations > MAX_ACTIVATIONS:
+        raise SpecError(f"{net.file}:forward: {net.activations:,} activation values per sample "
+                        f"({net.activations * 4 / 2**30:,.1f} GiB in fp32), over the budget of {MAX_ACTIVATIONS:,}; "
+                        "check the layer sizes and strides")
 
 
 __all__ = ["LAYERS", "ModuleSpec", "NetworkSpec", "Step", "Evidence", "read_network"]

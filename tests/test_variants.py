@@ -75,6 +75,10 @@ def tree(root: Path, variant: str) -> Path:
     ('replace = [{path = "bn9", type = "Identity"}]', r"replace\[0\]\.path: no module 'bn9'"),
     ('spectral_norm = ["fc9"]', r"spectral_norm: no module 'fc9'"),
     ('spectral_norm = true', r"spectral_norm: expected \"all\" or a list"),
+    ('spectral_norm = [["fc"]]', r"spectral_norm: expected \"all\" or a list of module paths, got \[\['fc'\]\]"),
+    ('drop = 0', r"drop: expected a list of module paths or forward op names, got 0"),
+    ('replace = [{path = ["bn1"]}]', r"replace\[0\]\.path: no module \['bn1'\]"),
+    ('forward = ["conv1"]', r"v\.toml:forward: a variant \(base = \.\.\.\) takes its base's forward"),
 ])
 def test_broken_variant_is_named(tmp_path: Path, body: str, message: str) -> None:
     head = 'base = "r004-conv-d"\nname = "v"\ntitle = "t"\nstatus = "addition"\nsource = "test"\n'
