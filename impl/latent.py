@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+import spec
 from impl import cli, grids, metrics
 from impl.checkpoint import load_generator
 from impl.data import DataError
@@ -72,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run", help="a run directory made by impl.train")
     documented = spec.load("r004-mlp").latent  # report 004's study: positions (erratum e12) and values
     p.add_argument("--positions", type=int, nargs="+", default=list(documented.positions.value))
-    p.add_argument("--values", type=float, nargs="+", default=[float(v) for v in documented.values.value])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--values", type=cli.latent_value, nargs="+", default=[float(v) for v in documented.values.value])
+    p.add_argument("--seed", type=cli.seed, default=0)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     result = probe(Path(args.run), args.positions, args.values, seed=args.seed, progress=not args.quiet)
