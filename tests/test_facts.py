@@ -121,11 +121,11 @@ def test_latent_study_defaults_are_the_spec_facts(monkeypatch: pytest.MonkeyPatc
     assert documented.values.documented and documented.positions.status == "inferred"  # erratum e12
     seen = {}
 
-    def fake_study(run, positions, values, **kwargs):
+    def fake_probe(run, positions, values, **kwargs):
         seen.update(positions=positions, values=values)
         return {"base_row_spread": 0.0, "rows": []}
 
-    monkeypatch.setattr(latent, "study", fake_study)
+    monkeypatch.setattr(latent, "probe", fake_probe)
     assert latent.main([str(tmp_path), "--quiet"]) == 0
     assert seen == {"positions": [0, 20, 40, 60, 80], "values": [1.0, 10.0, 100.0]}
     other = dataclasses.replace(documented, positions=dataclasses.replace(documented.positions, value=[1, 21]),
