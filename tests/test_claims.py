@@ -19,7 +19,8 @@ from impl import claims as C
 from impl import overrides
 from impl import verdict as V
 from spec import SPEC_DIR, SpecError, load_registry
-from spec.claim import METRICS, OVERRIDE_KEYS, ArmSpec, MeasureSpec, RuleSpec, check_override
+from spec.arm import OVERRIDE_KEYS, ArmSpec, check_override
+from spec.claim import METRICS, MeasureSpec, RuleSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 CLAIMS = {c.id: c for c in spec.claims()}
