@@ -86,7 +86,7 @@ def train_classifier(train: Dataset, test: Dataset, epochs: int = EPOCHS,
 
 
 def _train(train: Dataset, test: Dataset, epochs: int, progress: bool) -> tuple[FashionClassifier, float]:
-    from tqdm import tqdm
+    from impl.progress import tracked
 
     torch.manual_seed(0)  # the recipe's seed; train_classifier restores the caller's random state afterwards
     model = FashionClassifier()
@@ -95,8 +95,8 @@ def _train(train: Dataset, test: Dataset, epochs: int, progress: bool) -> tuple[
     for epoch in range(epochs):
         order = torch.randperm(n)
         model.train()
-        for i in tqdm(range(0, n - batch + 1, batch), desc=f"classifier epoch {epoch + 1}/{epochs}",
-                      disable=not progress, leave=False):
+        steps = range(0, n - batch + 1, batch)
+        for i in tracked(steps, len(steps), f"classifier epoch {epoch + 1}/{epochs}", "batch", not progress):
             idx = order[i:i + batch]
             loss = F.cross_entropy(model(to_unit(train.images[idx])), train.labels[idx])
             opt.zero_grad(set_to_none=True)

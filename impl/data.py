@@ -156,13 +156,14 @@ def image_folder(folder: Path, size: int, channels: int = 3, workers: int | None
         except Exception:  # a damaged cache is rebuilt, never trusted
             cache.unlink(missing_ok=True)
     from PIL import Image
-    from tqdm import tqdm
+
+    from impl.progress import tracked
 
     with ThreadPoolExecutor(workers or min(16, (os.cpu_count() or 2) * 2)) as pool, warnings.catch_warnings():
         # PIL warns about headers above Image.MAX_IMAGE_PIXELS; _decode counts those files as too large itself
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        results = list(tqdm(pool.map(lambda p: _decode(p, size, channels), files), total=len(files),
-                            desc=f"decoding {printable(folder.name)}", unit="img", disable=not progress, leave=False))
+        results = list(tracked(pool.map(lambda p: _decode(p, size, channels), files), len(files),
+                               f"decoding {printable(folder.name)}", "image", not progress))
     good = [r for r in results if isinstance(r, np.ndarray)]
     skipped = dict(Counter(r for r in results if isinstance(r, str)))
     if runs:

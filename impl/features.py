@@ -130,11 +130,11 @@ def _mismatch(message: str) -> str:
 @torch.no_grad()
 def extract(net: FeatureNet, images: torch.Tensor, progress: bool = False, desc: str = "features") -> dict:
     """{"features", "logits"} of every image, in batches of net.batch (bounded memory), as float64 on the CPU."""
-    from tqdm import tqdm
+    from impl.progress import tracked
 
     parts: dict[str, list[torch.Tensor]] = {}
-    for start in tqdm(range(0, len(images), net.batch), desc=desc, disable=not progress, leave=False,
-                      unit="batch"):
+    starts = range(0, len(images), net.batch)
+    for start in tracked(starts, len(starts), desc, "batch", not progress):
         for key, value in net.extract(images[start:start + net.batch]).items():
             parts.setdefault(key, []).append(value.double().cpu())
     return {key: torch.cat(values) for key, values in parts.items()}

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from collections.abc import Iterable, Iterator
+from typing import TextIO, TypeVar
+
+T = TypeVar("T")
+
+
+def plural(unit: str) -> str:
+    return unit + ("es" if unit.endswith(("ch", "s", "x")) else "s")
 
 
 class Progress:
@@ -44,7 +51,8 @@ class Progress:
 
     def line(self, note: str = "") -> None:
         share = f"{self.done / self.total:.0%}" if self.total else "-"
-        parts = [p for p in (self.desc, f"{self.done:,}/{self.total:,} {self.unit}s ({share})", self.text, note) if p]
+        count = f"{self.done:,}/{self.total:,} {plural(self.unit)} ({share})"
+        parts = [p for p in (self.desc, count, self.text, note) if p]
         print(" | ".join(parts), file=self.stream, flush=True)
         self.last_line = time.monotonic()
 
@@ -54,3 +62,19 @@ class Progress:
         elif not self.disabled and self.done and self.text:
             self.line("end")
         self.disabled = True
+
+
+def tracked(items: Iterable[T], total: int, desc: str, unit: str = "item", disabled: bool = False,
+            every_s: float = 30.0) -> Iterator[T]:
+    """`items`, counted on a Progress as they are consumed (a bar on a terminal, periodic plain lines in a log)."""
+    progress = Progress(total, desc=desc, unit=unit, disabled=disabled, every_s=every_s)
+    try:
+        for done, item in enumerate(items, 1):
+            yield item
+            progress.update(done)
+    finally:
+        if progress.bar is not None:
+            progress.bar.close()
+        elif not progress.disabled and progress.done:
+            progress.line("done")
+        progress.disabled = True

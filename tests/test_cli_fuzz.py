@@ -174,3 +174,15 @@ def test_progress_without_a_terminal_is_plain_lines() -> None:
     slow.update(50, "half")
     slow.close()
     assert quiet.getvalue().splitlines() == ["x | 50/100 steps (50%) | half | end"]
+
+
+def test_tracked_work_without_a_terminal_is_plain_lines(capsys: pytest.CaptureFixture) -> None:
+    """Feature extraction, decoding and the classifier count their batches through impl.progress.tracked: every
+    item comes through once, and a log gets whole lines ending with 'done', never carriage-return redraws."""
+    from impl.progress import tracked
+
+    assert list(tracked(iter("abcd"), 4, "features", "batch", every_s=0.0)) == list("abcd")
+    err = capsys.readouterr().err
+    assert "\r" not in err and err.splitlines()[-1] == "features | 4/4 batches (100%) | done", err
+    assert list(tracked(range(3), 3, "quiet", disabled=True)) == [0, 1, 2]
+    assert capsys.readouterr().err == ""
