@@ -157,6 +157,8 @@ def _decide(claim: ClaimSpec, s: Interval, b_values: list[float]) -> tuple[str, 
             return HOLDS, f"{rule.a} is {rule.expect} than {rule.b} beyond seed noise: a - b = {span}"
         if (hi < 0) if higher else (lo > 0):
             return FAILS, f"{rule.a} is the opposite of {rule.expect} than {rule.b}: a - b = {span}"
+        if lo == hi == 0:  # no seed-to-seed noise to hide an effect in: the arms measured exactly the same
+            return FAILS, f"{rule.a} and {rule.b} measure exactly the same on every seed: a - b = {span}"
         return INCONCLUSIVE, f"the effect is within seed-to-seed noise: a - b = {span} contains 0"
     margin = rule.margin * abs(statistics.fmean(b_values))
     if rule.kind == "similar":

@@ -45,6 +45,7 @@ CASES = [  # (claim, values, verdict)
     # the effect (mean difference 0.1) is far smaller than its spread over seeds
     (compare("better"), {"a": [10.0, 14.0, 9.0], "b": [12.0, 11.0, 10.3]}, V.INCONCLUSIVE),
     (compare("better"), {"a": [10.0], "b": [20.0]}, V.INCONCLUSIVE),  # one seed: no spread
+    (compare("higher"), {"a": [0.0, 0.0, 0.5], "b": [0.0, 0.0, 0.5]}, V.FAILS),  # identical on every seed
     (compare("better"), {"a": [None, None, None], "b": CLEAR_B}, V.NOT_MEASURABLE),
     (compare("better"), {"a": CLEAR_A}, V.NOT_MEASURABLE),  # an arm without runs
     (threshold("below", 0.05), {"a": [0.010, 0.012, 0.011]}, V.HOLDS),
@@ -136,7 +137,8 @@ def test_any_values_give_a_verdict_and_swapping_arms_flips_it(a: list, b: list, 
     backward = V.judge(compare(expect), {"a": b, "b": a})
     assert forward.verdict in V.VERDICTS and backward.verdict in V.VERDICTS
     flip = {V.HOLDS: V.FAILS, V.FAILS: V.HOLDS, V.INCONCLUSIVE: V.INCONCLUSIVE}
-    assert backward.verdict == flip[forward.verdict]
+    identical = forward.ci is not None and forward.ci[0] == forward.ci[1] == 0  # neither arm is higher
+    assert backward.verdict == (V.FAILS if identical else flip[forward.verdict])
     if forward.ci is not None:
         assert forward.ci[0] <= forward.effect <= forward.ci[1]
     if min(len(a), len(b)) == 1:
