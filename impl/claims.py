@@ -24,7 +24,8 @@ from typing import Any
 import spec
 from impl import cli
 from impl.errors import boundary
-from spec.claim import ArmSpec, ClaimSpec, MeasureSpec
+from spec.arm import ArmSpec
+from spec.claim import ClaimSpec, MeasureSpec
 
 MIN_LOSS_ROWS = 10  # a loss-curve property needs at least this many logged rows
 _CLASSIFIER_KEYS = ("domain_fid", "domain_kid", "domain_fid_floor", "classes_covered", "kl_to_uniform",

@@ -19,6 +19,8 @@ COMMANDS = {
     "summary": "torchsummary tables of the built networks beside the reports' numbers",
     "collapse": "report 003's mode-collapse study (clip 0.01 vs 0.1)",
     "compare": "the loss families compared on the same networks",
+    "reproduce": "do the reports' results hold? every claim decided over seeds, in one scorecard",
+    "claims": "the reports' claims about their results, as a table",
 }
 
 

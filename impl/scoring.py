@@ -1,0 +1,90 @@
+"""Measuring the runs a scorecard trains: each finished run evaluated once (metrics.json), report 004's latent probe
+where a claim reads it, and per-epoch metrics (epoch_metrics.jsonl) for the claims about training stability."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from impl import evaluate, latent
+from spec.arm import ArmSpec
+from spec.claim import ClaimSpec
+
+if TYPE_CHECKING:
+    from impl.trainer import Trainer
+
+LATENT_SEED = 0
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    n: int  # generated images per run for metrics.json
+    epoch_n: int  # generated images per epoch for epoch_metrics.jsonl
+    fashion: Path | None  # the FashionMNIST IDX folder (None: Debian's)
+    faces: str | None  # the anime faces, when the face arms train on them
+    inception_weights: Path | None
+    n_real: int = 10000  # real images the metrics compare with (the FashionMNIST test split has 10,000)
+    quiet: bool = False
+
+
+def claims_on(arm: ArmSpec, claims: list[ClaimSpec]) -> list[ClaimSpec]:
+    return [c for c in claims if c.measurable and arm.key() in c.arm_keys().values()]
+
+
+def needs_latent(arm: ArmSpec, claims: list[ClaimSpec]) -> bool:
+    return any(c.measure is not None and c.measure.kind == "latent" for c in claims_on(arm, claims))
+
+
+def epoch_keys(arm: ArmSpec, claims: list[ClaimSpec]) -> set[str]:
+    return {c.measure.key for c in claims_on(arm, claims) if c.measure is not None and c.measure.kind == "epoch_series"}
+
+
+def hooks_for(arm: ArmSpec, claims: list[ClaimSpec], score: ScoreSettings) -> Callable[[Trainer, Path], None] | None:
+    """The epoch hook of an arm whose claims read per-epoch metrics, else None (no cost)."""
+    if not epoch_keys(arm, claims):
+        return None
+
+    def hook(trainer: Trainer, run: Path) -> None:
+        from impl.metrics import domain_scores
+
+        if not evaluate.is_fashion(run):
+            return  # per-epoch metrics need the domain classifier (FashionMNIST data): the claim says so
+        gen = torch.Generator().manual_seed(LATENT_SEED)
+        noise = torch.randn(score.epoch_n, *trainer.G.spec.input, generator=gen)
+        images = torch.cat([trainer.samples(part) for part in noise.split(500)]).clamp(-1, 1)
+        scores = domain_scores(images, fashion_folder=score.fashion, n_real=score.n_real)
+        row = {"epoch": trainer.epoch, "step": trainer.step, "samples": score.epoch_n,
+               **{k: v for k, v in scores.items() if isinstance(v, int | float)}}
+        with (run / "epoch_metrics.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+    return hook
+
+
+def evaluated(run: Path, n: int) -> bool:
+    try:
+        saved = json.loads((run / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and saved.get("samples") == n
+
+
+def evaluate_run(run: Path, score: ScoreSettings, latent_probe: bool = False) -> None:
+    """metrics.json on score.n images (kept when it is there already), and the latent probe when a claim reads it."""
+    if not evaluated(run, score.n):
+        real = Path(score.faces) if score.faces and not evaluate.is_fashion(run) else None
+        evaluate.evaluate(run, score.n, inception_weights=score.inception_weights, real_folder=real,
+                          fashion_folder=score.fashion, progress=not score.quiet, n_real=score.n_real)
+    if latent_probe and not (run / "latent" / "latent.json").is_file():
+        import spec
+
+        study = spec.load(json.loads((run / "config.json").read_text())["experiment"]).latent
+        if study is None:  # the claim's own experiment has no study: read it as report 004's (impl.latent's default)
+            study = spec.load("r004-mlp").latent
+        latent.probe(run, list(study.positions.value), [float(v) for v in study.values.value], seed=LATENT_SEED,
+                     progress=not score.quiet)

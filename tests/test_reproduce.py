@@ -1,0 +1,146 @@
+"""impl.reproduce end to end on a tiny FashionMNIST look-alike: every claim of reports 003 and 004 decided with
+--quick over two seeds, an arm shared by claims trained once, face claims labelled with their stand-in, the
+scorecard's three outputs, --resume that retrains nothing, an interruption that loses no finished run, and
+arguments refused before a folder is made."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import spec
+from impl import reproduce
+from impl.claims import arms_needed
+from impl.errors import Interrupted
+from tests.test_evaluate import fake_fashion_split
+
+REPORTS = ["003", "004"]
+
+
+def argv(fashion: Path, out: Path, *more: str) -> list[str]:
+    return [*REPORTS, "--quick", "--seeds", "2", "--fashion", str(fashion), "--out", str(out), "--quiet", *more]
+
+
+def trained_at(out: Path) -> dict[str, float]:
+    """Each run's last checkpoint and the time it was written: a retrained run changes it."""
+    return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in sorted(out.glob("*/seed-*/checkpoints/last.pt"))}
+
+
+@pytest.fixture(scope="module")
+def scorecard(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("reproduce")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_CACHE_HOME", str(root / "cache"))
+    fashion = fake_fashion_split(root / "fm")
+    try:
+        assert reproduce.main(argv(fashion, root / "sc")) == 0
+    finally:
+        mp.undo()
+    return {"out": root / "sc", "fashion": fashion, "root": root}
+
+
+def test_every_claim_gets_a_verdict_with_its_data(scorecard: dict[str, Path]) -> None:
+    saved = json.loads((scorecard["out"] / "scorecard.json").read_text())
+    wanted = [c for c in spec.claims() if c.report in REPORTS]
+    verdicts = {v["claim"]: v for v in saved["claims"]}
+    assert list(verdicts) == [c.id for c in wanted]
+    allowed = {"holds", "does not hold", "inconclusive", "not measurable here"}
+    for claim in wanted:
+        v = verdicts[claim.id]
+        assert v["verdict"] in allowed, v
+        if not claim.measurable:
+            assert v["verdict"] == "not measurable here" and v["reason"], v
+            continue
+        dataset = spec.registry().experiments[next(iter(claim.arms.values())).experiment].dataset.value
+        # the anime-face claims ran on the offline stand-in, and every verdict of them must say so
+        assert ("FashionMNIST-64" in v["data_label"]) == (dataset == "anime-faces"), v
+    text = (scorecard["out"] / "scorecard.md").read_text()
+    assert all(f"`{c.id}`" in text for c in wanted)
+    assert "2 seeds per arm" in text and "of the recipe's" in text  # cut runs say they were cut
+
+
+def test_an_arm_shared_by_claims_is_trained_once(scorecard: dict[str, Path]) -> None:
+    arms = arms_needed(c for c in spec.claims() if c.report in REPORTS)
+    assert len({a.experiment for a in arms.values()}) == len(arms)  # no two arms differ only by a spelling
+    runs = sorted(str(p.parent.relative_to(scorecard["out"])) for p in scorecard["out"].glob("*/seed-*/config.json"))
+    assert runs == sorted(f"{arm.folder()}/seed-{s}" for arm in arms.values() for s in (0, 1))
+    # c003-clip-001-mitigates reads r003-wgan's runs, the same ones c003-collapse-alike compares against
+    saved = {v["claim"]: v for v in json.loads((scorecard["out"] / "scorecard.json").read_text())["claims"]}
+    shared = [set(map(str, paths)) for paths in saved["c003-clip-001-mitigates"]["runs"].values()]
+    assert set(map(str, saved["c003-collapse-alike"]["runs"]["wgan"])) in shared
+
+
+def test_the_report_puts_the_evidence_beside_each_verdict(scorecard: dict[str, Path]) -> None:
+    page = (scorecard["out"] / "report.html").read_text()
+    head, _, rest = page.partition("<h2>Scorecard</h2>")
+    assert rest, "no scorecard section"
+    section = rest.split("<h2>Comparison</h2>")[0]
+    ids = [c.id for c in spec.claims() if c.report in REPORTS]
+    assert section.count("<div class=claim>") == len(ids)
+    assert all(i in section for i in ids)
+    assert section.count('<img alt="samples" src="data:image/png;base64,') >= 4  # grids beside the comparisons
+
+
+def test_resume_retrains_nothing_and_refuses_other_arguments(scorecard: dict[str, Path], capsys) -> None:
+    out, before = scorecard["out"], trained_at(scorecard["out"])
+    decided = (out / "scorecard.json").read_text()
+    assert reproduce.main(argv(scorecard["fashion"], out, "--resume")) == 0
+    assert trained_at(out) == before
+    strip = ("finished", "wall_s")
+    assert {k: v for k, v in json.loads(decided).items() if k not in strip} == \
+        {k: v for k, v in json.loads((out / "scorecard.json").read_text()).items() if k not in strip}
+    capsys.readouterr()
+    assert reproduce.main([*argv(scorecard["fashion"], out, "--resume"), "--seeds", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "seeds 2 (now 3)" in err[0], err
+    assert reproduce.main(argv(scorecard["fashion"], out)) == 2  # without --resume a full folder is refused
+
+
+def test_an_interruption_keeps_finished_runs_and_names_the_resume(scorecard: dict[str, Path], monkeypatch,
+                                                                 capsys) -> None:
+    out = scorecard["root"] / "interrupted"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(scorecard["root"] / "cache"))
+    calls = []
+    real = reproduce.run_experiment
+
+    def stop_on_second(request):
+        calls.append(request)
+        if len(calls) == 2:
+            raise Interrupted("interrupted (SIGINT) at step 3; continue with: python -m impl.train --resume x", 2)
+        return real(request)
+
+    monkeypatch.setattr(reproduce, "run_experiment", stop_on_second)
+    args = ["004", "--quick", "--seeds", "1", "--fashion", str(scorecard["fashion"]), "--out", str(out), "--quiet"]
+    assert reproduce.main(args) == 130
+    err = capsys.readouterr().err
+    assert "--resume" in err and "impl.reproduce" in err and "Traceback" not in err, err
+    first = trained_at(out)
+    assert len(first) == 1  # the first arm's run is finished and kept
+    monkeypatch.setattr(reproduce, "run_experiment", real)
+    assert reproduce.main([*args, "--resume"]) == 0
+    after = trained_at(out)
+    assert len(after) == 2 and all(after[k] == v for k, v in first.items())
+
+
+@pytest.mark.parametrize("bad, words", [
+    (["007"], "report 007"),
+    (["004", "--n", "5"], "--n 5"),
+    (["004", "--resume"], "--resume needs --out"),
+    (["004", "--fashion", "/nowhere/fm"], "--fashion"),
+    (["004", "--data", "/nowhere/faces"], "--data"),
+    (["004", "--seeds", "0"], "--seeds"),
+])
+def test_bad_arguments_are_one_line_before_any_folder(tmp_path: Path, monkeypatch, capsys, bad: list[str],
+                                                      words: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "sc"
+    extra = [] if "--resume" in bad else ["--out", str(out)]
+    try:
+        code = reproduce.main([*bad, *extra])
+    except SystemExit as exc:  # argparse's own refusals (a type check) exit through the parser
+        code = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and words in err[0], (code, err)
+    assert not out.exists() and not (tmp_path / "runs").exists()
