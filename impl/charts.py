@@ -104,6 +104,31 @@ def loss_overlay(series: list[tuple[str, list[dict]]]):  # -> matplotlib.figure.
     return fig
 
 
+def series_chart(lines: list[tuple[str, list[float], list[float]]], xlabel: str, ylabel: str, title: str):
+    """A small chart of named lines (label, xs, ys), a colour per label (seeds of one arm share it, the first
+    solid, the others dotted); None when no line has a point."""
+    from matplotlib.figure import Figure
+
+    lines = [line for line in lines if line[1]]
+    if not lines:
+        return None
+    fig = Figure(figsize=(7, 3))
+    ax = fig.subplots()
+    colours: dict[str, str] = {}
+    for name, xs, ys in lines:
+        first = name not in colours
+        colour = colours.setdefault(name, f"C{len(colours) % 10}")
+        ax.plot(xs, ys, "-" if first else ":", color=colour, label=label(name) if first else None, linewidth=1.3,
+                marker="o" if len(xs) < 30 else None, markersize=3)  # a short run's few points stay visible
+    if max(abs(y) for _, _, ys in lines for y in ys) > 50:
+        ax.set_yscale("symlog", linthresh=1.0)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def png_bytes(fig) -> bytes:
     """A Figure as PNG bytes, without metadata."""
     buffer = io.BytesIO()

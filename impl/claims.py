@@ -206,15 +206,36 @@ def _epoch_series(run: Path, key: str) -> tuple[dict[int, float], Path]:
     return series, path
 
 
-def _loss_series(run: Path, key: str) -> tuple[list[float], Path]:
-    """The logged values of `key` in step order, one per step (the last line for a step a resume logged again)."""
-    path = run / "metrics.jsonl"
+def _by_step(path: Path, key: str) -> dict[float, float]:
+    """step -> logged value of `key` (the last line for a step a resume logged again)."""
     by_step: dict[float, float] = {}
     for row in _json_lines(path):
         step, value = _number(row.get("step")), _number(row.get(key))
         if step is not None and value is not None:
             by_step[step] = value
-    return [by_step[s] for s in sorted(by_step)], path
+    return by_step
+
+
+def _loss_series(run: Path, key: str) -> tuple[list[float], Path]:
+    """The logged values of `key` in step order, one per step."""
+    by_step = _by_step(run / "metrics.jsonl", key)
+    return [by_step[s] for s in sorted(by_step)], run / "metrics.jsonl"
+
+
+def curve(measure: MeasureSpec, run: Path) -> tuple[list[float], list[float]]:
+    """The curve a per-epoch or loss-curve measurement is read from (x: epochs or steps), for a chart; empty lists
+    where the run has none."""
+    try:
+        if measure.kind == "epoch_series":
+            series = _epoch_series(run, measure.key)[0]
+        elif measure.kind == "loss_curve":
+            series = _by_step(run / "metrics.jsonl", measure.key)
+        else:
+            return [], []
+    except NotMeasurable:
+        return [], []
+    xs = sorted(series)
+    return [float(x) for x in xs], [series[x] for x in xs]
 
 
 def _read(measure: MeasureSpec, run: Path) -> tuple[float, Path]:

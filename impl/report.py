@@ -261,12 +261,15 @@ def names(runs: list[Path]) -> list[str]:
     return [text(f"{r.resolve().parent.name}/{s}") if short.count(s) > 1 else s for r, s in zip(runs, short)]
 
 
-def build(runs: list[Path]) -> str:
-    """The page for these run folders; RunError (one line) when one has no usable config.json."""
+def build(runs: list[Path], title: str = "", lead: str = "", css: str = "", warn: bool = True) -> str:
+    """The page for these run folders; RunError (one line) when one has no usable config.json. `lead` is HTML put
+    above the comparison (the scorecard's section); `warn=False` leaves out the warning that runs differ (a
+    scorecard's runs differ in seed and arm by design)."""
     loaded = [load(Path(run), name) for run, name in zip(runs, names([Path(r) for r in runs]))]
     sections = "".join(section(run) for run in loaded)  # before the head: sections collect the notices
-    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>gan-spec report</title>"
-            f"<style>{CSS}</style></head><body><h1>gan-spec: {len(loaded)} run(s)</h1>{warning(loaded)}"
+    heading = esc(title) if title else f"gan-spec: {len(loaded)} run(s)"
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{heading}</title>"
+            f"<style>{CSS}{css}</style></head><body><h1>{heading}</h1>{warning(loaded) if warn else ''}{lead}"
             f"<h2>Comparison</h2>{comparison(loaded)}{overlay(loaded)}{sections}</body></html>")
 
 

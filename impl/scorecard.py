@@ -1,16 +1,14 @@
 """The scorecard: every claim's verdict with its evidence, as scorecard.md, scorecard.json and a section of the
-HTML report (the verdict beside the numbers per seed, the arms' sample grids side by side and their loss curves).
+HTML report (impl/evidence.py: the numbers per seed, the arms' sample grids side by side, the curves read).
 Every row says the data it was decided on and the length its runs trained for."""
 
 from __future__ import annotations
 
-import base64
-import html
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from impl import report, rundir
+from impl import evidence, report, rundir
 from impl.verdict import MARKDOWN_HEADER, Verdict, decide
 from spec.claim import ClaimSpec
 
@@ -18,14 +16,19 @@ if TYPE_CHECKING:
     from impl.reproduce import Planned
 
 MIN_N = 20  # generated images per run below which the metrics mean nothing
-COLOURS = {"holds": "#186a3b", "does not hold": "#a61b1b", "inconclusive": "#9a6700", "not measurable here": "#555"}
+
+
+def runs_by_key(items: list[Planned]) -> dict[str, list[Path]]:
+    """Each arm's run folders (by its canonical key), in seed order."""
+    runs: dict[str, list[Path]] = {}
+    for item in sorted(items, key=lambda i: i.seed):
+        runs.setdefault(item.arm.key(), []).append(item.folder)
+    return runs
 
 
 def decide_all(claims: list[ClaimSpec], items: list[Planned]) -> list[Verdict]:
     """Each claim decided from the runs of its arms, in seed order."""
-    runs: dict[str, list[Path]] = {}
-    for item in sorted(items, key=lambda i: i.seed):
-        runs.setdefault(item.arm.key(), []).append(item.folder)
+    runs = runs_by_key(items)
     return [decide(claim, runs) for claim in claims]
 
 
@@ -67,38 +70,6 @@ def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, A
     return "\n".join(head) + "\n"
 
 
-def _grid(run: Path) -> str:
-    grids = sorted((run / "samples").glob("epoch_*.png")) or sorted((run / "samples").glob("*.png"))
-    if not grids or not grids[-1].is_file():
-        return ""
-    data = base64.b64encode(grids[-1].read_bytes()).decode()
-    return f'<img alt="samples" src="data:image/png;base64,{data}">'
-
-
-def claim_html(v: Verdict, claim: ClaimSpec) -> str:
-    """One claim: its verdict and why, the quote, the numbers per seed, and each arm's first-seed samples."""
-    esc = html.escape
-    rows = "".join(f"<tr><td>{esc(arm)}</td>" + "".join(
-        f"<td>{'-' if x is None else report.number(float(x))}</td>" for x in values) + "</tr>"
-        for arm, values in v.values.items())
-    effect = "" if v.effect is None else f"effect {report.number(v.effect)}" + \
-        (f" [{report.number(v.ci[0])}, {report.number(v.ci[1])}]" if v.ci else "")
-    grids = "".join(f"<figure>{_grid(Path(paths[0]))}<figcaption>{esc(arm)}, seed 0</figcaption></figure>"
-                    for arm, paths in v.runs.items() if paths)
-    return (f'<div class=claim><h3><span class=verdict style="background:{COLOURS.get(v.verdict, "#555")}">'
-            f"{esc(v.verdict)}</span> {esc(v.claim)}</h3><blockquote>{esc(v.quote)}</blockquote>"
-            f"<p>{esc(claim.paraphrase)} <i>{esc(claim.reading)}</i></p>"
-            f"<p>measure <code>{esc(v.measure)}</code>, rule {esc(v.rule)}; decided on {esc(v.data_label)}; "
-            f"{esc(effect)}; {esc(v.reason)}</p>"
-            + (f"<table><tr><th>arm</th>{''.join(f'<th>seed {i}</th>' for i in range(v.n or 0))}</tr>{rows}</table>"
-               if rows else "") + f"<div class=grids>{grids}</div></div>")
-
-
-CSS = """.claim{border-left:4px solid #ccc;padding-left:1em;margin:1.5em 0}.verdict{color:#fff;padding:2px 8px;
-border-radius:3px;font-size:.85em}.grids{display:flex;gap:1em;flex-wrap:wrap}.grids img{max-width:420px}
-blockquote{color:#444;margin:.3em 0}"""
-
-
 def write(out: Path, claims: list[ClaimSpec], verdicts: list[Verdict], items: list[Planned], meta: dict) -> None:
     """OUT/scorecard.json, OUT/scorecard.md and OUT/report.html (the scorecard above every run's section)."""
     arms = lengths(items)
@@ -106,11 +77,9 @@ def write(out: Path, claims: list[ClaimSpec], verdicts: list[Verdict], items: li
     rundir.write_json(out / "scorecard.json", {**meta, "claims": [v.to_json() for v in verdicts]})
     text = markdown(verdicts, claims, meta, arms)
     (out / "scorecard.md").write_text(text, encoding="utf-8")
-    by_id = {c.id: c for c in claims}
-    section = "".join(claim_html(v, by_id[v.claim]) for v in verdicts)
+    lead = evidence.section(verdicts, claims, runs_by_key(items))
     runs = [i.folder for i in sorted(items, key=lambda i: (i.arm.key(), i.seed)) if (i.folder / "config.json").exists()]
-    page = report.build(runs)
-    page = page.replace("</style>", CSS + "</style>", 1).replace(
-        "<h2>Comparison</h2>", f"<h2>Scorecard</h2>{section}<h2>Comparison</h2>", 1)
+    title = f"gan-spec scorecard: reports {', '.join(meta['reports'])}"
+    page = report.build(runs, title=title, lead=lead, css=evidence.CSS, warn=False)
     (out / "report.html").write_text(page, encoding="utf-8")
     print(text + f"\nevidence beside every verdict: {out / 'report.html'}")

@@ -1,0 +1,94 @@
+"""The evidence beside each verdict in the scorecard's HTML: the claim's words, the verdict and why, the numbers
+per seed, the arms' last sample grids side by side and, for a claim read from a curve (per-epoch metrics or a
+logged loss), that curve for every arm and seed.
+
+Run folders are read through impl.runfiles like the rest of the report: values escaped, PNGs only from inside
+the run, re-encoded.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from impl import charts, report
+from impl.claims import curve
+from impl.runfiles import esc, image
+from impl.verdict import Verdict
+from spec.claim import ClaimSpec
+
+COLOURS = {"holds": "#186a3b", "does not hold": "#a61b1b", "inconclusive": "#9a6700", "not measurable here": "#555"}
+CSS = """.claim{border-left:4px solid #ccc;padding-left:1em;margin:1.5em 0}.verdict{color:#fff;padding:2px 8px;
+border-radius:3px;font-size:.85em;white-space:nowrap}.grids{display:flex;gap:1em;flex-wrap:wrap}
+.grids img{max-width:420px}blockquote{color:#444;margin:.3em 0}.counts span{margin-right:1.2em}"""
+
+
+def last_grid(run: Path, caption: str) -> str:
+    """The run's last sample grid as a figure, or nothing when it has none (or none that is safe to show)."""
+    grids = sorted((run / "samples").glob("epoch_*.png")) or sorted((run / "samples").glob("*.png"))
+    if not grids:
+        return ""
+    img = image(run, grids[-1])
+    return "" if isinstance(img, str) else report.figure(img, f"{caption} ({grids[-1].stem})")
+
+
+def curve_chart(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
+    """The curve the claim's measurement reads, for every arm (one colour) and seed (dotted after the first)."""
+    if claim.measure is None or claim.measure.kind not in ("epoch_series", "loss_curve"):
+        return ""
+    lines = [(arm, *curve(claim.measure, Path(path))) for arm, paths in runs.items() for path in paths]
+    xlabel = "epoch" if claim.measure.kind == "epoch_series" else "step (batches)"
+    fig = charts.series_chart(lines, xlabel, claim.measure.key, f"{claim.measure.key} of every arm and seed")
+    if fig is None:
+        return ""
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(charts.png_bytes(fig)))
+    return report.figure(img, f"{claim.measure.key} by {xlabel}: what {claim.measure.describe()} is read from")
+
+
+def numbers(v: Verdict) -> str:
+    """The value of every arm at every seed."""
+    if not v.values:
+        return ""
+    seeds = max(len(values) for values in v.values.values())
+    head = "".join(f"<th>seed {i}</th>" for i in range(seeds))
+    rows = "".join(f"<tr><td>{esc(arm)}</td>" + "".join(
+        f"<td>{'-' if x is None else report.number(float(x))}</td>" for x in values) + "</tr>"
+        for arm, values in v.values.items())
+    return f"<table><tr><th>arm</th>{head}</tr>{rows}</table>"
+
+
+def claim_html(v: Verdict, claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
+    """One claim and its evidence. `runs` maps the claim's arm names to their run folders in seed order (also for a
+    claim nothing can measure: its grids are shown for a reader to judge)."""
+    effect = "" if v.effect is None else f"effect {report.number(v.effect)}" + \
+        (f" [{report.number(v.ci[0])}, {report.number(v.ci[1])}]" if v.ci else "") + "; "
+    how = (f"measure <code>{esc(v.measure)}</code>, rule {esc(v.rule)}; decided on {esc(v.data_label)}; "
+           if claim.measurable else "")
+    grids = "".join(last_grid(Path(paths[0]), f"{arm}, seed 0") for arm, paths in runs.items() if paths)
+    colour = COLOURS.get(v.verdict, "#555")
+    return (f'<div class=claim id="{esc(v.claim)}"><h3><span class=verdict style="background:{colour}">'
+            f"{esc(v.verdict)}</span> {esc(v.claim)}</h3><blockquote>{esc(v.quote)}</blockquote>"
+            f"<p>{esc(claim.paraphrase)} <i>{esc(claim.reading)}</i></p>"
+            f"<p>{how}{esc(effect)}{esc(v.reason)}</p>{numbers(v)}{curve_chart(claim, runs)}"
+            f"<div class=grids>{grids}</div></div>")
+
+
+def section(verdicts: list[Verdict], claims: list[ClaimSpec], runs_by_key: dict[str, list[Path]]) -> str:
+    """The Scorecard section: the counts of each verdict, then every claim with its evidence."""
+    by_id = {c.id: c for c in claims}
+    counts = "".join(f"<span><b>{sum(x.verdict == name for x in verdicts)}</b> {esc(name)}</span>"
+                     for name in COLOURS)
+    parts, rows = [], []
+    for v in verdicts:
+        claim = by_id[v.claim]
+        runs = {name: [str(p) for p in runs_by_key.get(arm.key(), [])] for name, arm in claim.arms.items()}
+        parts.append(claim_html(v, claim, runs))
+        effect = "-" if v.effect is None else report.number(v.effect)
+        rows.append(f'<tr><td><a href="#{esc(v.claim)}">{esc(v.claim)}</a></td><td>{esc(claim.paraphrase)}</td>'
+                    f'<td><span class=verdict style="background:{COLOURS.get(v.verdict, "#555")}">{esc(v.verdict)}'
+                    f"</span></td><td>{esc(effect)}</td><td>{v.n or '-'}</td></tr>")
+    table = ("<table><tr><th>claim</th><th>what the report says</th><th>verdict</th><th>effect</th><th>seeds</th>"
+             f"</tr>{''.join(rows)}</table>")
+    return f"<h2>Scorecard</h2><p class=counts>{counts}</p>{table}{''.join(parts)}"
