@@ -232,7 +232,8 @@ def run_experiment(req: RunRequest) -> RunResult:
         data = for_experiment(exp.dataset.value, data_arg, reg.networks[exp.discriminator.value].input,
                               reg.datasets[exp.dataset.value].how, progress=not req.quiet and rank == 0, device=device)
         if data.skipped and rank == 0:
-            say(f"note: left out {sum(data.skipped.values())} files of {data_arg}: "
+            left = sum(data.skipped.values())
+            say(f"note: left out {left} file{'' if left == 1 else 's'} of {data_arg}: "
                 + ", ".join(f"{n} {why}" for why, n in data.skipped.items()))
         trainer = Trainer(exp, data.images, settings, rank=rank, world_size=world, sync_bn=req.sync_bn)
         if rank == 0 and device.startswith("cuda") and not req.quiet:
