@@ -61,6 +61,8 @@ def as_table(exp: ExperimentSpec) -> dict[str, Any]:
             table["optimizer"] = {k: _fact_table(v) for k, v in value.items()}
         elif f.name == "base":
             continue  # already resolved into the fields
+        elif dataclasses.is_dataclass(value):  # a sub-table of facts, e.g. report 004's [latent]
+            table[f.name] = {g.name: _fact_table(getattr(value, g.name)) for g in dataclasses.fields(value)}
         elif value != f.default:
             table[f.name] = value
     return table
