@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import spec
 from impl import claims as C
-from impl import overrides
+from impl import overrides, reductions
 from impl import verdict as V
 from spec import SPEC_DIR, SpecError, load_registry
 from spec.arm import OVERRIDE_KEYS, ArmSpec, check_override
@@ -211,10 +211,10 @@ def test_short_or_missing_logs_are_not_measurable(tmp_path: Path) -> None:
 
 
 def test_max_rise_skips_gaps_and_late_change_needs_two_epochs() -> None:
-    assert C.max_rise({1: 10.0, 2: 12.0, 4: 100.0}) == 2.0  # 2 -> 4 is not consecutive
-    assert C.late_change({1: 10.0, 2: 7.0, 3: 4.0}, 0.8) == -3.0  # from epoch floor(2.4) = 2
+    assert reductions.max_rise({1: 10.0, 2: 12.0, 4: 100.0}) == 2.0  # 2 -> 4 is not consecutive
+    assert reductions.late_change({1: 10.0, 2: 7.0, 3: 4.0}, 0.8) == -3.0  # from epoch floor(2.4) = 2
     with pytest.raises(C.NotMeasurable):
-        C.late_change({1: 10.0}, 0.8)
+        reductions.late_change({1: 10.0}, 0.8)
 
 
 @pytest.mark.parametrize("claim_id", MEASURABLE)

@@ -1,0 +1,106 @@
+"""The reductions a claim's measurement applies, on plain numbers: the largest rise between consecutive epochs,
+the change over the last part of training, loss-curve properties (early peak over late level, volatility, settling)
+and properties of report 004's latent probe. A value that cannot be computed raises NotMeasurable with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+MIN_LOSS_ROWS = 10  # a loss-curve property needs at least this many logged rows
+
+
+class NotMeasurable(Exception):
+    """Raised by the reductions and the readers; becomes a Reading without a value."""
+
+
+def number(x: Any) -> float | None:
+    """x as a finite float, or None (booleans, strings, NaN and infinities are not measurements)."""
+    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+def max_rise(series: dict[int, float], relative: bool = False) -> float:
+    """The largest increase between consecutive epochs e -> e+1 (both present); relative: over |value at e|."""
+    rises = [(series[e + 1] - series[e]) / (abs(series[e]) if relative else 1.0) for e in sorted(series)
+             if e + 1 in series and not (relative and series[e] == 0)]
+    if not rises:
+        raise NotMeasurable(f"needs two consecutive epochs, got epochs {sorted(series) or 'none'}")
+    return max(rises)
+
+
+def late_change(series: dict[int, float], fraction: float) -> float:
+    """Value at the last epoch L minus value at epoch F = max(1, floor(fraction * L)) (or the last one before it)."""
+    last = max(series, default=0)
+    start = max(1, math.floor(fraction * last))
+    earlier = [e for e in series if e <= start]
+    if not earlier or max(earlier) >= last:
+        raise NotMeasurable(f"needs an epoch at or before {start} and a later one, "
+                            f"got epochs {sorted(series) or 'none'}")
+    return series[last] - series[max(earlier)]
+
+
+def _volatility(values: list[float]) -> float:
+    diffs = [b - a for a, b in zip(values, values[1:], strict=False)]
+    if len(diffs) < 2:
+        raise NotMeasurable(f"needs at least 3 logged values, got {len(values)}")
+    return statistics.pstdev(diffs)
+
+
+def loss_property(values: list[float], reduce: str, fraction: float | None, over: list[float] | None = None) -> float:
+    """A property of one logged series (in step order): see docs/claims.md for each reduction's formula."""
+    n = len(values)
+    if n < MIN_LOSS_ROWS:
+        raise NotMeasurable(f"{n} logged rows; loss-curve measures need at least {MIN_LOSS_ROWS} "
+                            "(train longer or log more often with --log-every)")
+    early = max(1, math.ceil((fraction or 0.0) * n))
+    if reduce in ("early_peak", "early_peak_ratio"):
+        peak = max(values[:early])
+        if reduce == "early_peak":
+            return peak
+        level = statistics.median(values[n // 2:])
+        if level <= 0:
+            raise NotMeasurable(f"the late median is {level:.4g}; a ratio to it needs a positive level")
+        return peak / level
+    if reduce == "settling":
+        first = _volatility(values[:n // 2])
+        if first == 0:
+            raise NotMeasurable("the first half does not fluctuate at all; no ratio to it")
+        return _volatility(values[n // 2:]) / first
+    own = _volatility(values[early:])
+    if reduce == "volatility":
+        return own
+    other = _volatility((over or [])[early:])
+    if other == 0:
+        raise NotMeasurable("the other series does not fluctuate at all; no ratio to it")
+    return own / other
+
+
+def latent_property(probe: dict[str, Any], reduce: str, value: float) -> float:
+    """A property of impl.latent's rows at one value (averaged over positions): see docs/claims.md."""
+    rows = [r for r in probe.get("rows", []) if isinstance(r, dict) and number(r.get("value")) is not None
+            and math.isclose(r["value"], value, rel_tol=1e-9)]
+    if not rows:
+        values = sorted({r.get("value") for r in probe.get("rows", []) if isinstance(r, dict)}, key=str)
+        raise NotMeasurable(f"latent.json has no rows at value {value:g} (values: {values}); "
+                            f"run python -m impl.latent RUN --values ... {value:g}")
+    field = {"pixel_change": "pixel_change", "position_spread": "pixel_change", "row_spread_ratio": "row_spread",
+             "class_flips": "class_flips"}[reduce]
+    numbers = [number(r.get(field)) for r in rows]
+    if any(x is None for x in numbers):
+        hint = " (class flips need a FashionMNIST run)" if field == "class_flips" else ""
+        raise NotMeasurable(f"latent.json rows at value {value:g} lack a finite {field}{hint}")
+    mean = statistics.fmean(numbers)
+    if reduce == "position_spread":
+        if len(numbers) < 2 or mean == 0:
+            raise NotMeasurable("needs two positions with a non-zero mean change")
+        return statistics.pstdev(numbers) / mean
+    if reduce == "row_spread_ratio":
+        base = number(probe.get("base_row_spread"))
+        if not base:
+            raise NotMeasurable("latent.json has no positive base_row_spread")
+        return mean / base
+    return mean
