@@ -15,8 +15,8 @@ from PIL import Image
 
 from impl import evaluate, features, latent, metrics, reference, train
 from impl.data import DataError, fashion_mnist, to_unit
+from tests.report_pages import tile_layout
 from tests.test_data import write_idx
-from tests.test_report import tile_layout
 
 DOMAIN_KEYS = ("domain_fid", "domain_kid", "domain_kid_std", "domain_fid_floor", "domain_kid_floor", "precision",
                "recall", "density", "coverage", "classes_covered", "kl_to_uniform", "mean_confidence",

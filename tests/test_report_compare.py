@@ -1,0 +1,131 @@
+"""What the HTML report compares: the overlaid losses, direction and best marks, the warning when runs differ, the
+sample strip over the epochs, labelled latent grids, and one run's overrides and notes as text."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from impl import charts, grids, report
+from tests.report_pages import Node, decoded, grid_png, ink, make_run, page_of, tile_layout
+
+# ---------------------------------------------------------------- comparing runs
+
+def test_losses_of_all_runs_are_overlaid(tmp_path: Path) -> None:
+    a = make_run(tmp_path / "a", losses=[(1.0, 0.5), (0.8, 0.7), (0.6, 0.9)])
+    b = make_run(tmp_path / "b", losses=[(3.0, 2.0), (2.5, 2.2)])
+    fig = charts.loss_overlay([("a", report.load(a, "a").metrics), ("b", report.load(b, "b").metrics)])
+    lines = {line.get_label(): list(line.get_ydata()) for line in fig.axes[0].get_lines()}
+    assert len(fig.axes) == 1 and lines == {"a: D": [1.0, 0.8, 0.6], "a: G": [0.5, 0.7, 0.9],
+                                            "b: D": [3.0, 2.5], "b: G": [2.0, 2.2]}
+    _, root = page_of([a, b], tmp_path)
+    chart = np.asarray(decoded(root.all("div", id="overlay")[0].all("img")[0])).astype(int)
+    for colour in ((31, 119, 180), (255, 127, 14)):  # matplotlib's first two colours: one per run
+        assert (np.abs(chart - colour).sum(-1) < 30).sum() > 200, colour
+
+
+def comparison(root: Node) -> tuple[list[str], dict[str, dict[str, tuple[str, bool]]]]:
+    """The comparison table: its headings, and per run each column's (text, marked best)."""
+    table = root.all("table", id="comparison")[0]
+    rows = table.all("tr")
+    heads = [th.text for th in rows[0].all("th")]
+    cells = {}
+    for tr in rows[1:]:
+        tds = tr.all("td")
+        cells[tds[0].text] = {h: (td.text, "best" in (td.attrs.get("class") or "")) for h, td in zip(heads, tds)}
+    return heads, cells
+
+
+def test_directions_and_best_runs(tmp_path: Path) -> None:
+    values = {"x": (30.0, 7, 0.30), "y": (10.0, 9, 0.25), "z": (20.0, 9, 0.10)}  # FID, classes, MS-SSIM
+    runs = [make_run(tmp_path / n, evaluation={"domain_fid": f, "classes_covered": c, "diversity_ms_ssim": m})
+            for n, (f, c, m) in values.items()]
+    heads, cells = comparison(page_of(runs, tmp_path)[1])
+    assert {"domain FID ↓", "classes covered ↑", "diversity MS-SSIM ↓", "images/s ↑", "d_loss"} <= set(heads)
+    best = {h: sorted(run for run in cells if cells[run][h][1]) for h in heads}
+    assert best["domain FID ↓"] == ["y"] and best["classes covered ↑"] == ["y", "z"]  # a tie marks both
+    assert best["diversity MS-SSIM ↓"] == ["z"]
+    assert best["d_loss"] == best["steps"] == best["images/s ↑"] == []  # no direction / all equal
+    assert best["domain KID ↓"] == []  # not evaluated
+
+
+def test_a_single_run_has_no_best_and_no_warning(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "a", evaluation={"domain_fid": 3.0})
+    _, root = page_of([run], tmp_path)
+    assert not root.all("td", class_="best") and not root.all("p", id="differences")
+
+
+@pytest.mark.parametrize(("changes", "named"), [
+    ({}, []), ({"seed": 1}, ["seed"]), ({"device": "cuda", "steps": 80}, ["steps", "device"]),
+    ({"data": "FashionMNIST train"}, ["data"])])
+def test_warning_when_runs_differ(tmp_path: Path, changes: dict, named: list[str]) -> None:
+    a = make_run(tmp_path / "a")
+    b = make_run(tmp_path / "b", **changes)
+    _, root = page_of([a, b], tmp_path)
+    warnings = root.all("p", id="differences")
+    if not named:
+        assert not warnings
+        return
+    assert re.findall(r"(\w+) \(a: ", warnings[0].text) == named
+
+
+def test_sample_strip_shows_evenly_spaced_epochs(tmp_path: Path) -> None:
+    """Nine epoch grids, each its own grey level: the strip holds five, epochs 1, 3, 5, 7 and 9, in order, each
+    with a label; one-row grids are stacked, square grids placed side by side."""
+    shades = {e: 20 * e for e in range(1, 10)}  # never the gap's 128 (e = 6.4)
+    run = make_run(tmp_path / "wide", epochs=0)
+    square = make_run(tmp_path / "square", epochs=0)
+    for e, v in shades.items():
+        grid_png(run / "samples" / f"epoch_{e:03d}.png", (v, v, v), (200, 40))
+        grid_png(square / "samples" / f"epoch_{e:03d}.png", (v, v, v), (100, 100))
+    _, root = page_of([run, square], tmp_path)
+    for section, vertical in zip(root.all("section"), (True, False)):
+        img = decoded(section.all("div", class_="progression")[0].all("img")[0])
+        heights, widths, left, top = tile_layout(img)
+        assert (len(heights), len(widths)) == ((5, 1) if vertical else (1, 5))
+        a = np.asarray(img.convert("L")).astype(int)
+        centres = [(top + 4 + i * (heights[0] + 4) + heights[0] // 2, left + 4 + widths[0] // 2) if vertical else
+                   (top + 4 + heights[0] // 2, left + 4 + i * (widths[0] + 4) + widths[0] // 2) for i in range(5)]
+        assert [a[y, x] for y, x in centres] == [shades[e] for e in (1, 3, 5, 7, 9)]
+        for y, x in centres:  # a label beside (left of) or above each grid
+            assert ink(a[y - 10:y + 10, :left]) if vertical else ink(a[:top, x - 20:x + 20])
+
+
+def test_latent_grid_labels_and_grey_gaps(tmp_path: Path) -> None:
+    """Saturated white tiles stay apart: 5 x 8 tiles of 84 pixels (28 enlarged 3x) between grey gaps, each row
+    and column labelled (different labels, different ink)."""
+    rows, columns = [f"z[{p}] = 100" for p in (0, 20, 40, 60, 80)], [f"vector {i}" for i in range(1, 9)]
+    path = grids.labelled_grid(torch.ones(40, 1, 28, 28), rows, columns, tmp_path / "g.png")
+    with Image.open(path) as img:
+        heights, widths, left, top = tile_layout(img)
+        a = np.asarray(img.convert("L")).astype(int)
+    assert heights == [84] * 5 and widths == [84] * 8 and left > 0 and top > 0
+    bands = [a[top + 4 + r * 88: top + 4 + r * 88 + 84, :left] for r in range(5)]
+    assert all(ink(b) for b in bands) and not np.array_equal(bands[0], bands[1])
+    heads = [a[:top, left + 4 + c * 88: left + 4 + c * 88 + 84] for c in range(8)]
+    assert all(ink(h) for h in heads) and not np.array_equal(heads[0], heads[1])
+    with Image.open(grids.labelled_grid(torch.ones(2, 3, 64, 64), ["r"], ["a", "b"], tmp_path / "d.png",
+                                        gap_value=0.25)) as img:
+        assert tile_layout(img, grey=64)[:2] == ([64], [64, 64])
+
+
+# ---------------------------------------------------------------- one run's recipe
+
+def test_overrides_of_both_shapes_and_notes_as_text(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "a", overrides={"steps": 120, "optimizer.lr": {"value": 0.0001, "origin": "--set"}})
+    _, root = page_of([run], tmp_path)
+    assert [li.text for li in root.all("ul", class_="overrides")[0].all("li")] == \
+        ["steps = 120", "optimizer.lr = 0.0001 (--set)"]
+    table = root.all("section")[0].all("table")[0]
+    heads = [th.text for th in table.all("th")]
+    rows = {tr.all("td")[0].text: tr for tr in table.all("tr")[1:]}
+    lr = dict(zip(heads, (td.text for td in rows["optimizer.lr"].all("td"))))
+    assert lr["this run"] == "0.0001" and rows["optimizer.lr"].attrs.get("class") == "changed"
+    assert lr["note"] == "the DCGAN paper's" and lr["status"] == "inferred"
+    assert dict(zip(heads, (td.text for td in rows["loss"].all("td"))))["note"] == "no loss is stated"
+    assert "class" not in rows["batch_size"].attrs  # 64 as documented
