@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from impl import evidence, report, rundir
+from impl.errors import RunError
 from impl.verdict import MARKDOWN_HEADER, Verdict, decide
 from spec.claim import ClaimSpec
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from impl.reproduce import Planned
 
 MIN_N = 20  # generated images per run below which the metrics mean nothing
+ARMS_HEADING = "## Arms: their run folders (config.json, metrics.json, metrics.jsonl, ...) and lengths"
 
 
 def runs_by_key(items: list[Planned]) -> dict[str, list[Path]]:
@@ -33,19 +35,20 @@ def decide_all(claims: list[ClaimSpec], items: list[Planned]) -> list[Verdict]:
 
 
 def lengths(items: list[Planned]) -> dict[str, str]:
-    """Each arm's trained length beside the recipe's: '2,811 of 2,811 steps (3 of 3 epochs)'."""
+    """Each arm's run folders and trained length beside the recipe's: 'in `r004-mlp/seed-*/`: 2,811 steps
+    (3 epochs) = the recipe's length'."""
     out = {}
     for item in items:
         if item.seed or item.arm.key() in out:
             continue
         try:
             config = rundir.read_config(item.folder)
-        except Exception:  # a run that never started: the verdict says it is not measurable
+        except RunError:  # a run that never started: the verdict says it is not measurable
             continue
         spe, total = config.get("steps_per_epoch") or 1, config["total_steps"]
         documented = config.get("recipe", {}).get("epochs", {}).get("value")
         full = documented * spe if isinstance(documented, int) else None
-        out[item.arm.key()] = f"{total:,} steps ({total / spe:.3g} epochs)" + \
+        out[item.arm.key()] = f"in `{item.folder.parent.name}/seed-*/`: {total:,} steps ({total / spe:.3g} epochs)" + \
             (" = the recipe's length" if full == total else f" of the recipe's {full:,}" if full else "")
     return out
 
@@ -60,8 +63,8 @@ def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, A
             + f"; {meta['n']:,} generated images per run for the metrics; device "
             f"{meta['device']}; face claims decided on {meta['faces']}; wall time {meta['wall_s']:,.0f} s.", "",
             " · ".join(f"{n} {v}" for v, n in counts.items()), "", MARKDOWN_HEADER,
-            *(v.markdown_row() for v in verdicts), "", "## Arms and their lengths", "",
-            *(f"- `{key}`: {text}" for key, text in arms.items()), "", "## Readings and proxies", ""]
+            *(v.markdown_row() for v in verdicts), "", ARMS_HEADING, "",
+            *(f"- `{key}` {text}" for key, text in arms.items()), "", "## Readings and proxies", ""]
     by_id = {c.id: c for c in claims}
     for v in verdicts:
         c = by_id[v.claim]

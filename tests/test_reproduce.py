@@ -59,6 +59,7 @@ def test_every_claim_gets_a_verdict_with_its_data(scorecard: dict[str, Path]) ->
     text = (scorecard["out"] / "scorecard.md").read_text()
     assert all(f"`{c.id}`" in text for c in wanted)
     assert "2 seeds per arm" in text and "of the recipe's" in text  # cut runs say they were cut
+    assert "- `r004-mlp` in `r004-mlp/seed-*/`: 8 steps" in text  # a verdict is traced to its run folders
 
 
 def test_an_arm_shared_by_claims_is_trained_once(scorecard: dict[str, Path]) -> None:
