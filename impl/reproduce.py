@@ -15,6 +15,7 @@ FashionMNIST-64 (FashionMNIST upscaled to 64x64 RGB), the offline stand-in, and 
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -180,6 +181,21 @@ def train(item: Planned, args: Any, data: str | None, hook: Any, resume_hint: st
                           exc.exit_code - 128) from None
 
 
+def resume_command(argv: list[str], out: Path) -> str:
+    """The command that continues this scorecard: the same arguments, --out made explicit, and --resume."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip or arg == "--resume":
+            skip = False
+            continue
+        if arg == "--out":
+            skip = True
+            continue
+        if not arg.startswith("--out="):
+            kept.append(shlex.quote(arg))
+    return " ".join(["python -m impl.reproduce", *kept, "--out", shlex.quote(str(out)), "--resume"])
+
+
 def plan(claims: list[ClaimSpec], args: Any, out: Path) -> list[Planned]:
     from impl.claims import arms_needed
 
@@ -196,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = check(args)
     faces = faces_folder(args)
     out = open_out(args, wanted)
-    hint = f"python -m impl.reproduce {' '.join(a for a in argv if a != '--resume')} --resume"
+    hint = resume_command(argv, out)
     score = ScoreSettings(n=args.n, epoch_n=args.epoch_n, fashion=args.fashion, faces=faces,
                           inception_weights=args.inception_weights, quiet=args.quiet)
     items = plan(claims, args, out)
