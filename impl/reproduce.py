@@ -14,10 +14,12 @@ FashionMNIST-64 (FashionMNIST upscaled to 64x64 RGB), the offline stand-in, and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,6 +198,25 @@ def resume_command(argv: list[str], out: Path) -> str:
     return " ".join(["python -m impl.reproduce", *kept, "--out", shlex.quote(str(out)), "--resume"])
 
 
+@contextlib.contextmanager
+def spent_time(out: Path) -> Iterator[Callable[[], float]]:
+    """Wall time spent on the scorecard over all its calls (an interrupted one included), kept in
+    OUT/reproduce-time.json; yields a function giving the total so far."""
+    ledger, start = out / "reproduce-time.json", time.time()
+    try:
+        before = float(json.loads(ledger.read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        before = 0.0
+
+    def total() -> float:
+        return round(before + time.time() - start, 1)
+
+    try:
+        yield total
+    finally:
+        rundir.write_json(ledger, {"seconds": total()})
+
+
 def plan(claims: list[ClaimSpec], args: Any, out: Path) -> list[Planned]:
     from impl.claims import arms_needed
 
@@ -216,14 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     score = ScoreSettings(n=args.n, epoch_n=args.epoch_n, fashion=args.fashion, faces=faces,
                           inception_weights=args.inception_weights, quiet=args.quiet)
     items = plan(claims, args, out)
-    for i, item in enumerate(items, 1):
-        if not args.quiet:
-            say(f"[{i}/{len(items)}] {item.arm.key()} seed {item.seed}")
-        train(item, args, data_for(item.arm, args, faces), hooks_for(item.arm, claims, score), hint)
-        evaluate_run(item.folder, score, latent_probe=needs_latent(item.arm, claims))
-    verdicts = scorecard.decide_all(claims, items)
-    scorecard.write(out, claims, verdicts, items, wanted | {"wall_s": round(time.time() - t0, 1),
-                                                            "faces": faces or "FashionMNIST-64 stand-in"})
+    with spent_time(out) as clock:
+        for i, item in enumerate(items, 1):
+            if not args.quiet:
+                say(f"[{i}/{len(items)}] {item.arm.key()} seed {item.seed}")
+            train(item, args, data_for(item.arm, args, faces), hooks_for(item.arm, claims, score), hint)
+            evaluate_run(item.folder, score, latent_probe=needs_latent(item.arm, claims))
+        verdicts = scorecard.decide_all(claims, items)
+        scorecard.write(out, claims, verdicts, items, wanted | {"wall_s": clock(), "this_call_s": round(
+            time.time() - t0, 1), "faces": faces or "FashionMNIST-64 stand-in"})
     return 0
 
 

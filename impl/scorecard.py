@@ -61,7 +61,8 @@ def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, A
             + (f" at batch {meta['batch_size']} (--quick: a smoke run, its verdicts mean nothing)"
                if meta.get("batch_size") else "")
             + f"; {meta['n']:,} generated images per run for the metrics; device "
-            f"{meta['device']}; face claims decided on {meta['faces']}; wall time {meta['wall_s']:,.0f} s.", "",
+            f"{meta['device']}; face claims decided on {meta['faces']}; wall time {meta['wall_s']:,.0f} s over all its "
+            f"calls ({meta.get('this_call_s', meta['wall_s']):,.0f} s in the last).", "",
             " · ".join(f"{n} {v}" for v, n in counts.items()), "", MARKDOWN_HEADER,
             *(v.markdown_row() for v in verdicts), "", ARMS_HEADING, "",
             *(f"- `{key}` {text}" for key, text in arms.items()), "", "## Readings and proxies", ""]

@@ -97,9 +97,10 @@ def test_resume_retrains_nothing_and_refuses_other_arguments(scorecard: dict[str
     decided = (out / "scorecard.json").read_text()
     assert reproduce.main(argv(scorecard["fashion"], out, "--resume")) == 0
     assert trained_at(out) == before
-    strip = ("finished", "wall_s")
-    assert {k: v for k, v in json.loads(decided).items() if k not in strip} == \
-        {k: v for k, v in json.loads((out / "scorecard.json").read_text()).items() if k not in strip}
+    strip = ("finished", "wall_s", "this_call_s")
+    first, again = json.loads(decided), json.loads((out / "scorecard.json").read_text())
+    assert {k: v for k, v in first.items() if k not in strip} == {k: v for k, v in again.items() if k not in strip}
+    assert again["wall_s"] >= first["wall_s"] + again["this_call_s"] - 0.2  # the time of every call adds up
     capsys.readouterr()
     assert reproduce.main([*argv(scorecard["fashion"], out, "--resume"), "--seeds", "3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -128,6 +129,7 @@ def test_an_interruption_keeps_finished_runs_and_names_the_resume(scorecard: dic
         "--resume" in err and "Traceback" not in err, err
     first = trained_at(out)
     assert len(first) == 1  # the first arm's run is finished and kept
+    assert json.loads((out / "reproduce-time.json").read_text())["seconds"] > 0  # the interrupted call's time counts
     monkeypatch.setattr(reproduce, "run_experiment", real)
     assert reproduce.main([*args, "--resume"]) == 0
     after = trained_at(out)
