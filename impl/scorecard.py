@@ -56,12 +56,13 @@ def lengths(items: list[Planned]) -> dict[str, str]:
 def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, Any], arms: dict[str, str]) -> str:
     counts = {v: sum(x.verdict == v for x in verdicts) for v in ("holds", "does not hold", "inconclusive",
                                                                    "not measurable here")}
+    faces = f"face claims decided on {meta['faces']}; " if any(c.data == "anime-faces" for c in claims) else ""
     head = [f"# Scorecard: reports {', '.join(meta['reports'])}", "",
             f"{meta['seeds']} seeds per arm"
             + (f" at batch {meta['batch_size']} (--quick: a smoke run, its verdicts mean nothing)"
                if meta.get("batch_size") else "")
             + f"; {meta['n']:,} generated images per run for the metrics; device "
-            f"{meta['device']}; face claims decided on {meta['faces']}; wall time {meta['wall_s']:,.0f} s over all its "
+            f"{meta['device']}; {faces}wall time {meta['wall_s']:,.0f} s over all its "
             f"calls ({meta.get('this_call_s', meta['wall_s']):,.0f} s in the last).", "",
             " · ".join(f"{n} {v}" for v, n in counts.items()), "", MARKDOWN_HEADER,
             *(v.markdown_row() for v in verdicts), "", ARMS_HEADING, "",
