@@ -1,6 +1,6 @@
 """The evidence beside each verdict in the scorecard's HTML: the claim's words, the verdict and why, the numbers
-per seed, the arms' last sample grids side by side and, for a claim read from a curve (per-epoch metrics or a
-logged loss), that curve for every arm and seed.
+per seed, the arms' last sample grids side by side, for a claim read from a curve (per-epoch metrics or a logged
+loss) that curve for every arm and seed, and for a latent claim the probe's grid at its value.
 
 Run folders are read through impl.runfiles like the rest of the report: values escaped, PNGs only from inside
 the run, re-encoded.
@@ -30,6 +30,21 @@ def last_grid(run: Path, caption: str) -> str:
         return ""
     img = image(run, grids[-1])
     return "" if isinstance(img, str) else report.figure(img, f"{caption} ({grids[-1].stem})")
+
+
+def latent_grid(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
+    """For a claim read from report 004's latent probe: the probe's grid at the claim's value, first seed."""
+    if claim.measure is None or claim.measure.kind != "latent" or claim.measure.value is None:
+        return ""
+    out = []
+    for arm, paths in runs.items():
+        if paths:
+            path = Path(paths[0]) / "latent" / f"value_{claim.measure.value:g}.png"
+            img = image(Path(paths[0]), path) if path.is_file() else "missing"
+            if not isinstance(img, str):
+                out.append(report.figure(img, f"{arm}, seed 0: latent positions set to {claim.measure.value:g} "
+                                              "(rows: positions, columns: the 8 latent vectors)"))
+    return "".join(out)
 
 
 def curve_chart(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
@@ -66,7 +81,8 @@ def claim_html(v: Verdict, claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
         (f" [{report.number(v.ci[0])}, {report.number(v.ci[1])}]" if v.ci else "") + "; "
     how = (f"measure <code>{esc(v.measure)}</code>, rule {esc(v.rule)}; decided on {esc(v.data_label)}; "
            if claim.measurable else "")
-    grids = "".join(last_grid(Path(paths[0]), f"{arm}, seed 0") for arm, paths in runs.items() if paths)
+    grids = latent_grid(claim, runs) + \
+        "".join(last_grid(Path(paths[0]), f"{arm}, seed 0") for arm, paths in runs.items() if paths)
     colour = COLOURS.get(v.verdict, "#555")
     return (f'<div class=claim id="{esc(v.claim)}"><h3><span class=verdict style="background:{colour}">'
             f"{esc(v.verdict)}</span> {esc(v.claim)}</h3><blockquote>{esc(v.quote)}</blockquote>"

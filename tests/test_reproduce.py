@@ -89,7 +89,8 @@ def test_the_report_puts_the_evidence_beside_each_verdict(scorecard: dict[str, P
             assert charts == 1, c.id  # the curve the verdict was read from
         else:
             assert charts == 0, c.id
-        assert grids - charts == len(c.arms), c.id  # each arm's samples side by side, unmeasurable claims too
+        latent = c.measure is not None and c.measure.kind == "latent"  # and the probe's grid at the claim's value
+        assert grids - charts == len(c.arms) + latent, c.id  # each arm's samples side by side, unmeasurable too
 
 
 def test_resume_retrains_nothing_and_refuses_other_arguments(scorecard: dict[str, Path], capsys) -> None:
