@@ -125,9 +125,10 @@ def _cross_check(reg: Registry) -> None:
                             f"{closest(exp.dataset.value, sorted(reg.datasets))}; known: {', '.join(reg.datasets)}")
         per_sample = g.activations + d.activations
         if exp.batch_size.value * per_sample > MAX_BATCH_ACTIVATIONS:
-            batch = exp.batch_size.value
-            raise SpecError(f"{exp.file}:batch_size.value: a batch of {batch:,} samples x {per_sample:,} activation "
-                            f"values each is {batch * per_sample:,} values, over the budget of "
+            batch, base = exp.batch_size.value, reg.experiments.get(exp.base)
+            inherited = f" (inherited from {base.file})" if base and base.batch_size == exp.batch_size else ""
+            raise SpecError(f"{exp.file}:batch_size.value{inherited}: a batch of {batch:,} samples x {per_sample:,} "
+                            f"activation values each is {batch * per_sample:,} values, over the budget of "
                             f"{MAX_BATCH_ACTIVATIONS:,} (docs/spec-format.md); use a smaller batch")
         if exp.latent is not None:
             size = g.input[0] if len(g.input) == 1 else 0

@@ -169,6 +169,15 @@ def test_size_budget_is_checked_before_anything_is_allocated(tmp_path: Path) -> 
                      r"over the budget of 268,435,456", error_of(root))
 
 
+def test_a_budget_error_on_an_inherited_batch_names_the_file_that_sets_it(tmp_path: Path) -> None:
+    """r004-conv takes r004-mlp's batch size: the error is about r004-conv, the value to fix is in r004-mlp.toml."""
+    root = tmp_path / "spec"
+    shutil.copytree(SPEC_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    edit(root, "experiments/r004-mlp.toml", "batch_size = {value = 64,", "batch_size = {value = 64000000,")
+    assert re.search(r"r004-conv\.toml:batch_size\.value \(inherited from .*r004-mlp\.toml\): a batch of 64,000,000",
+                     error_of(root))
+
+
 def test_network_without_forward_steps_is_refused(tmp_path: Path) -> None:
     root = small_tree(tmp_path)
     (root / "networks/r004-mlp-g.toml").write_text(
