@@ -27,8 +27,9 @@ from impl.reductions import NotMeasurable, late_change, latent_property, loss_pr
 from spec.arm import ArmSpec
 from spec.claim import ClaimSpec, MeasureSpec
 
+# metrics.json keys computed on the FashionMNIST classifier (impl.evaluate: only for FashionMNIST runs)
 _CLASSIFIER_KEYS = ("domain_fid", "domain_kid", "domain_fid_floor", "classes_covered", "kl_to_uniform",
-                    "mean_confidence", "confident_share")
+                    "mean_confidence", "confident_share", "precision", "recall", "density", "coverage")
 
 
 @dataclass(frozen=True)

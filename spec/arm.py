@@ -59,7 +59,7 @@ class ArmSpec:
     """One trained configuration: an experiment and the recipe values changed from its spec."""
 
     experiment: str
-    overrides: tuple[tuple[str, Any], ...] = ()  # sorted by key
+    overrides: tuple[tuple[str, Any], ...] = ()  # (key, value) sorted by key; a pair value is a tuple
 
     def key(self) -> str:
         """Canonical identity: two claims needing the same training give the same key, e.g.
@@ -73,11 +73,12 @@ class ArmSpec:
         def safe(text: str) -> str:
             return "".join(c if c.isascii() and (c.isalnum() or c in ".-_") else "_" for c in text)
 
-        parts = [f"{k}-{'-'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in self.overrides]
+        parts = [f"{k}-{'-'.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in self.overrides]
         return "__".join([self.experiment, *map(safe, parts)])
 
     def overrides_dict(self) -> dict[str, Any]:
-        return dict(self.overrides)
+        """The overrides as --set would take them (a pair such as betas as a list)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.overrides}
 
 
 # which loss families use which recipe override (n_critic applies to all: the generator is updated every n-th step)

@@ -119,7 +119,9 @@ def _read_arm(table: Table) -> ArmSpec:
     raw = dict(table.opt("overrides", dict, {}))
     if isinstance(raw.get("optimizer"), dict):  # `optimizer.lr = 2e-4` in TOML is a nested table
         raw.update({f"optimizer.{k}": v for k, v in raw.pop("optimizer").items()})
-    overrides = tuple(sorted((k, check_override(k, v, f"{table.at('overrides')}.{k}")) for k, v in raw.items()))
+    checked = {k: check_override(k, v, f"{table.at('overrides')}.{k}") for k, v in raw.items()}
+    # pairs are kept as tuples, so an ArmSpec can be hashed (a set of arms, a dict key)
+    overrides = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in checked.items()))
     table.close()
     return ArmSpec(experiment=experiment, overrides=overrides)
 

@@ -14,6 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import spec
+from impl import overrides
 from spec import SPEC_DIR, SpecError, load_registry
 from spec.arm import check_override
 
@@ -69,6 +71,17 @@ def test_small_claims_file_loads(tmp_path: Path) -> None:
     fast = reg.claims["c004-a"].arms["fast"]
     assert fast.overrides_dict() == {"epochs": 1, "optimizer.lr": 2e-4}  # a nested optimizer table is flattened
     assert reg.claims["c004-a"].arm_keys() == {"mlp": "r004-mlp", "fast": 'r004-mlp{epochs=1,optimizer.lr=0.0002}'}
+
+
+def test_arm_with_a_pair_is_hashable_and_applies(tmp_path: Path) -> None:
+    root = small_tree(tmp_path)
+    path = root / "claims" / "r004.toml"
+    path.write_text(path.read_text().replace("lr = 2e-4", "betas = [0.5, 0.9]"), encoding="utf-8")
+    arm = load_registry(root).claims["c004-a"].arms["fast"]
+    assert arm.key() == "r004-mlp{epochs=1,optimizer.betas=[0.5, 0.9]}"
+    assert arm.folder() == "r004-mlp__epochs-1__optimizer.betas-0.5-0.9" and len({arm, arm}) == 1
+    exp = overrides.apply(spec.load("r004-mlp"), arm.overrides_dict())
+    assert exp.optimizer_kwargs()["betas"] == (0.5, 0.9) and exp.epochs.value == 1
 
 
 OVERRIDE = "overrides = {epochs = 1, optimizer.lr = 2e-4}"
