@@ -64,15 +64,16 @@ def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, r
         metrics.check_count("--n-real", n_real, 2 * metrics.MIN_SAMPLES)  # the floor takes two halves
         if say and n < 2000:
             say(f"note: FID grows as the sample count shrinks; compare FIDs only at the same --n ({n:,} here)")
+    inception = reference.inception_net(inception_weights, say) if inception_weights else None  # a bad file: now
     fake, experiment = run_images(run, n)
     result: dict = {"diversity_ms_ssim": metrics.ms_ssim_diversity(fake), "sharpness": metrics.sharpness(fake)}
     if fashion:
         result |= reference.domain_evaluation(fake, fashion_folder, n_real, say)
-    if inception_weights:
+    if inception is not None:
         shape = tuple(fake.shape[1:])
         real = reference.folder_real(real_folder, n_real, shape, progress) if real_folder else \
             reference.fashion_real(fashion_folder, n_real, shape)
-        result |= reference.inception_evaluation(fake, inception_weights, real, say)
+        result |= reference.inception_evaluation(fake, inception, real, say)
         if not fashion:
             result |= {"real_set": real.description, "real_samples": real.count,
                        "real_sharpness": metrics.sharpness(to_unit(real.load()))}

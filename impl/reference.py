@@ -134,12 +134,16 @@ def domain_evaluation(fake: torch.Tensor, fashion_folder: Path | None = None, n_
             **{renamed.get(k, k): v for k, v in got.items()}}
 
 
-def inception_evaluation(fake: torch.Tensor, weights: Path, real: RealSet,
-                         say: Callable[[str], None] | None = None) -> dict:
-    """Standard Inception FID/KID/IS (torch-fidelity's InceptionV3) and the neighbour scores on its features."""
+def inception_net(weights: Path, say: Callable[[str], None] | None = None) -> features.InceptionNet:
+    """torch-fidelity's InceptionV3 from `weights`, on the GPU when there is one (a wrong file: DataError)."""
     if say:
         say(f"loading torch-fidelity's InceptionV3 from {weights}")
-    net = features.InceptionNet(weights, "cuda" if torch.cuda.is_available() else "cpu")
+    return features.InceptionNet(weights, "cuda" if torch.cuda.is_available() else "cpu")
+
+
+def inception_evaluation(fake: torch.Tensor, net: features.InceptionNet, real: RealSet,
+                         say: Callable[[str], None] | None = None) -> dict:
+    """Standard Inception FID/KID/IS (torch-fidelity's InceptionV3) and the neighbour scores on its features."""
     if say:
         say(f"Inception features of {len(fake):,} generated images on {net.device} (299x299 each; slow on a CPU)")
     got = score(net, fake, real, say)

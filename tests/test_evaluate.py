@@ -170,6 +170,17 @@ def test_inception_scores_against_a_folder_of_real_images(trained: dict[str, Pat
     assert "domain_fid" not in result
 
 
+def test_a_missing_inception_file_is_refused_before_generating(fashion_run: tuple[Path, Path], tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    run, folder = fashion_run
+    monkeypatch.setattr(evaluate, "generate", lambda *a, **k: pytest.fail("generated before checking the file"))
+    assert evaluate.main([str(run), "--fashion", str(folder), "--inception-weights", str(tmp_path / "none.pth")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"error: {tmp_path / 'none.pth'}: no such file; --inception-weights expects torch-fidelity")
+    assert not (run / "metrics.json").exists()
+
+
 def test_inception_without_real_images_is_refused(trained: dict[str, Path], tmp_path: Path, cache: Path,
                                                   capsys: pytest.CaptureFixture) -> None:
     run = fresh(trained["synthetic"], tmp_path)
