@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from impl.runfiles import get, num, text
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def label(name: str, limit: int = 40) -> str:
     return name.replace("$", r"\$")
 
 
-def loss_overlay(series: list[tuple[str, list[dict]]]):  # -> matplotlib.figure.Figure | None
+def loss_overlay(series: list[tuple[str, list[dict]]]) -> Figure | None:
     """One chart of every run's d_loss (solid) and g_loss (dashed) against steps, a colour per run; None when no
     run logged a loss. A y range beyond +-50 (WGAN critics, BCE's clamp at 100) is drawn symlog."""
     from matplotlib.figure import Figure
@@ -104,7 +108,8 @@ def loss_overlay(series: list[tuple[str, list[dict]]]):  # -> matplotlib.figure.
     return fig
 
 
-def series_chart(lines: list[tuple[str, list[float], list[float]]], xlabel: str, ylabel: str, title: str):
+def series_chart(lines: list[tuple[str, list[float], list[float]]], xlabel: str, ylabel: str,
+                 title: str) -> Figure | None:
     """A small chart of named lines (label, xs, ys), a colour per label (seeds of one arm share it, the first
     solid, the others dotted); None when no line has a point."""
     from matplotlib.figure import Figure
@@ -129,7 +134,7 @@ def series_chart(lines: list[tuple[str, list[float], list[float]]], xlabel: str,
     return fig
 
 
-def png_bytes(fig) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
     """A Figure as PNG bytes, without metadata."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})

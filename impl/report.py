@@ -18,10 +18,14 @@ import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from impl import charts, cli, grids
 from impl.errors import RunError, boundary
 from impl.runfiles import esc, get, image, num, read_config, read_metrics, read_optional, text
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;
@@ -76,13 +80,14 @@ def fmt(value: object) -> str:
     return esc(value)
 
 
-def png_tag(img, alt: str) -> str:  # img: a PIL image, re-encoded here (nothing of the file but its pixels)
+def png_tag(img: Image, alt: str) -> str:
+    """An inline <img> of a decoded image, re-encoded here: nothing of a run's file but its pixels reaches the page."""
     buffer = io.BytesIO()
     img.save(buffer, format="PNG")
     return f'<img alt="{esc(alt)}" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
-def figure(img, caption: str) -> str:
+def figure(img: Image, caption: str) -> str:
     return f"<figure>{png_tag(img, caption)}<figcaption>{esc(caption)}</figcaption></figure>"
 
 

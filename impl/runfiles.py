@@ -15,8 +15,12 @@ import json
 import math
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from impl.rundir import RunError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PNG_BYTES = 32_000_000  # a grid or a plot is well under 1 MB
@@ -138,7 +142,7 @@ def png(run: Path, path: Path) -> bytes | str:
     return data if data.startswith(PNG_SIGNATURE) else "not a PNG"
 
 
-def image(run: Path, path: Path):  # -> PIL.Image.Image | str
+def image(run: Path, path: Path) -> Image | str:
     """A PNG of the run decoded (RGB), or why not: png()'s checks, then a size check before decoding."""
     from PIL import Image
 
