@@ -132,6 +132,9 @@ def check(args: Any) -> dict:
 
 def open_out(args: Any, wanted: dict) -> Path:
     out = args.out or Path("runs") / f"scorecard-{time.strftime('%Y%m%d-%H%M%S')}"
+    blocker = rundir.file_in_the_way(out)
+    if blocker is not None:
+        raise RunError(f"--out {out}: {blocker} is a file, not a folder; choose another --out")
     saved_path = out / "reproduce-args.json"
     if args.resume:
         if args.out is None:

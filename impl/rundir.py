@@ -41,11 +41,17 @@ if TYPE_CHECKING:
 CONFIG_KEYS = {"experiment": str, "settings": dict, "total_steps": int}  # what every reader relies on
 
 
+def file_in_the_way(folder: Path, itself: bool = True) -> Path | None:
+    """The file that stops `folder` from being a folder: the path itself (when `itself`) or one above it."""
+    return next((p for p in ((folder,) if itself else ()) + tuple(folder.parents) if p.exists() and not p.is_dir()),
+                None)
+
+
 def new_run_dir(experiment: str, out: Path | str | None, root: Path = Path("runs")) -> Path:
     """A fresh run folder; an existing non-empty --out is refused, never overwritten."""
     if out:
         run = Path(out)
-        blocker = next((p for p in (run, *run.parents) if p.exists() and not p.is_dir()), None)
+        blocker = file_in_the_way(run)
         if blocker is not None:
             raise RunError(f"--out {run}: {blocker} is a file, not a folder; choose another --out")
         if run.is_dir() and any(run.iterdir()):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from impl import cli, grids
+from impl import cli, grids, rundir
 from impl.build import SpecNet
 from impl.checkpoint import load_generator
 from impl.cli import positive, seed
@@ -88,7 +88,7 @@ def check_out(fmt: str, n: int, out: Path | None) -> None:
         raise UsageError(f"--format {fmt} needs --out ({'a folder' if fmt == 'folder' else 'a .npz file'})")
     if out is None:
         return
-    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    blocker = rundir.file_in_the_way(out, itself=False)
     if blocker is not None:
         raise UsageError(f"--out {out}: {blocker} is a file, not a folder; choose another --out")
     if fmt == "folder" and out.exists() and (not out.is_dir() or any(out.iterdir())):

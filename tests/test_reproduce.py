@@ -157,3 +157,14 @@ def test_bad_arguments_are_one_line_before_any_folder(tmp_path: Path, monkeypatc
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and words in err[0], (code, err)
     assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("where", ["FILE", "FILE/sub"])
+def test_out_that_is_or_lies_under_a_file_is_one_line(tmp_path: Path, capsys, where: str) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("x")
+    out = tmp_path / where.replace("FILE", "a-file")
+    code = reproduce.main(["004", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and f"{file} is a file, not a folder" in err[0], (code, err)
+    assert file.read_text() == "x"
