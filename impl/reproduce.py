@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import json
 import shlex
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -93,9 +95,15 @@ def faces_folder(args: Any) -> str | None:
     import os
 
     if args.data:
-        if not Path(args.data).expanduser().exists():
+        folder = Path(args.data).expanduser()
+        if not folder.is_dir():
             raise DataError(f"--data {args.data}: no such folder; pass the anime faces, or drop --data to decide the "
                             "face claims on the FashionMNIST-64 stand-in")
+        from impl.imagefiles import image_files
+
+        if not image_files(folder)[0]:
+            raise DataError(f"--data {args.data}: no image files (.jpg, .png, ...) found; pass the folder of anime "
+                            "faces")
         return args.data
     for place in [os.environ.get("GAN_SPEC_FACES"), "faces", "data/faces"]:
         if place and Path(place).is_dir():
@@ -125,7 +133,7 @@ def check(args: Any) -> dict:
                         "weights-inception-2015-12-05-6726825d.pth")
     return {"reports": sorted({c.report for c in chosen_claims(args.reports)}), "seeds": args.seeds,
             "steps": args.steps, "batch_size": args.batch_size, "n": args.n, "epoch_n": args.epoch_n,
-            "data": args.data,
+            "data": args.data, "faces": faces_folder(args),
             "fashion": str(args.fashion) if args.fashion else None, "device": resolve_device(args.device),
             "inception_weights": str(args.inception_weights) if args.inception_weights else None}
 
@@ -220,6 +228,26 @@ def spent_time(out: Path) -> Iterator[Callable[[], float]]:
         rundir.write_json(ledger, {"seconds": total()})
 
 
+@contextlib.contextmanager
+def signals_name(hint: str) -> Iterator[None]:
+    """Outside training (evaluating, probing, writing) SIGINT, SIGTERM and SIGHUP stop with the command that
+    continues the scorecard, like an interruption inside training; the handlers before are restored after."""
+    def stop(signum: int, _frame: object) -> None:
+        raise Interrupted(f"interrupted ({signal.Signals(signum).name}) between trainings; finished runs are kept; "
+                          f"continue the scorecard with: {hint}", signum)
+
+    wanted = [s for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {name: signal.signal(getattr(signal, name), stop) for name in wanted}
+    try:
+        yield
+    finally:
+        for name, handler in before.items():
+            signal.signal(getattr(signal, name), handler)
+
+
 def plan(claims: list[ClaimSpec], args: Any, out: Path) -> list[Planned]:
     from impl.claims import arms_needed
 
@@ -240,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     score = ScoreSettings(n=args.n, epoch_n=args.epoch_n, fashion=args.fashion, faces=faces,
                           inception_weights=args.inception_weights, quiet=args.quiet)
     items = plan(claims, args, out)
-    with spent_time(out) as clock:
+    with spent_time(out) as clock, signals_name(hint):
         for i, item in enumerate(items, 1):
             if not args.quiet:
                 say(f"[{i}/{len(items)}] {item.arm.key()} seed {item.seed}")

@@ -143,6 +143,7 @@ def test_an_interruption_keeps_finished_runs_and_names_the_resume(scorecard: dic
     (["004", "--resume"], "--resume needs --out"),
     (["004", "--fashion", "/nowhere/fm"], "--fashion"),
     (["004", "--data", "/nowhere/faces"], "--data"),
+    (["003", "--data", __file__], "no such folder"),  # a file is not a folder of faces
     (["004", "--seeds", "0"], "--seeds"),
 ])
 def test_bad_arguments_are_one_line_before_any_folder(tmp_path: Path, monkeypatch, capsys, bad: list[str],
@@ -168,3 +169,20 @@ def test_out_that_is_or_lies_under_a_file_is_one_line(tmp_path: Path, capsys, wh
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and f"{file} is a file, not a folder" in err[0], (code, err)
     assert file.read_text() == "x"
+
+
+def test_a_signal_between_trainings_names_the_resume_and_keeps_the_time(scorecard: dict[str, Path], monkeypatch,
+                                                                        capsys) -> None:
+    import os
+    import signal
+
+    out = scorecard["root"] / "signalled"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(scorecard["root"] / "cache"))
+    monkeypatch.setattr(reproduce, "evaluate_run", lambda *a, **k: os.kill(os.getpid(), signal.SIGTERM))
+    before = signal.getsignal(signal.SIGTERM)
+    code = reproduce.main(["004", "--quick", "--seeds", "1", "--fashion", str(scorecard["fashion"]), "--out", str(out),
+                           "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 128 + signal.SIGTERM and "SIGTERM" in err and f"--out {out} --resume" in err, (code, err)
+    assert json.loads((out / "reproduce-time.json").read_text())["seconds"] > 0
+    assert signal.getsignal(signal.SIGTERM) == before  # the handlers are the caller's again
