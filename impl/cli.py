@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+
+T = TypeVar("T")
 
 MAX_SEED = 2**32 - 1  # torch.manual_seed takes 64 bits, but seeds are combined with epochs and offsets
 
@@ -26,12 +29,16 @@ def parser(prog: str, doc: str | None) -> Parser:
                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def _read(text: str, convert: Callable[[str], T], what: str) -> T:
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
 def positive(text: str) -> int:
     """argparse type: a positive integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    value = _read(text, int, "a positive integer")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
@@ -39,10 +46,7 @@ def positive(text: str) -> int:
 
 def seed(text: str) -> int:
     """argparse type: a random seed in [0, 2^32)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    value = _read(text, int, "an integer seed")
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, got {value}")
     return value
@@ -57,10 +61,7 @@ def nonempty(text: str) -> str:
 
 def finite(text: str) -> float:
     """argparse type: a finite number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _read(text, float, "a number")
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     return value
