@@ -19,10 +19,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import spec
-from impl.data import synthetic
-from impl.fastpath import speed_defaults
-from impl.settings import Settings
-from impl.trainer import Trainer
+from impl.data.load import synthetic
+from impl.training.fastpath import speed_defaults
+from impl.training.settings import Settings
+from impl.training.trainer import Trainer
 
 MODES = ("fast", "eager")
 ALL_MODES = (*MODES, "compiled")

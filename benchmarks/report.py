@@ -28,7 +28,7 @@ import torch
 import spec
 from benchmarks.measure import ALL_MODES, MODES, NotFastPath, Row, flops_per_step, matmul_peak, measure, profile
 from impl import cli
-from impl.data import synthetic
+from impl.data.load import synthetic
 from impl.errors import boundary
 
 

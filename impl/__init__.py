@@ -5,6 +5,6 @@
     G, D = impl.build_pair("r000-dcgan")    # an experiment's two networks
 """
 
-from impl.build import SpecNet, build, build_pair, build_spec
+from impl.networks.build import SpecNet, build, build_pair, build_spec
 
 __all__ = ["SpecNet", "build", "build_pair", "build_spec"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from impl import study
+from impl.arms import study
 from impl.errors import boundary
 
 ARMS = [("clip-0.01", "r003-wgan"), ("clip-0.1", "r003-collapse")]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from impl import study
+from impl.arms import study
 from impl.errors import boundary
 
 FAMILIES = {

@@ -18,10 +18,11 @@ import sys
 from pathlib import Path
 
 import spec
-from impl import cli, overrides
+from impl import cli
 from impl.cli import nonempty, positive, seed
 from impl.errors import boundary
-from impl.run import RunRequest, run_experiment
+from impl.training import overrides
+from impl.training.run import RunRequest, run_experiment
 
 
 def parser() -> argparse.ArgumentParser:

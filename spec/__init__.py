@@ -7,7 +7,7 @@
     spec.claims("003")           # the reports' claims about their results (spec/claims/, docs/claims.md)
 
 The files are read from this package's folder, or from $GAN_SPEC_DIR when it is set (a copy to experiment on,
-as `python -m tests.mutate` does).
+as `python -m tools.mutate` does).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ reports are at hand) and reads the value back out of it: the excerpt's numbers (
 exactly the value's; a loss, optimizer, data set or initialisation must be named by the excerpt and no other
 one; a network must contain the excerpt in one of its evidence texts. Evidence excerpts (printouts, tables,
 code, sentences) must stand in the report line for line, and a code excerpt must declare the network's layers
-argument by argument (spec.code). Pure Python: `python -m tests.mutate` calls it for every mutant.
+argument by argument (spec.code). Pure Python: `python -m tools.mutate` calls it for every mutant.
 """
 
 from __future__ import annotations

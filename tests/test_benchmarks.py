@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import report
 from benchmarks.measure import flops_per_step
-from impl.data import image_folder
+from impl.data.load import image_folder
 
 
 def test_course_dcgan_step_flops_match_the_design_measurement() -> None:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import spec
-from impl import overrides
+from impl.training import overrides
 from spec import SPEC_DIR, SpecError, load_registry
 from spec.arm import check_override
 

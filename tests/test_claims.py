@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 import spec
-from impl import claims as C
-from impl import overrides, reductions
-from impl import verdict as V
+from impl.training import overrides
+from impl.verdicts import decide as V
+from impl.verdicts import readings as C
+from impl.verdicts import reductions
 from spec.arm import OVERRIDE_KEYS, ArmSpec, check_override
 from spec.claim import METRICS, MeasureSpec, RuleSpec
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import spec
-from impl.data import DataError, for_experiment
-from impl.settings import Settings
-from impl.trainer import Trainer
+from impl.data.load import DataError, for_experiment
+from impl.training.settings import Settings
+from impl.training.trainer import Trainer
 
 pytestmark = pytest.mark.cuda
 
@@ -59,7 +59,7 @@ def same_arithmetic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     between an eager run and a replayed one is then the replay itself."""
     from torch.backends import cuda, cudnn
 
-    from impl import networks
+    from impl.training import networks
 
     # cudnn's flags are plain module attributes that monkeypatch restores; cuda.matmul.allow_tf32 is a property
     # of a module object (monkeypatch's teardown cannot delete it), so it is saved and restored by hand
@@ -87,7 +87,7 @@ def test_fast_path_follows_eager_fp32(name: str, same_arithmetic: None) -> None:
     graphs + bf16 + channels_last. Same seed, 20 steps. (a) must give the eager run's numbers; (b) agrees on the
     first block's losses within bf16 tolerance and its weights stay finite and near the eager run's, measured
     against how far the eager run moved them. Every mismatch is collected before failing."""
-    from impl.data import synthetic
+    from impl.data.load import synthetic
 
     exp = spec.load(name)
     shape = spec.registry().networks[exp.discriminator.value].input
@@ -136,7 +136,7 @@ def test_fast_path_follows_eager_fp32(name: str, same_arithmetic: None) -> None:
 @pytest.mark.parametrize("graph", [True, False])
 def test_training_steps_never_wait_for_the_gpu(graph: bool) -> None:
     """Between logging steps nothing is read back: CUDA's sync debug mode turns any host sync into an error."""
-    from impl.data import synthetic
+    from impl.data.load import synthetic
 
     exp = spec.load("r003-wgan")
     images = synthetic(4096, spec.registry().networks[exp.discriminator.value].input).images
@@ -157,7 +157,7 @@ def test_training_steps_never_wait_for_the_gpu(graph: bool) -> None:
 def test_replays_and_eager_steps_interleave_at_epoch_ends(same_arithmetic: None) -> None:
     """6 steps per epoch at n_critic 5: blocks cannot always fit, so eager steps run between replays on the same
     optimizers. The run must give the numbers of a purely eager run of the same arithmetic."""
-    from impl.data import synthetic
+    from impl.data.load import synthetic
 
     exp = spec.load("r003-wgan")
     images = synthetic(6 * 64 + 10, spec.registry().networks[exp.discriminator.value].input).images

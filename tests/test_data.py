@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from impl import data
-from impl.data import DataError, adapt, fashion_mnist, for_experiment, image_folder, read_idx, to_unit
+from impl.data import load as data
+from impl.data.load import DataError, adapt, fashion_mnist, for_experiment, image_folder, read_idx, to_unit
 
 
 def write_idx(path: Path, array: np.ndarray, magic: int, gz: bool = False) -> Path:

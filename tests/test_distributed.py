@@ -115,10 +115,11 @@ def test_own_signal_after_the_agreed_stop_is_not_a_second_ctrl_c(tmp_path: Path,
     """torchrun signals its workers one by one. When the other process's signal has already been agreed on at a
     logging step, this process's own signal, arriving while it saves, is the same stop, not the user insisting.
     Two processes are simulated in one: all_reduce reports the peer's SIGTERM from step 34 on."""
-    from impl import loop, rundir
-    from impl.data import synthetic
-    from impl.settings import Settings
-    from impl.trainer import Trainer
+    from impl.data.load import synthetic
+    from impl.runs import folder as rundir
+    from impl.training import loop
+    from impl.training.settings import Settings
+    from impl.training.trainer import Trainer
 
     exp = spec.load("r004-mlp")
     t = Trainer(exp, synthetic(1024, (1, 28, 28)).images, Settings(exp.name, 32, 100, None, seed=0, device="cpu",

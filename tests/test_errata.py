@@ -18,9 +18,9 @@ from torch import nn
 import impl
 import spec
 from conftest import reports_dir
-from impl import losses
-from impl.printout import compare
-from impl.summary import DEFAULT_WIDTHS, measure, parse_documented
+from impl.networks.printout import compare
+from impl.networks.tables import DEFAULT_WIDTHS, measure, parse_documented
+from impl.training import losses
 from spec import code
 from spec.facts import numbers, report_texts
 

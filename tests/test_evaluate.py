@@ -13,8 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
-from impl import evaluate, features, latent, metrics, reference, train
-from impl.data import DataError, fashion_mnist, to_unit
+from impl import evaluate, latent, train
+from impl.data.load import DataError, fashion_mnist, to_unit
+from impl.measure import evaluation, features, metrics, reference
 from tests.report_pages import tile_layout
 from tests.test_data import write_idx
 
@@ -112,7 +113,7 @@ def test_too_few_images_are_refused_before_anything_is_written(fashion_run: tupl
 def test_a_generator_that_makes_nan_is_refused(fashion_run: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture) -> None:
     run, folder = fashion_run
-    g, state = evaluate.load_generator(run)
+    g, state = evaluation.load_generator(run)
     next(g.parameters()).data.fill_(math.nan)
     monkeypatch.setattr(evaluate, "load_generator", lambda run: (g, state))
     assert evaluate.main([str(run), "--n", "20", "--fashion", str(folder)]) == 2
@@ -122,7 +123,7 @@ def test_a_generator_that_makes_nan_is_refused(fashion_run: tuple[Path, Path], m
 
 def test_a_metric_that_is_not_finite_is_named_and_not_written() -> None:
     with pytest.raises(DataError, match=r"^domain_fid, sharpness: not finite"):
-        evaluate.check_finite({"domain_fid": math.nan, "sharpness": math.inf, "samples": 3, "real_set": "x"})
+        evaluation.check_finite({"domain_fid": math.nan, "sharpness": math.inf, "samples": 3, "real_set": "x"})
 
 
 class SmallInception(torch.nn.Module):

@@ -101,8 +101,8 @@ def test_wrong_network_arguments_are_caught(name: str, change) -> None:
 
 
 def test_sampled_mutants_are_killed() -> None:
-    """A few random documented values of spec/, each changed by `python -m tests.mutate`: all must be caught.
-    The sample is fixed; $GAN_SPEC_MUTATION_SEED draws another (the full run: `python -m tests.mutate`)."""
+    """A few random documented values of spec/, each changed by `python -m tools.mutate`: all must be caught.
+    The sample is fixed; $GAN_SPEC_MUTATION_SEED draws another (the full run: `python -m tools.mutate`)."""
     from tests import mutate
 
     chosen = [m for m in mutate.mutants(spec.SPEC_DIR) if not m.explained]

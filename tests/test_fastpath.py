@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import spec
-from impl.data import synthetic
-from impl.fastpath import rehearsal
-from impl.settings import Settings
-from impl.trainer import STATS, Trainer
+from impl.data.load import synthetic
+from impl.training.fastpath import rehearsal
+from impl.training.settings import Settings
+from impl.training.trainer import STATS, Trainer
 
 # one experiment per loss family and per optimizer: BCE/Adam, WGAN/RMSprop (n_critic 5), WGAN/SGD,
 # WGAN-GP (double backward), LSGAN, SNGAN (spectral norm's power iteration updates buffers in place)
@@ -98,7 +98,8 @@ def test_rehearsal_restores_after_an_error() -> None:
 
 
 def test_fast_path_is_the_cuda_default_and_eager_turns_it_off() -> None:
-    from impl import run, train
+    from impl import train
+    from impl.training import run
 
     def settings(*argv: str, device: str = "cuda") -> tuple:
         s = run.resolve(train.request_of(train.parser().parse_args(["r004-conv", *argv])), device)[1]
@@ -114,7 +115,7 @@ def test_fast_path_is_the_cuda_default_and_eager_turns_it_off() -> None:
 @pytest.mark.parametrize("name", sorted({spec.load(n).optimizer["name"].value for n in spec.names("experiment")}))
 def test_fast_optimizer_options_are_accepted_by_torch(name: str) -> None:
     """The CUDA options are real keyword arguments of the documented optimizer (constructed here on the CPU)."""
-    from impl.fastpath import optimizer_options
+    from impl.training.fastpath import optimizer_options
 
     assert optimizer_options(name, torch.device("cuda"), False, False) == {}  # --eager: torch's defaults
     assert optimizer_options(name, torch.device("cpu"), True, True) == {}
@@ -187,7 +188,8 @@ def test_compiled_training_follows_eager() -> None:
 
 
 def test_compile_leaves_the_gradient_penalty_critic_eager() -> None:
-    from impl import run, train
+    from impl import train
+    from impl.training import run
 
     exp = spec.load("r004-wgangp")
     t = Trainer(exp, synthetic(64, (1, 28, 28)).images, Settings(exp.name, 8, 1, 2, seed=0, device="cpu",

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from impl import checkpoint, rundir, train
-from impl.losses import FAMILIES, bce_d
-from impl.trainer import Trainer
+from impl import train
+from impl.runs import checkpoint
+from impl.runs import folder as rundir
+from impl.training.losses import FAMILIES, bce_d
+from impl.training.trainer import Trainer
 
 ARGS = ["--data", "synthetic", "--quiet", "--batch-size", "32", "--log-every", "4"]
 
@@ -85,7 +87,7 @@ def test_kill_during_checkpoint_write_leaves_the_previous_one(tmp_path: Path) ->
     before = torch.load(out / "checkpoints/last.pt", weights_only=True)["step"]
     script = textwrap.dedent(f"""
         import os, signal, torch
-        from impl import checkpoint
+        from impl.runs import checkpoint
         real_save = torch.save
         def dying_save(obj, fh):
             fh.write(b"PK half a checkpoint")

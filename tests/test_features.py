@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from impl import classifier, features
-from impl.data import DataError, fashion_mnist
+from impl import classifier as classifier_command
+from impl.data.load import DataError, fashion_mnist
+from impl.measure import classifier, features
 
 
 @pytest.fixture(scope="module")
@@ -132,5 +133,5 @@ def test_retraining_rewrites_the_file_reproducibly(tmp_path: Path, capsys: pytes
     again = classifier.retrain(folder, tmp_path / "b.safetensors", progress=False)
     assert first["sha256"] == again["sha256"] == classifier.sha256(tmp_path / "a.safetensors")
     assert first["test_accuracy"] > 0.9, "the tiny set is separable; the recipe must learn it"
-    assert classifier.main(["--out", str(tmp_path / "a.safetensors"), "--fashion", str(folder)]) == 0
+    assert classifier_command.main(["--out", str(tmp_path / "a.safetensors"), "--fashion", str(folder)]) == 0
     assert f"measured now {first['test_accuracy']:.2%}" in capsys.readouterr().out

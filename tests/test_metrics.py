@@ -11,8 +11,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from impl import metrics
-from impl.data import DataError
+from impl.data.load import DataError
+from impl.measure import metrics
 
 
 def gauss(n: int, dim: int = 8, seed: int = 0, shift: float = 0.0) -> torch.Tensor:

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 import impl
 import spec
-from impl.printout import compare
-from impl.summary import measure, parse_documented
+from impl.networks.printout import compare
+from impl.networks.tables import measure, parse_documented
 
 NETWORKS = spec.names("network")
 

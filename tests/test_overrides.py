@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import spec
-from impl import overrides, train
+from impl import train
+from impl.training import overrides
 from spec import SpecError
 
 ARGS = ["--data", "synthetic", "--quiet", "--batch-size", "32", "--log-every", "4"]

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from impl import report
+from impl.pages import html
 from tests.report_pages import HOSTILE, assert_inert, decoded, grid_png, make_run, page_of, parse
 from tests.test_data import png_header
 
@@ -168,6 +169,6 @@ def test_report_of_a_missing_run(tmp_path: Path, capsys: pytest.CaptureFixture) 
 
 
 def test_report_numbers_are_plain() -> None:
-    assert [report.number(v) for v in (12_670.4, 914.2, 0.036293, -1234.5)] == ["12,670", "914.2", "0.03629", "-1,234"]
-    assert [report.fmt(v) for v in (None, True, 12, 123456, 0.5, [1, "<"])] == \
+    assert [html.number(v) for v in (12_670.4, 914.2, 0.036293, -1234.5)] == ["12,670", "914.2", "0.03629", "-1,234"]
+    assert [html.fmt(v) for v in (None, True, 12, 123456, 0.5, [1, "<"])] == \
         ["-", "true", "12", "123,456", "0.5", "[1, &quot;&lt;&quot;]"]

@@ -11,7 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from impl import charts, grids, report
+from impl import report
+from impl.pages import charts, html
+from impl.runs import grids
 from tests.report_pages import Node, decoded, grid_png, ink, make_run, page_of, tile_layout
 
 # ---------------------------------------------------------------- comparing runs
@@ -19,7 +21,7 @@ from tests.report_pages import Node, decoded, grid_png, ink, make_run, page_of, 
 def test_losses_of_all_runs_are_overlaid(tmp_path: Path) -> None:
     a = make_run(tmp_path / "a", losses=[(1.0, 0.5), (0.8, 0.7), (0.6, 0.9)])
     b = make_run(tmp_path / "b", losses=[(3.0, 2.0), (2.5, 2.2)])
-    fig = charts.loss_overlay([("a", report.load(a, "a").metrics), ("b", report.load(b, "b").metrics)])
+    fig = charts.loss_overlay([("a", html.load(a, "a").metrics), ("b", report.load(b, "b").metrics)])
     lines = {line.get_label(): list(line.get_ydata()) for line in fig.axes[0].get_lines()}
     assert len(fig.axes) == 1 and lines == {"a: D": [1.0, 0.8, 0.6], "a: G": [0.5, 0.7, 0.9],
                                             "b: D": [3.0, 2.5], "b: G": [2.0, 2.2]}

@@ -12,8 +12,9 @@ import pytest
 
 import spec
 from impl import reproduce
-from impl.claims import arms_needed
+from impl.arms import engine
 from impl.errors import Interrupted
+from impl.verdicts.readings import arms_needed
 from tests.test_evaluate import fake_fashion_split
 
 REPORTS = ["002", "003", "004"]  # loss curves, final metrics and the latent probe; faces and FashionMNIST
@@ -114,7 +115,7 @@ def test_an_interruption_keeps_finished_runs_and_names_the_resume(scorecard: dic
     out = scorecard["root"] / "interrupted"
     monkeypatch.setenv("XDG_CACHE_HOME", str(scorecard["root"] / "cache"))
     calls = []
-    real = reproduce.run_experiment
+    real = engine.run_experiment
 
     def stop_on_second(request):
         calls.append(request)
@@ -122,7 +123,7 @@ def test_an_interruption_keeps_finished_runs_and_names_the_resume(scorecard: dic
             raise Interrupted("interrupted (SIGINT) at step 3; continue with: python -m impl.train --resume x", 2)
         return real(request)
 
-    monkeypatch.setattr(reproduce, "run_experiment", stop_on_second)
+    monkeypatch.setattr(engine, "run_experiment", stop_on_second)
     args = ["004", "--quick", "--seeds", "1", "--fashion", str(scorecard["fashion"]), "--out", str(out), "--quiet"]
     assert reproduce.main(args) == 130
     err = capsys.readouterr().err
@@ -131,7 +132,7 @@ def test_an_interruption_keeps_finished_runs_and_names_the_resume(scorecard: dic
     first = trained_at(out)
     assert len(first) == 1  # the first arm's run is finished and kept
     assert json.loads((out / "reproduce-time.json").read_text())["seconds"] > 0  # the interrupted call's time counts
-    monkeypatch.setattr(reproduce, "run_experiment", real)
+    monkeypatch.setattr(engine, "run_experiment", real)
     assert reproduce.main([*args, "--resume"]) == 0
     after = trained_at(out)
     assert len(after) == 2 and all(after[k] == v for k, v in first.items())

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from impl import collapse, errors, evaluate, latent, rundir, sample, train
+from impl import collapse, errors, evaluate, latent, sample, train
+from impl.runs import folder as rundir
 
 ARGS = ["--data", "synthetic", "--quiet", "--batch-size", "32", "--log-every", "4"]
 

@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from impl import sample, train
-from impl.checkpoint import load_generator
+from impl.measure import sampling
+from impl.runs.checkpoint import load_generator
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +35,13 @@ def test_folder_and_npz_hold_the_same_images_as_the_generator(run: Path, tmp_pat
     pngs = np.stack([np.asarray(Image.open(folder / name)) for name in names])
     assert np.array_equal(pngs, array[..., 0])  # batch size changes nothing: the same noise stream
     g, _ = load_generator(run)
-    expected = torch.cat(list(sample.generate(g, 23, seed=5, batch=23)))
-    assert np.abs(sample.to_uint8(expected).astype(int) - array.astype(int)).max() <= 1
+    expected = torch.cat(list(sampling.generate(g, 23, seed=5, batch=23)))
+    assert np.abs(sampling.to_uint8(expected).astype(int) - array.astype(int)).max() <= 1
 
 
 def test_generation_is_batched(run: Path) -> None:
     g, _ = load_generator(run)
-    sizes = [len(b) for b in sample.generate(g, 1001, seed=0, batch=300)]
+    sizes = [len(b) for b in sampling.generate(g, 1001, seed=0, batch=300)]
     assert sizes == [300, 300, 300, 100, 1]  # never more than --batch, never across a noise chunk
 
 

@@ -251,7 +251,7 @@ def _damage(data: dict, path: tuple, action: str, value: object) -> None:
 def test_wrong_values_anywhere_give_one_line(tmp_path: Path, data: st.DataObject) -> None:
     """Any field of any spec file set to a value of the wrong type or range (or dropped, or given a surplus key):
     the registry loads, or one SpecError line names the file; a network the loader accepts, torch builds."""
-    from tests.mutate import dump
+    from tools.mutate import dump
 
     root = tmp_path / "spec"
     if not root.exists():

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from impl import collapse, evaluate, report, rundir
+from impl import collapse, report
+from impl.measure import evaluation
+from impl.runs import folder as rundir
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def test_an_interrupted_study_resumes(tmp_path: Path, monkeypatch: pytest.Monkey
                                       capsys: pytest.CaptureFixture) -> None:
     """Ctrl-C at step 3 of the second arm, as a user would press it: the first arm is trained and evaluated, the
     second has a checkpoint at step 3 of 5. --resume keeps the first as it is and continues the second."""
-    from impl.trainer import Trainer
+    from impl.training.trainer import Trainer
 
     real = Trainer.train_step
 
@@ -57,7 +59,7 @@ def test_an_interrupted_study_resumes(tmp_path: Path, monkeypatch: pytest.Monkey
         assert collapse.main(args) == 128 + signal.SIGINT
     kept = (out / "clip-0.01" / "metrics.json").read_text()
     assert not (out / "clip-0.1" / "metrics.json").exists()
-    evaluate.evaluate(out / "clip-0.1", 20, progress=False)  # a look at the half-trained arm: not a finished arm
+    evaluation.evaluate(out / "clip-0.1", 20, progress=False)  # a look at the half-trained arm: not a finished arm
     (out / "collapse-args.json").unlink()  # as a study folder of an older gan-spec: its arms' configs tell
     capsys.readouterr()
     assert collapse.main(args + ["--resume"]) == 0

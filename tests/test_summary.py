@@ -9,7 +9,7 @@ import pytest
 
 import spec
 from impl import summary
-from impl.summary import table_for
+from impl.networks.tables import table_for
 
 DOCUMENTED = [n for n in spec.names("network") if any(e.kind == "summary" for e in spec.load(n).evidence)]
 

@@ -11,9 +11,9 @@ import torch
 
 import spec
 from impl import train
-from impl.data import synthetic
-from impl.settings import Settings
-from impl.trainer import Trainer
+from impl.data.load import synthetic
+from impl.training.settings import Settings
+from impl.training.trainer import Trainer
 from spec.fields import Fact
 
 EXPERIMENTS = spec.names("experiment")
@@ -192,7 +192,7 @@ def test_tensorboard_without_the_package_is_refused_up_front(tmp_path: Path, mon
 def test_an_epoch_hook_sees_every_epoch_and_moves_no_random_stream(tmp_path: Path) -> None:
     """A hook that draws random numbers at each epoch end (as per-epoch metrics do) leaves the run bit-identical
     to one without it."""
-    from impl.run import RunRequest, run_experiment
+    from impl.training.run import RunRequest, run_experiment
 
     seen = []
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from impl import verdict as V
+from impl.verdicts import decide as V
 from spec.claim import ArmSpec, ClaimSpec, MeasureSpec, RuleSpec
 
 FID = MeasureSpec(kind="final", key="domain_fid")  # lower is better

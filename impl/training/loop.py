@@ -15,12 +15,13 @@ from types import FrameType
 
 import torch
 
-from impl import grids, rundir
-from impl.checkpoint import load_checkpoint, save_checkpoint, snapshot
 from impl.errors import RunError, RunFailed
 from impl.progress import Progress
-from impl.tensorboard import TensorBoard
-from impl.trainer import STATS, Trainer
+from impl.runs import folder as rundir
+from impl.runs import grids
+from impl.runs.checkpoint import load_checkpoint, save_checkpoint, snapshot
+from impl.training.tensorboard import TensorBoard
+from impl.training.trainer import STATS, Trainer
 
 EpochHook = Callable[[Trainer, Path], None]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a scheduler's stop, a closed terminal

@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from impl import grids
-from impl.checkpoint import save_checkpoint
+from impl.runs import grids
+from impl.runs.checkpoint import save_checkpoint
 from impl.errors import RunError
 
 if TYPE_CHECKING:
     import spec
-    from impl.settings import Settings
-    from impl.trainer import Trainer
+    from impl.training.settings import Settings
+    from impl.training.trainer import Trainer
     from spec.experiment import ExperimentSpec
 
 CONFIG_KEYS = {"experiment": str, "settings": dict, "total_steps": int}  # what every reader relies on

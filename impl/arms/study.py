@@ -17,10 +17,15 @@ import time
 from pathlib import Path
 
 import spec
-from impl import cli, evaluate, grids, overrides, report, rundir
+from impl import cli
 from impl.cli import nonempty, positive, seed
 from impl.errors import DataError, Interrupted, RunError, UsageError
-from impl.run import RunRequest, resolve_device, run_experiment
+from impl.measure import evaluation
+from impl.pages import html
+from impl.runs import folder as rundir
+from impl.runs import grids
+from impl.training import overrides
+from impl.training.run import RunRequest, resolve_device, run_experiment
 
 MIN_N = 20  # generated images per arm below which the metrics mean nothing (MS-SSIM pairs, KID subsets)
 
@@ -51,7 +56,7 @@ def images_per_s(run: Path) -> float | None:
 
 def cell(value: object) -> str:
     if isinstance(value, float):
-        return report.number(value)
+        return html.number(value)
     return "n/a" if value is None else str(value)
 
 
@@ -100,7 +105,7 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tu
             results[arm] = kept
         else:
             train_arm(out / arm, experiment, args, study)
-            results[arm] = evaluate.evaluate(out / arm, args.n, progress=not args.quiet)
+            results[arm] = evaluation.evaluate(out / arm, args.n, progress=not args.quiet)
         config = rundir.read_config(out / arm)
         results[arm] |= {"experiment": experiment, "steps": config["total_steps"],
                          "generator_steps": config.get("generator_steps"), "images_per_s": images_per_s(out / arm)}
@@ -185,6 +190,6 @@ def write(out: Path, study: str, summary: dict, text: str, arms: list[str]) -> N
     """OUT/<study>.json and .md, and OUT/report.html: every arm's recipe, curves, grids and metrics on one page."""
     rundir.write_json(out / f"{study}.json", summary)
     (out / f"{study}.md").write_text(text, encoding="utf-8")
-    (out / "report.html").write_text(report.build([out / arm for arm in arms]), encoding="utf-8")
+    (out / "report.html").write_text(html.build([out / arm for arm in arms]), encoding="utf-8")
     print(text + f"\nsample grids side by side, in the table's order: {out / f'{study}.png'}\n"
           f"all runs on one page: {out / 'report.html'}")

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from impl.data.files import RUN_FILES, cache_path, image_files, printable, write_cache
 from impl.errors import DataError
-from impl.imagefiles import RUN_FILES, cache_path, image_files, printable, write_cache
 
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
 FACES_DIRS = ("faces", "data/faces")

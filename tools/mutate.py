@@ -1,14 +1,14 @@
 """Mutation check of spec/: change each documented value once, run the tests that concern it, list survivors.
 
-    python -m tests.mutate                       # every documented value of every spec file
-    python -m tests.mutate --sample 20 --seed 1  # a random sample
-    python -m tests.mutate --files networks/r004-conv-g.toml experiments/r003-wgan.toml
+    python -m tools.mutate                       # every documented value of every spec file
+    python -m tools.mutate --sample 20 --seed 1  # a random sample
+    python -m tools.mutate --files networks/r004-conv-g.toml experiments/r003-wgan.toml
 
-A mutant (tests/mutants.py) is one change to one documented value of one spec file. It is written into a
+A mutant (tools/mutants.py) is one change to one documented value of one spec file. It is written into a
 temporary copy of spec/ (the real files are never touched) and the loader is pointed at the copy; the tests of
 the spec test modules whose parameters name the mutated spec (or a spec or erratum depending on it) are called
 directly, cheapest first, stopping at the first failure. A mutant that loads and passes them all survives.
-Values that no report states are listed apart, with the reason (`EXPLAINED` in tests/mutants.py).
+Values that no report states are listed apart, with the reason (`EXPLAINED` in tools/mutants.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.mutants import Mutant, dump, mutants
+from tools.mutants import Mutant, dump, mutants
 
 ROOT = Path(__file__).resolve().parent.parent
 # cheapest first: a mutant stops at its first failing test
@@ -208,7 +208,7 @@ def run(spec_src: Path, chosen: list[Mutant], reports: Path | None, progress: bo
         originals = {m.file: (copy_dir / m.file).read_text(encoding="utf-8") for m in chosen}
         for rel, text in originals.items():  # the loader must read a re-written, unmutated file as the original
             if tomllib.loads(dump(tomllib.loads(text))) != tomllib.loads(text):
-                raise SystemExit(f"error: {rel}: tests.mutate cannot re-write this file faithfully (a bug of the tool)")
+                raise SystemExit(f"error: {rel}: tools.mutate cannot re-write this file faithfully (a bug of the tool)")
         started = time.monotonic()
         for i, mutant in enumerate(chosen):
             data = tomllib.loads(originals[mutant.file])
@@ -227,7 +227,7 @@ def run(spec_src: Path, chosen: list[Mutant], reports: Path | None, progress: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.mutate", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.mutate", description=__doc__.split("\n\n")[0])
     p.add_argument("--sample", type=int, help="test N random mutants instead of all")
     p.add_argument("--seed", type=int, default=0, help="random seed of --sample")
     p.add_argument("--files", nargs="+", help="spec files to mutate, relative to spec/ (default: all)")

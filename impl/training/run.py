@@ -20,15 +20,16 @@ from typing import Any
 import torch
 
 import spec
-from impl import overrides, rundir
-from impl.checkpoint import check_networks, load_checkpoint
-from impl.data import for_experiment
+from impl.data.load import for_experiment
 from impl.errors import Interrupted, RunError, UsageError, say
-from impl.fastpath import describe, speed_defaults, training_switches
-from impl.loop import EpochHook, train_loop
-from impl.settings import Settings
-from impl.tensorboard import check_available
-from impl.trainer import Trainer
+from impl.runs import folder as rundir
+from impl.runs.checkpoint import check_networks, load_checkpoint
+from impl.training import overrides
+from impl.training.fastpath import describe, speed_defaults, training_switches
+from impl.training.loop import EpochHook, train_loop
+from impl.training.settings import Settings
+from impl.training.tensorboard import check_available
+from impl.training.trainer import Trainer
 from spec.experiment import ExperimentSpec
 
 IGNORED_ON_RESUME = ("batch_size", "seed", "log_every", "precision", "channels_last", "eager", "out", "sync_bn")

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 import spec
-from impl.build import SpecNet, build_spec
+from impl.networks.build import SpecNet, build_spec
 from impl.errors import RunError
 
 CHECKPOINT_FORMAT = 1

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from impl import evaluate, latent
+from impl.measure import evaluation, probe
 from spec.arm import ArmSpec
 from spec.claim import ClaimSpec
 
 if TYPE_CHECKING:
-    from impl.trainer import Trainer
+    from impl.training.trainer import Trainer
 
 LATENT_SEED = 0
 
@@ -50,9 +50,9 @@ def hooks_for(arm: ArmSpec, claims: list[ClaimSpec], score: ScoreSettings) -> Ca
         return None
 
     def hook(trainer: Trainer, run: Path) -> None:
-        from impl.metrics import domain_scores
+        from impl.measure.metrics import domain_scores
 
-        if not evaluate.is_fashion(run):
+        if not evaluation.is_fashion(run):
             return  # per-epoch metrics need the domain classifier (FashionMNIST data): the claim says so
         gen = torch.Generator().manual_seed(LATENT_SEED)
         noise = torch.randn(score.epoch_n, *trainer.G.spec.input, generator=gen)
@@ -77,8 +77,8 @@ def evaluated(run: Path, n: int) -> bool:
 def evaluate_run(run: Path, score: ScoreSettings, latent_probe: bool = False) -> None:
     """metrics.json on score.n images (kept when it is there already), and the latent probe when a claim reads it."""
     if not evaluated(run, score.n):
-        real = Path(score.faces) if score.faces and not evaluate.is_fashion(run) else None
-        evaluate.evaluate(run, score.n, inception_weights=score.inception_weights, real_folder=real,
+        real = Path(score.faces) if score.faces and not evaluation.is_fashion(run) else None
+        evaluation.evaluate(run, score.n, inception_weights=score.inception_weights, real_folder=real,
                           fashion_folder=score.fashion, progress=not score.quiet, n_real=score.n_real)
     if latent_probe and not (run / "latent" / "latent.json").is_file():
         import spec
@@ -86,5 +86,5 @@ def evaluate_run(run: Path, score: ScoreSettings, latent_probe: bool = False) ->
         study = spec.load(json.loads((run / "config.json").read_text())["experiment"]).latent
         if study is None:  # the claim's own experiment has no study: read it as report 004's (impl.latent's default)
             study = spec.load("r004-mlp").latent
-        latent.probe(run, list(study.positions.value), [float(v) for v in study.values.value], seed=LATENT_SEED,
+        probe.probe(run, list(study.positions.value), [float(v) for v in study.values.value], seed=LATENT_SEED,
                      progress=not score.quiet)

@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from impl import classifier
-from impl.data import DataError
+from impl.data.load import DataError
+from impl.measure import classifier
 
 FEATURE_VERSION = "v2"  # bump when a network's preprocessing changes: old cache entries stop matching
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"

@@ -10,7 +10,7 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from impl.runfiles import get, num, text
+from impl.runs.untrusted import get, num, text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from impl import features, metrics
-from impl.data import adapt, fashion_mnist, image_folder, to_unit
+from impl.data.load import adapt, fashion_mnist, image_folder, to_unit
+from impl.measure import features, metrics
 
 N_REAL = 10000
 _REALSETS: dict[tuple, RealSet] = {}

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impl.classifier import (  # noqa: F401  (re-exported: older callers import them from impl.metrics)
+from impl.data.load import DataError
+from impl.measure.classifier import (  # noqa: F401  (re-exported: older callers import them from impl.metrics)
     CLASSES,
     CLASSIFIER_RECIPE,
     MIN_ACCURACY,
@@ -27,8 +28,7 @@ from impl.classifier import (  # noqa: F401  (re-exported: older callers import 
     load_classifier,
     train_classifier,
 )
-from impl.data import DataError
-from impl.features import cache_dir  # noqa: F401  (re-exported)
+from impl.measure.features import cache_dir  # noqa: F401  (re-exported)
 
 MIN_SAMPLES = 10  # FID, KID, IS, precision/recall/density/coverage refuse fewer generated (and real) images
 K_PR, K_DC = 3, 5  # neighbours: Kynkaanniemi et al. (precision, recall), Naeem et al. (density, coverage)
@@ -222,7 +222,7 @@ def domain_scores(fake: torch.Tensor, *, fashion_folder: Path | None = None, n_r
     the scorecard): domain FID/KID and their floor, precision/recall/density/coverage, class coverage and KL,
     confidence, sharpness and MS-SSIM diversity, with the real set's own values (`real_*`) beside them. The real
     side is prepared once per process and cached on disk; 2,000 images take a few seconds on a CPU."""
-    from impl import reference
+    from impl.measure import reference
 
     fake = finite_cpu(fake)
     full = reference.domain_evaluation(fake, fashion_folder, n_real, reference.say_on_stderr if progress else None)

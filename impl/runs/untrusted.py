@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from impl.rundir import RunError
+from impl.runs.folder import RunError
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -17,12 +17,12 @@ from typing import Any
 
 import torch
 
-from impl.batches import Batches
-from impl.checkpoint import load_optimizer, network_signature
-from impl.fastpath import Block
-from impl.losses import FAMILIES, clip_weights, gradient_penalty
-from impl.networks import build_networks, compile_calls, distribute, make_optimizers
-from impl.settings import Settings
+from impl.runs.checkpoint import load_optimizer, network_signature
+from impl.training.batches import Batches
+from impl.training.fastpath import Block
+from impl.training.losses import FAMILIES, clip_weights, gradient_penalty
+from impl.training.networks import build_networks, compile_calls, distribute, make_optimizers
+from impl.training.settings import Settings
 from spec.experiment import ExperimentSpec
 
 STATS = ("d_loss", "g_loss", "d_real", "d_fake")

@@ -10,13 +10,13 @@ import torch
 from torch import nn
 
 import spec
-from impl.build import SpecNet, build_spec
 from impl.errors import first_line
-from impl.fastpath import optimizer_options, rehearsal
+from impl.networks.build import SpecNet, build_spec
+from impl.training.fastpath import optimizer_options, rehearsal
 from spec.experiment import ExperimentSpec
 
 if TYPE_CHECKING:
-    from impl.trainer import Trainer
+    from impl.training.trainer import Trainer
 
 
 def build_networks(exp: ExperimentSpec, seed: int, device: torch.device,

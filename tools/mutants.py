@@ -1,4 +1,4 @@
-"""The mutants of `python -m tests.mutate`: one change to one documented value of a spec file, and the TOML
+"""The mutants of `python -m tools.mutate`: one change to one documented value of a spec file, and the TOML
 writer that puts the changed file back (every table inline; the loader reads it as the original).
 
 Numbers are nudged (ints + 1, floats x 1.1), booleans flipped, choices (loss, optimizer, data set, init, role,

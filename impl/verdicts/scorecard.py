@@ -8,13 +8,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from impl import evidence, report, rundir
 from impl.errors import RunError
-from impl.verdict import MARKDOWN_HEADER, Verdict, decide
+from impl.pages import html
+from impl.runs import folder as rundir
+from impl.verdicts import evidence
+from impl.verdicts.decide import MARKDOWN_HEADER, Verdict, decide
 from spec.claim import ClaimSpec
 
 if TYPE_CHECKING:
-    from impl.reproduce import Planned
+    from impl.arms.engine import Planned
 
 MIN_N = 20  # generated images per run below which the metrics mean nothing
 ARMS_HEADING = "## Arms: their run folders (config.json, metrics.json, metrics.jsonl, ...) and lengths"
@@ -85,6 +87,6 @@ def write(out: Path, claims: list[ClaimSpec], verdicts: list[Verdict], items: li
     lead = evidence.section(verdicts, claims, runs_by_key(items))
     runs = [i.folder for i in sorted(items, key=lambda i: (i.arm.key(), i.seed)) if (i.folder / "config.json").exists()]
     title = f"gan-spec scorecard: reports {', '.join(meta['reports'])}"
-    page = report.build(runs, title=title, lead=lead, css=evidence.CSS, warn=False)
+    page = html.build(runs, title=title, lead=lead, css=evidence.CSS, warn=False)
     (out / "report.html").write_text(page, encoding="utf-8")
     print(text + f"\nevidence beside every verdict: {out / 'report.html'}")

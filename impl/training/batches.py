@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from impl.data import to_unit
+from impl.data.load import to_unit
 from impl.errors import UsageError
 
 

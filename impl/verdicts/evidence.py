@@ -11,10 +11,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from impl import charts, report
-from impl.claims import curve
-from impl.runfiles import esc, image
-from impl.verdict import Verdict
+from impl.pages import charts, html
+from impl.runs.untrusted import esc, image
+from impl.verdicts.decide import Verdict
+from impl.verdicts.readings import curve
 from spec.claim import ClaimSpec
 
 COLOURS = {"holds": "#186a3b", "does not hold": "#a61b1b", "inconclusive": "#9a6700", "not measurable here": "#555"}
@@ -29,7 +29,7 @@ def last_grid(run: Path, caption: str) -> str:
     if not grids:
         return ""
     img = image(run, grids[-1])
-    return "" if isinstance(img, str) else report.figure(img, f"{caption} ({grids[-1].stem})")
+    return "" if isinstance(img, str) else html.figure(img, f"{caption} ({grids[-1].stem})")
 
 
 def latent_grid(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
@@ -42,7 +42,7 @@ def latent_grid(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
             path = Path(paths[0]) / "latent" / f"value_{claim.measure.value:g}.png"
             img = image(Path(paths[0]), path) if path.is_file() else "missing"
             if not isinstance(img, str):
-                out.append(report.figure(img, f"{arm}, seed 0: latent positions set to {claim.measure.value:g} "
+                out.append(html.figure(img, f"{arm}, seed 0: latent positions set to {claim.measure.value:g} "
                                               "(rows: positions, columns: the 8 latent vectors)"))
     return "".join(out)
 
@@ -59,7 +59,7 @@ def curve_chart(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
     from PIL import Image
 
     img = Image.open(io.BytesIO(charts.png_bytes(fig)))
-    return report.figure(img, f"{claim.measure.key} by {xlabel}: what {claim.measure.describe()} is read from")
+    return html.figure(img, f"{claim.measure.key} by {xlabel}: what {claim.measure.describe()} is read from")
 
 
 def numbers(v: Verdict) -> str:
@@ -69,7 +69,7 @@ def numbers(v: Verdict) -> str:
     seeds = max(len(values) for values in v.values.values())
     head = "".join(f"<th>seed {i}</th>" for i in range(seeds))
     rows = "".join(f"<tr><td>{esc(arm)}</td>" + "".join(
-        f"<td>{'-' if x is None else report.number(float(x))}</td>" for x in values) + "</tr>"
+        f"<td>{'-' if x is None else html.number(float(x))}</td>" for x in values) + "</tr>"
         for arm, values in v.values.items())
     return f"<table><tr><th>arm</th>{head}</tr>{rows}</table>"
 
@@ -77,8 +77,8 @@ def numbers(v: Verdict) -> str:
 def claim_html(v: Verdict, claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
     """One claim and its evidence. `runs` maps the claim's arm names to their run folders in seed order (also for a
     claim nothing can measure: its grids are shown for a reader to judge)."""
-    effect = "" if v.effect is None else f"effect {report.number(v.effect)}" + \
-        (f" [{report.number(v.ci[0])}, {report.number(v.ci[1])}]" if v.ci else "") + "; "
+    effect = "" if v.effect is None else f"effect {html.number(v.effect)}" + \
+        (f" [{html.number(v.ci[0])}, {html.number(v.ci[1])}]" if v.ci else "") + "; "
     how = (f"measure <code>{esc(v.measure)}</code>, rule {esc(v.rule)}; decided on {esc(v.data_label)}; "
            if claim.measurable else "")
     grids = latent_grid(claim, runs) + \
@@ -101,7 +101,7 @@ def section(verdicts: list[Verdict], claims: list[ClaimSpec], runs_by_key: dict[
         claim = by_id[v.claim]
         runs = {name: [str(p) for p in runs_by_key.get(arm.key(), [])] for name, arm in claim.arms.items()}
         parts.append(claim_html(v, claim, runs))
-        effect = "-" if v.effect is None else report.number(v.effect)
+        effect = "-" if v.effect is None else html.number(v.effect)
         rows.append(f'<tr><td><a href="#{esc(v.claim)}">{esc(v.claim)}</a></td><td>{esc(claim.paraphrase)}</td>'
                     f'<td><span class=verdict style="background:{COLOURS.get(v.verdict, "#555")}">{esc(v.verdict)}'
                     f"</span></td><td>{esc(effect)}</td><td>{v.n or '-'}</td></tr>")
