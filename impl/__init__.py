@@ -5,6 +5,13 @@
     G, D = impl.build_pair("r000-dcgan")    # an experiment's two networks
 """
 
+from importlib import metadata
+
 from impl.networks.build import SpecNet, build, build_pair, build_spec
 
-__all__ = ["SpecNet", "build", "build_pair", "build_spec"]
+try:
+    __version__ = metadata.version("gan-spec")  # one home: pyproject.toml
+except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+    __version__ = "unknown"
+
+__all__ = ["SpecNet", "__version__", "build", "build_pair", "build_spec"]

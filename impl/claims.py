@@ -1,13 +1,6 @@
-"""Reading the measurement a claim needs from a run folder, and the arms a set of claims needs trained.
+"""The reports' claims about their results, as a table: quote, reading, measurement and rule of each.
 
-    python -m impl.claims [REPORT...]      # the claims as a markdown table (docs/claims.md holds all of them)
-
-A run folder gives four sources (docs/claims.md defines every measurement on them):
-    metrics.json         impl.evaluate's final metrics            -> kind "final"
-    epoch_metrics.jsonl  one line of metrics per finished epoch   -> kind "epoch_series"
-    metrics.jsonl        the training log (losses every 50 steps) -> kind "loss_curve"
-    latent/latent.json   impl.latent's probe                      -> kind "latent"
-A value that cannot be read is a Reading with no value and the reason, never an exception.
+    python -m impl.claims [REPORT...]      # docs/claims.md holds the table of all of them
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The FashionMNIST classifier behind the domain metrics: its network, gan-spec's training recipe, and the trained
-weights that ship with the package (impl/assets/fashion-classifier.safetensors, with a JSON record beside it).
+weights that ship with the package (impl/measure/assets/fashion-classifier.safetensors, with a JSON record beside it).
 
 Every machine loads the same file, so domain FID/KID and class coverage are comparable between machines and the
 first evaluation trains nothing. Retraining rewrites the file reproducibly (fixed seed, one thread):

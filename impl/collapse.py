@@ -22,7 +22,7 @@ COLUMNS = ("classes_covered", "kl_to_uniform", "diversity_ms_ssim", "domain_fid"
 @boundary("impl.collapse")
 def main(argv: list[str] | None = None) -> int:
     args = study.arguments("python -m impl.collapse", __doc__, "fashion-mnist", 5000).parse_args(argv)
-    out, results = study.run("collapse", ARMS, args)
+    out, results = study.run("collapse", ARMS, args, varies=("clip_value",))
     steps = results[ARMS[0][0]]["steps"]
     text = (f"# Mode collapse: WGAN weight clipping 0.01 vs 0.1\n\ndata: {args.data}; seed {args.seed}; "
             f"{steps} steps each; {args.n} generated images per arm\n\n"

@@ -22,6 +22,7 @@ FAMILIES = {
     "course": [("bce", "r000-dcgan"), ("wgan-clip", "r003-wgan"), ("wgan-gp", "course-wgangp"),
                ("lsgan", "course-lsgan"), ("sngan", "course-sngan")],
 }
+VARIES = ("clip_value", "gp_weight", "d_loss", "n_critic")  # each family sets its own
 COLUMNS = ("experiment", "steps", "generator_steps", "domain_fid", "classes_covered", "kl_to_uniform",
            "diversity_ms_ssim", "images_per_s")
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.networks == "course" and not args.data:
         args.data = "fashion-mnist"  # the course networks' own data set (anime faces) is not offline; say so below
-    out, results = study.run("compare", FAMILIES[args.networks], args)
+    out, results = study.run("compare", FAMILIES[args.networks], args, varies=VARIES)
     text = (f"# Loss families on the {args.networks} networks\n\ndata: {args.data or 'FashionMNIST'}; "
             f"seed {args.seed}; {args.n} generated images per family\n\n{study.table(results, COLUMNS, 'family')}\n\n"
             "domain_fid: FID on the FashionMNIST classifier's features (lower is closer to the real set); "

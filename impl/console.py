@@ -13,7 +13,7 @@ import sys
 COMMANDS = {
     "train": "train an experiment, or resume a run",
     "sample": "images from a trained run: a grid, a folder of PNGs or an .npz",
-    "evaluate": "metrics of a trained run (FID/KID, precision/recall, coverage, ...) into metrics.json",
+    "evaluate": "metrics of a trained run (FID/KID, precision/recall, coverage, ...), kept in the run folder",
     "latent": "report 004's latent probe on a trained run",
     "report": "one HTML page comparing runs",
     "summary": "torchsummary tables of the built networks beside the reports' numbers",

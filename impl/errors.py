@@ -50,11 +50,20 @@ class RunFailed(RuntimeError):
 
 
 class Interrupted(RuntimeError):
-    """A signal stopped the work after saving it (exit 128 + the signal number); the message says how to go on."""
+    """A signal stopped the work after saving it (exit 128 + the signal number). `what` says what was stopped and
+    kept; `resume` is the command that continues it (data: a study that trained the run replaces it with its own)."""
 
-    def __init__(self, message: str, signum: int) -> None:
-        super().__init__(message)
+    def __init__(self, what: str, signum: int, resume: str = "") -> None:
+        super().__init__(what)
+        self.what, self.signum, self.resume = what, signum, resume
         self.exit_code = 128 + signum
+
+    def __str__(self) -> str:
+        return self.what + (f"; continue with: {self.resume}" if self.resume else "")
+
+    def continued_by(self, resume: str) -> Interrupted:
+        """The same interruption, continued by another command (the study's or scorecard's, not the run's)."""
+        return Interrupted(self.what, self.signum, resume)
 
 
 def first_line(exc: BaseException) -> str:

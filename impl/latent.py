@@ -16,6 +16,7 @@ import spec
 from impl import cli
 from impl.errors import boundary
 from impl.measure.probe import probe
+from impl.runs.folder import RunFolder
 
 
 @boundary("impl.latent")
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in result["rows"]:
         print(f"{r['position']:>8} {r['value']:>6g} {r['pixel_change']:>12.3f} {r['row_spread']:>10.3f} "
               f"{r.get('class_flips', '-'):>11}")
-    print(f"grids and latent.json in {Path(args.run) / 'latent'}")
+    print(f"grids and the table in {RunFolder(args.run).file(RunFolder.LATENT_DIR)}")
     return 0
 
 

@@ -3,7 +3,7 @@ every claim: holds, does not hold, inconclusive (the effect is within seed-to-se
 
     python -m impl.reproduce 004 --seeds 3              # report 004's claims on FashionMNIST, at the report's length
     python -m impl.reproduce --steps 3000               # every report; arms cut to 3,000 steps (the scorecard says so)
-    python -m impl.reproduce 003 --data faces/ --inception-weights pt_inception-2015-12-05.pth
+    python -m impl.reproduce 003 --data faces/ --inception-weights weights-inception-2015-12-05-6726825d.pth
     python -m impl.reproduce --quick                    # every claim end to end on tiny step counts (a smoke test)
     python -m impl.reproduce 004 --out runs/sc --resume # continue an interrupted scorecard
 
@@ -16,23 +16,39 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
-from impl.arms.engine import (
-    check,
-    chosen_claims,
-    data_for,
-    faces_folder,
-    open_out,
-    parser,
-    plan,
-    resume_command,
-    signals_name,
-    spent_time,
-    train,
-)
+from impl import cli
+from impl.arms.engine import ArmsFolder, eta, resume_command, signals_name, train_or_resume
 from impl.errors import boundary, say
+from impl.runs.folder import RunFolder
 from impl.verdicts import scorecard
-from impl.verdicts.measuring import ScoreSettings, evaluate_run, hooks_for, needs_latent
+from impl.verdicts.measuring import evaluate_run, needs_latent
+from impl.verdicts.plan import QUICK_BATCH, QUICK_N, QUICK_STEPS, chosen_claims, plan, settings_of
+
+
+def parser() -> cli.Parser:
+    p = cli.parser("python -m impl.reproduce", __doc__)
+    p.add_argument("reports", nargs="*", help="report numbers (000 ... 004); default: all five")
+    p.add_argument("--seeds", type=cli.positive, default=3, help="seeds per arm (default 3; one seed decides nothing)")
+    p.add_argument("--steps", type=cli.positive,
+                   help="cut every arm to this many steps (default: each recipe's length)")
+    p.add_argument("--data", type=cli.nonempty, help="the anime faces (a folder of images) for reports 000-003; "
+                   "default: $GAN_SPEC_FACES, ./faces, else FashionMNIST-64 as the stand-in")
+    p.add_argument("--fashion", type=Path, help="folder of the FashionMNIST IDX files (default: Debian's)")
+    p.add_argument("--inception-weights", type=Path, help="torch-fidelity's Inception weights file: FID/KID/IS "
+                   "comparable with published numbers (needed for claims on the real faces)")
+    p.add_argument("--n", type=cli.positive, default=5000, help="generated images per run for the metrics (5,000)")
+    p.add_argument("--epoch-n", type=cli.positive, default=1000,
+                   help="generated images per epoch for per-epoch metrics (claims about training stability)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--out", type=Path, help="output folder (default runs/scorecard-<timestamp>)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted scorecard in --out")
+    p.add_argument("--quick", action="store_true", help=f"{QUICK_STEPS} steps of batch {QUICK_BATCH} per arm, "
+                   f"{QUICK_N} images per metric: every claim end to end in minutes (a smoke run: its verdicts mean "
+                   "nothing, and say so)")
+    p.add_argument("--quiet", action="store_true")
+    return p
 
 
 @boundary("impl.reproduce")
@@ -41,22 +57,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     t0 = time.time()
     claims = chosen_claims(args.reports)
-    wanted = check(args)
-    faces = faces_folder(args)
-    out = open_out(args, wanted)
-    hint = resume_command(argv, out)
-    score = ScoreSettings(n=args.n, epoch_n=args.epoch_n, fashion=args.fashion, faces=faces,
-                          inception_weights=args.inception_weights, quiet=args.quiet)
-    items = plan(claims, args, out)
-    with spent_time(out) as clock, signals_name(hint):
-        for i, item in enumerate(items, 1):
+    score = settings_of(args)
+    out = args.out or Path("runs") / f"scorecard-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder = ArmsFolder(out, "reproduce", "scorecard")
+    folder.check(score.saved(), args.resume, args.out is not None)
+    hint = resume_command("impl.reproduce", argv, out)
+    items = plan(claims, score, out)
+    with folder.opened(score.saved()), folder.clock() as clock, signals_name(hint, "scorecard"):
+        for i, (arm, item) in enumerate(items):
             if not args.quiet:
-                say(f"[{i}/{len(items)}] {item.arm.key()} seed {item.seed}")
-            train(item, args, data_for(item.arm, args, faces), hooks_for(item.arm, claims, score), hint)
-            evaluate_run(item.folder, score, latent_probe=needs_latent(item.arm, claims))
+                say(f"[{i + 1}/{len(items)}] {item.label}; {eta(i, len(items), clock())}")
+            train_or_resume(item, hint)
+            evaluate_run(item.folder, score, latent_probe=needs_latent(arm, claims))
+            if score.quick:  # a smoke run keeps its numbers, not its weights (109 MB per course-DCGAN run)
+                RunFolder(item.folder).drop_checkpoints()
         verdicts = scorecard.decide_all(claims, items)
-        scorecard.write(out, claims, verdicts, items, wanted | {"wall_s": clock(), "this_call_s": round(
-            time.time() - t0, 1), "faces": faces or "FashionMNIST-64 stand-in"})
+        scorecard.write(folder, claims, verdicts, items, score.saved() | {
+            "wall_s": clock(), "this_call_s": round(time.time() - t0, 1),
+            "faces": score.faces or "FashionMNIST-64 stand-in"})
     return 0
 
 

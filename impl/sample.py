@@ -8,35 +8,53 @@ pytorch-fid) as a folder of numbered PNGs or one .npz array, made in batches wit
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
 
 import torch
 
+from impl import cli
+from impl.cli import positive, seed
 from impl.errors import RunFailed, boundary
-from impl.measure.sampling import check_out, generate, parser, write_folder, write_npz
+from impl.files import Root
+from impl.measure.sampling import FORMATS, check_out, generate, write_folder, write_npz
 from impl.progress import Progress
 from impl.runs import grids
 from impl.runs.checkpoint import load_generator
+from impl.runs.folder import RunFolder
+
+
+def parser() -> argparse.ArgumentParser:
+    p = cli.parser("python -m impl.sample", __doc__)
+    p.add_argument("run", type=Path, help="a run directory made by impl.train")
+    p.add_argument("--n", type=positive, default=20, help="number of images (reports show 8, 16 and 20)")
+    p.add_argument("--seed", type=seed, help="noise seed (default: the run's fixed sample noise, then seed 0)")
+    p.add_argument("--format", choices=FORMATS, default="grid", help="grid (one PNG), folder (numbered PNGs), npz")
+    p.add_argument("--out", type=Path, help="where to write (default for a grid: RUN/samples/sample_<n>.png)")
+    p.add_argument("--batch", type=positive, default=500, help="images generated at a time (bounds memory)")
+    p.add_argument("--checkpoint", metavar="NAME", help="a checkpoint of RUN/checkpoints/ (default last.pt; "
+                   "prev.pt, or epoch_NNN.pt kept by --keep-checkpoints)")
+    p.add_argument("--quiet", action="store_true")
+    return p
 
 
 @boundary("impl.sample")
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     check_out(args.format, args.n, args.out)
-    g, state = load_generator(args.run)
+    g, state = load_generator(args.run, args.checkpoint)
     batches = generate(g, args.n, args.seed, state.get("fixed_noise"), args.batch)
     progress = Progress(args.n, 0, f"sampling {args.run.name}", args.quiet or args.format == "grid", unit="image")
     try:
         if args.format == "grid":
-            out = args.out or args.run / "samples" / f"sample_{args.n}.png"
-            grids.save_grid(torch.cat(list(batches)), out)
+            out = args.out or RunFolder(args.run).file(f"{RunFolder.SAMPLES}/sample_{args.n}.png")
+            grids.save_grid(torch.cat(list(batches)), Root(out.parent), out.name)
         elif args.format == "folder":
             out = args.out
-            out.mkdir(parents=True, exist_ok=True)
             write_folder(batches, out, args.n, progress)
         else:
             out = args.out
-            out.parent.mkdir(parents=True, exist_ok=True)
             write_npz(batches, out, args.n, tuple(g.spec.output), progress)
     except OSError as exc:
         raise RunFailed(f"cannot write {args.out or args.run}: {exc.strerror or exc}; check the path and free "

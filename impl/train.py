@@ -21,6 +21,7 @@ import spec
 from impl import cli
 from impl.cli import nonempty, positive, seed
 from impl.errors import boundary
+from impl.runs.folder import RunFolder
 from impl.training import overrides
 from impl.training.run import RunRequest, run_experiment
 
@@ -30,7 +31,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", nargs="?", help="experiment name (see --list)")
     p.add_argument("--list", action="store_true", help="list the experiments and exit")
     p.add_argument("--epochs", type=positive, help="override the documented number of epochs")
-    p.add_argument("--steps", type=positive, help="stop after this many steps (batches) in total")
+    p.add_argument("--steps", type=positive, help="train exactly this many steps (batches): the run's length "
+                   "(with --epochs too: the smaller of the two)")
     p.add_argument("--batch-size", type=positive, help="override the documented batch size")
     p.add_argument("--set", dest="set_values", action="append", default=[], metavar="KEY=VALUE",
                    help="change a recipe value, e.g. --set optimizer.lr=2e-4 --set n_critic=3 --set clip_value=0.05 "
@@ -43,6 +45,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=seed, help="random seed of the weights, noise and data order (default 0)")
     p.add_argument("--log-every", type=positive, help="steps between metrics lines (default 50)")
     p.add_argument("--sample-every", type=positive, metavar="N", help="also write a sample grid every N steps")
+    p.add_argument("--keep-checkpoints", dest="keep_every", type=positive, metavar="N",
+                   help="also keep the checkpoint of every N-th epoch (checkpoints/epoch_NNN.pt; impl.sample and "
+                        "impl.evaluate take it with --checkpoint)")
     p.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard events (RUN/tensorboard/); needs the tensorboard package")
     p.add_argument("--dry-run", action="store_true",
@@ -73,15 +78,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:16} {spec.load(name).title}")
         return 0
     result = run_experiment(request_of(args))
-    if result.run_dir is None:
+    if result.rank != 0:  # under torchrun the first process speaks for all
+        return 0
+    if result.dry_run:
         last = result.last
         print(f"dry run ok: {result.experiment}, {result.steps} steps on {result.device}, "
               f"d_loss {last.get('d_loss', float('nan')):.4f}, g_loss {last.get('g_loss', float('nan')):.4f}; "
               f"data: {result.data}")
-    else:
-        grids = len(list((result.run_dir / "samples").glob("*.png")))
-        print(f"done: {result.experiment}, {result.steps} steps; {result.run_dir}/ has config.json, metrics.jsonl, "
-              f"loss.png, samples/ ({grids} grids), checkpoints/last.pt")
+    elif result.run_dir is not None:
+        run = RunFolder(result.run_dir)
+        print(f"done: {result.experiment}, {result.steps:,} steps in {run}/: {RunFolder.CONFIG}, {RunFolder.LOG}, "
+              f"{RunFolder.LOSS_PLOT}, {len(run.grids())} sample grids, {RunFolder.CHECKPOINTS}/")
     return 0
 
 

@@ -16,13 +16,9 @@ from typing import Any
 
 from spec.arm import ArmSpec, check_arm, check_override, finite_positive
 from spec.fields import SpecError, Table, closest
+from spec.metrics import METRICS
+from spec.metrics import better as metric_better
 
-# metrics.json / epoch_metrics.jsonl keys -> which way is better ("" where better is not implied)
-METRICS = {"domain_fid": "lower", "domain_kid": "lower", "domain_fid_floor": "", "precision": "higher",
-           "recall": "higher", "density": "higher", "coverage": "higher", "classes_covered": "higher",
-           "kl_to_uniform": "lower", "diversity_ms_ssim": "", "sharpness": "", "real_sharpness": "",
-           "mean_confidence": "higher", "confident_share": "higher", "inception_fid": "lower",
-           "inception_kid": "lower", "inception_score": "higher"}
 LOSS_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "wasserstein")
 REDUCTIONS = {  # kind -> reduction -> (required fields, optional fields with defaults)
     "final": {"": ((), {})},
@@ -51,7 +47,7 @@ class MeasureSpec:
     @property
     def direction(self) -> str:
         """'lower' or 'higher' is better, or '' where better is not implied."""
-        better = METRICS.get(self.key, "")
+        better = metric_better(self.key)
         if self.kind == "final" or self.reduce in ("last", "at_epoch"):
             return better
         if self.reduce in ("max_rise", "max_rel_rise") and better == "lower":

@@ -7,36 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from spec.fields import Fact, SpecError, Table, check_type, closest, number, positive_ints, read_fact
+from spec.recipe import FAMILY_VALUES, LOSSES, OPTIMIZERS, check_optimizer_value
 
-LOSSES = ("bce", "wgan", "wgan-gp", "lsgan", "hinge")
-OPTIMIZERS = {  # name -> keyword arguments a spec may give besides lr
-    "Adam": ("betas", "eps", "weight_decay"),
-    "RMSprop": ("alpha", "eps", "momentum", "weight_decay"),
-    "SGD": ("momentum", "weight_decay", "nesterov"),
-}
 CHECKS = ("printout", "output_shape", "steps_per_epoch", "bce_saturation", "forward_op", "head_activation",
           "baseline_named", "unstated", "latent_rows", "printout_mixes", "comment_marks", "losses_added",
           "mitigation_reverts", "table_layout", "code", "layer_claims")
-
-
-def _optimizer_value(key: str, value: Any, where: str) -> None:
-    """Each optimizer argument by type and range, as torch.optim would refuse it (but at load, in one line)."""
-    if key == "betas":
-        check_type(value, list, where)
-        if len(value) != 2:
-            raise SpecError(f"{where}: betas are a pair [beta1, beta2], got {value!r}")
-        for i, beta in enumerate(value):
-            number(beta, f"{where}[{i}]", 0, 1, open_high=True)
-    elif key == "nesterov":
-        check_type(value, bool, where)
-    elif key == "lr":
-        number(value, where, 0, open_low=True)
-    elif key == "eps":
-        number(value, where, 0, open_low=True)
-    elif key == "alpha":
-        number(value, where, 0, 1)
-    else:  # momentum, weight_decay
-        number(value, where, 0)
 
 
 def _read_optimizer(top: Table) -> dict[str, Fact]:
@@ -50,7 +25,7 @@ def _read_optimizer(top: Table) -> dict[str, Fact]:
         kind = list if key == "betas" else bool if key == "nesterov" else float
         fact = read_fact(opt_table, key, kind, required=key == "lr")
         if fact is not None:
-            _optimizer_value(key, fact.value, f"{opt_table.at(key)}.value")
+            check_optimizer_value(key, fact.value, f"{opt_table.at(key)}.value")
             optimizer[key] = fact
     opt_table.close()
     return optimizer
@@ -127,8 +102,7 @@ class ExperimentSpec:
                                               "samples", "outcome", "n_critic", "clip_value", "gp_weight", "d_loss",
                                               "stated_steps")}
         out.update({f"optimizer.{k}": v for k, v in self.optimizer.items()})
-        unused = {"bce": ("clip_value", "gp_weight"), "wgan": ("gp_weight", "d_loss"),
-                  "wgan-gp": ("clip_value", "d_loss")}.get(self.loss.value, ("clip_value", "gp_weight", "d_loss"))
+        unused = [k for k in FAMILY_VALUES if k not in LOSSES[self.loss.value].reads]
         return {k: v for k, v in out.items() if v is not None and k not in unused}
 
     def optimizer_kwargs(self) -> dict[str, Any]:
@@ -171,12 +145,11 @@ def read_experiment(data: dict[str, Any], file: Path) -> ExperimentSpec:
     top.close()
     if exp.d_loss is not None and exp.d_loss.value not in ("mean", "sum"):
         raise SpecError(f"{top.at('d_loss')}.value: must be 'mean' or 'sum', got {exp.d_loss.value!r}")
-    if loss.value in ("wgan", "wgan-gp") and exp.n_critic is None:
-        raise SpecError(f"{top.at('n_critic')}: a {loss.value} experiment needs n_critic (critic steps per G step)")
-    if loss.value == "wgan" and exp.clip_value is None:
-        raise SpecError(f"{top.at('clip_value')}: a wgan experiment needs clip_value (weight clipping bound)")
-    if loss.value == "wgan-gp" and exp.gp_weight is None:
-        raise SpecError(f"{top.at('gp_weight')}: a wgan-gp experiment needs gp_weight (lambda of the penalty)")
+    what = {"n_critic": "critic steps per G step", "clip_value": "weight clipping bound",
+            "gp_weight": "lambda of the penalty"}
+    for needed in LOSSES[loss.value].needs:
+        if getattr(exp, needed) is None:
+            raise SpecError(f"{top.at(needed)}: a {loss.value} experiment needs {needed} ({what[needed]})")
     return exp
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import struct
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,22 +17,7 @@ from PIL import Image
 
 from impl.data import load as data
 from impl.data.load import DataError, adapt, fashion_mnist, for_experiment, image_folder, read_idx, to_unit
-
-
-def write_idx(path: Path, array: np.ndarray, magic: int, gz: bool = False) -> Path:
-    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape)
-    raw = header + array.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(raw) if gz else raw)
-    return path
-
-
-def fake_fashion(folder: Path, n: int = 20, gz: bool = True) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    suffix = ".gz" if gz else ""
-    write_idx(folder / f"train-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28)), 2051, gz)
-    write_idx(folder / f"train-labels-idx1-ubyte{suffix}", rng.integers(0, 10, (n,)), 2049, gz)
-    return folder
+from tests.helpers import fake_fashion, png_header, write_idx
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -216,16 +199,6 @@ def test_random_bytes_give_only_data_errors(tmp_path: Path, blob: bytes, gz: boo
 
 
 # ---------------------------------------------------------------- hostile folders, part two (issue 13)
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG that claims width x height grey pixels in its header and holds almost nothing: what a decompression
-    bomb looks like to a loader that reads the header first."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
-
 
 def test_decompression_bombs_are_counted_not_raised(tmp_path: Path) -> None:
     """PIL warns above Image.MAX_IMAGE_PIXELS (89 MP) and raises DecompressionBombError above twice that; both

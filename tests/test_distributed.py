@@ -116,7 +116,7 @@ def test_own_signal_after_the_agreed_stop_is_not_a_second_ctrl_c(tmp_path: Path,
     logging step, this process's own signal, arriving while it saves, is the same stop, not the user insisting.
     Two processes are simulated in one: all_reduce reports the peer's SIGTERM from step 34 on."""
     from impl.data.load import synthetic
-    from impl.runs import folder as rundir
+    from impl.runs.folder import RunFolder
     from impl.training import loop
     from impl.training.settings import Settings
     from impl.training.trainer import Trainer
@@ -134,7 +134,7 @@ def test_own_signal_after_the_agreed_stop_is_not_a_second_ctrl_c(tmp_path: Path,
 
     real_save, late = loop.save_checkpoint, {"sent": False}
 
-    def save_with_own_signal_arriving(run: Path, state: dict) -> Path:
+    def save_with_own_signal_arriving(run: RunFolder, state: dict, keep: str | None = None) -> Path:
         if state["step"] >= 34 and not late["sent"]:
             late["sent"] = True
             signal.raise_signal(signal.SIGTERM)
@@ -142,6 +142,6 @@ def test_own_signal_after_the_agreed_stop_is_not_a_second_ctrl_c(tmp_path: Path,
 
     monkeypatch.setattr(torch.distributed, "all_reduce", all_reduce)
     monkeypatch.setattr(loop, "save_checkpoint", save_with_own_signal_arriving)
-    run = rundir.new_run_dir(exp.name, str(tmp_path / "run"))
+    run = RunFolder.create(tmp_path / "run")
     assert loop.train_loop(t, run, quiet=True) == signal.SIGTERM
-    assert late["sent"] and torch.load(run / "checkpoints/last.pt", weights_only=True)["step"] == 34
+    assert late["sent"] and torch.load(run.last_checkpoint, weights_only=True)["step"] == 34

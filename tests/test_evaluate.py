@@ -16,8 +16,7 @@ from PIL import Image
 from impl import evaluate, latent, train
 from impl.data.load import DataError, fashion_mnist, to_unit
 from impl.measure import evaluation, features, metrics, reference
-from tests.report_pages import tile_layout
-from tests.test_data import write_idx
+from tests.helpers import fake_fashion_split, tile_layout
 
 DOMAIN_KEYS = ("domain_fid", "domain_kid", "domain_kid_std", "domain_fid_floor", "domain_kid_floor", "precision",
                "recall", "density", "coverage", "classes_covered", "kl_to_uniform", "mean_confidence",
@@ -26,26 +25,10 @@ DOMAIN_KEYS = ("domain_fid", "domain_kid", "domain_kid_std", "domain_fid_floor",
 RUN_KEYS = ("samples", "evaluation_seconds", "diversity_ms_ssim", "sharpness")
 
 
-def fake_fashion_split(folder: Path, n: int = 256) -> Path:
-    """A tiny FashionMNIST look-alike whose class decides the image."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for prefix in ("train", "t10k"):
-        labels = rng.integers(0, 10, n)
-        images = np.zeros((n, 28, 28), dtype=np.uint8)
-        for i, c in enumerate(labels):
-            images[i, 2 * c:2 * c + 8, 4:24] = 200 + rng.integers(0, 50)
-        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, 2051, gz=True)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels, 2049, gz=True)
-    return folder
-
-
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty cache folder and empty in-memory caches for this test."""
+    """An empty cache folder for this test (the in-memory side lives in each command's own Reference)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(features, "_MEMORY", {})
-    monkeypatch.setattr(reference, "_REALSETS", {})
     return tmp_path / "cache" / "gan-spec"
 
 
@@ -85,7 +68,7 @@ def test_evaluate_writes_every_metric_and_prepares_the_real_side_once(fashion_ru
     assert 0 <= first["precision"] <= 1 and 0 <= first["coverage"] <= 1 and 0 <= first["confident_share"] <= 1
     cached = list((cache / "real-features").glob("*.safetensors"))
     assert len(cached) == 1
-    features._MEMORY.clear()  # a new process: the disk cache serves
+    # the next command has its own Reference: the disk cache serves
     assert evaluate.main([str(run), "--n", "64", "--fashion", str(folder)]) == 0
     assert "preparing" not in capsys.readouterr().err
     second = json.loads((run / "metrics.json").read_text())
@@ -94,7 +77,6 @@ def test_evaluate_writes_every_metric_and_prepares_the_real_side_once(fashion_ru
     assert evaluate.main([str(run), "--n", "64", "--n-real", "40", "--fashion", str(folder), "--quiet"]) == 0
     assert len(list((cache / "real-features").glob("*.safetensors"))) == 2  # another count: another entry
     cached[0].write_bytes(b"damaged")
-    features._MEMORY.clear()
     assert evaluate.main([str(run), "--n", "64", "--fashion", str(folder), "--quiet"]) == 0
     assert json.loads((run / "metrics.json").read_text())["domain_fid_floor"] == first["domain_fid_floor"]
 
@@ -115,7 +97,7 @@ def test_a_generator_that_makes_nan_is_refused(fashion_run: tuple[Path, Path], m
     run, folder = fashion_run
     g, state = evaluation.load_generator(run)
     next(g.parameters()).data.fill_(math.nan)
-    monkeypatch.setattr(evaluate, "load_generator", lambda run: (g, state))
+    monkeypatch.setattr(evaluation, "load_generator", lambda run, checkpoint=None: (g, state))
     assert evaluate.main([str(run), "--n", "20", "--fashion", str(folder)]) == 2
     assert "the generator made 20 of 20 images with NaN or infinite pixels" in capsys.readouterr().err
     assert not (run / "metrics.json").exists()
@@ -175,7 +157,7 @@ def test_a_missing_inception_file_is_refused_before_generating(fashion_run: tupl
                                                                monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture) -> None:
     run, folder = fashion_run
-    monkeypatch.setattr(evaluate, "generate", lambda *a, **k: pytest.fail("generated before checking the file"))
+    monkeypatch.setattr(evaluation, "generate", lambda *a, **k: pytest.fail("generated before checking the file"))
     assert evaluate.main([str(run), "--fashion", str(folder), "--inception-weights", str(tmp_path / "none.pth")]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"error: {tmp_path / 'none.pth'}: no such file; --inception-weights expects torch-fidelity")
@@ -188,15 +170,17 @@ def test_inception_without_real_images_is_refused(trained: dict[str, Path], tmp_
     assert evaluate.main([str(run), "--n", "20", "--inception-weights", "w.pth"]) == 2
     assert capsys.readouterr().err.strip().startswith("error: Inception FID needs real images: pass --real FOLDER")
     assert evaluate.main([str(run), "--n", "20", "--quiet"]) == 0  # no real set: diversity and sharpness only
-    assert set(json.loads((run / "metrics.json").read_text())) == {"experiment", "evaluated", *RUN_KEYS}
+    assert set(json.loads((run / "metrics.json").read_text())) == {"experiment", "step", "checkpoint", "evaluated",
+                                                                    *RUN_KEYS}
 
 
 def test_domain_scores_rank_real_images_above_noise(tmp_path: Path, cache: Path) -> None:
     folder = fake_fashion_split(tmp_path / "fm")
     real = to_unit(fashion_mnist(folder, "train").images[:100])  # the same kind of images, not the same ones
     noise = torch.rand(100, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    good = metrics.domain_scores(real, fashion_folder=folder)
-    bad = metrics.domain_scores(noise, fashion_folder=folder)
+    ref = reference.Reference()
+    good = reference.domain_scores(real, ref, fashion_folder=folder)
+    bad = reference.domain_scores(noise, ref, fashion_folder=folder)
     assert all(isinstance(v, (int, float)) for v in good.values())
     assert good["domain_fid"] < bad["domain_fid"] and good["precision"] > bad["precision"] + 0.5
     assert good["coverage"] > bad["coverage"] and good["domain_fid_floor"] == bad["domain_fid_floor"]
@@ -221,6 +205,6 @@ def test_neighbour_scores_from_the_cache_equal_a_direct_computation(tmp_path: Pa
     fake, real = (to_unit(fashion_mnist(folder, split).images[:50]) for split in ("train", "test"))
     net = features.DomainNet()
     want = metrics.prdc(features.extract(net, real)["features"], features.extract(net, fake)["features"])
-    got = metrics.domain_scores(fake, fashion_folder=folder, n_real=50)  # cached real radii of all 50
+    got = reference.domain_scores(fake, reference.Reference(), fashion_folder=folder, n_real=50)  # cached radii
     assert {k: got[k] for k in want} == pytest.approx(want, abs=1e-9)
     assert want["density"] > 0 and 0 < want["coverage"] <= 1

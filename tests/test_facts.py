@@ -103,7 +103,7 @@ def test_wrong_network_arguments_are_caught(name: str, change) -> None:
 def test_sampled_mutants_are_killed() -> None:
     """A few random documented values of spec/, each changed by `python -m tools.mutate`: all must be caught.
     The sample is fixed; $GAN_SPEC_MUTATION_SEED draws another (the full run: `python -m tools.mutate`)."""
-    from tests import mutate
+    from tools import mutate
 
     chosen = [m for m in mutate.mutants(spec.SPEC_DIR) if not m.explained]
     sample = random.Random(int(os.environ.get("GAN_SPEC_MUTATION_SEED", "14"))).sample(chosen, 6)

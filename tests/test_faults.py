@@ -17,7 +17,8 @@ import torch
 
 from impl import train
 from impl.runs import checkpoint
-from impl.runs import folder as rundir
+from impl.runs.writer import BackgroundWriter
+from impl.training import loop
 from impl.training.losses import FAMILIES, bce_d
 from impl.training.trainer import Trainer
 
@@ -56,13 +57,13 @@ def test_signal_saves_and_resume_matches_an_uninterrupted_run(tmp_path: Path, si
 def slow_epoch_writes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Epoch-end files take half a second on the background writer: whatever the loop writes or reads next must
     wait for them, or it comes out of order."""
-    real = rundir.write_epoch
+    real = loop.write_epoch
 
     def slow(*args: object) -> None:
         time.sleep(0.5)
         real(*args)
 
-    monkeypatch.setattr(rundir, "write_epoch", slow)
+    monkeypatch.setattr(loop, "write_epoch", slow)
 
 
 def test_non_finite_loss_stops_naming_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -94,11 +95,11 @@ def test_kill_during_checkpoint_write_leaves_the_previous_one(tmp_path: Path) ->
             fh.flush()
             os.kill(os.getpid(), signal.SIGKILL)
         checkpoint.torch.save = dying_save
-        checkpoint.save_checkpoint(checkpoint.Path({str(out)!r}), {{"step": 999}})
+        checkpoint.save_checkpoint(checkpoint.RunFolder({str(out)!r}), {{"step": 999}})
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL
-    assert (out / "checkpoints/last.pt.tmp").exists()
+    assert list((out / "checkpoints").glob(".last.pt.new.*.tmp"))  # the half-written file, beside the good ones
     state, note = checkpoint.load_checkpoint(out)
     assert state["step"] == before and note == ""
     assert train.main(["--resume", str(out), "--steps", "44", "--quiet"]) == 0
@@ -164,7 +165,7 @@ def test_disk_full_keeps_the_last_checkpoint(steps: int, tmp_path: Path, monkeyp
     err = capsys.readouterr().err
     assert "cannot write checkpoint (No space left on device); last.pt is intact" in err
     assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 32
-    assert not (out / "checkpoints/last.pt.tmp").exists()
+    assert not list((out / "checkpoints").glob("*.tmp"))  # the failed write left nothing behind
 
 
 def test_out_of_memory_suggests_a_smaller_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -192,7 +193,7 @@ def test_epoch_files_are_a_snapshot_written_in_order(tmp_path: Path) -> None:
     live["opt"]["state"][0]["m"].mul_(7)
     assert copy["w"].tolist() == [0, 0, 0] and copy["opt"]["state"][0]["m"].tolist() == [1, 1]
     assert copy["opt"]["groups"] == [{"lr": 0.1}]
-    writer, order = rundir.BackgroundWriter(), []
+    writer, order = BackgroundWriter(), []
 
     def fail(name: str) -> None:
         order.append(name)

@@ -126,7 +126,7 @@ def test_a_changed_classifier_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_retraining_rewrites_the_file_reproducibly(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from tests.test_evaluate import fake_fashion_split
+    from tests.helpers import fake_fashion_split
 
     folder = fake_fashion_split(tmp_path / "fm")
     first = classifier.retrain(folder, tmp_path / "a.safetensors", progress=False)

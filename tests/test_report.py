@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 
 from impl import report
 from impl.pages import html
-from tests.report_pages import HOSTILE, assert_inert, decoded, grid_png, make_run, page_of, parse
-from tests.test_data import png_header
+from tests.helpers import HOSTILE, assert_inert, decoded, grid_png, make_run, page_of, parse, png_header
 
 # ---------------------------------------------------------------- security
 

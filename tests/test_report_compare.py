@@ -11,17 +11,17 @@ import pytest
 import torch
 from PIL import Image
 
-from impl import report
+from impl.files import Root
 from impl.pages import charts, html
 from impl.runs import grids
-from tests.report_pages import Node, decoded, grid_png, ink, make_run, page_of, tile_layout
+from tests.helpers import Node, decoded, grid_png, ink, make_run, page_of, tile_layout
 
 # ---------------------------------------------------------------- comparing runs
 
 def test_losses_of_all_runs_are_overlaid(tmp_path: Path) -> None:
     a = make_run(tmp_path / "a", losses=[(1.0, 0.5), (0.8, 0.7), (0.6, 0.9)])
     b = make_run(tmp_path / "b", losses=[(3.0, 2.0), (2.5, 2.2)])
-    fig = charts.loss_overlay([("a", html.load(a, "a").metrics), ("b", report.load(b, "b").metrics)])
+    fig = charts.loss_overlay([("a", html.load(a, "a").metrics), ("b", html.load(b, "b").metrics)])
     lines = {line.get_label(): list(line.get_ydata()) for line in fig.axes[0].get_lines()}
     assert len(fig.axes) == 1 and lines == {"a: D": [1.0, 0.8, 0.6], "a: G": [0.5, 0.7, 0.9],
                                             "b: D": [3.0, 2.5], "b: G": [2.0, 2.2]}
@@ -102,7 +102,7 @@ def test_latent_grid_labels_and_grey_gaps(tmp_path: Path) -> None:
     """Saturated white tiles stay apart: 5 x 8 tiles of 84 pixels (28 enlarged 3x) between grey gaps, each row
     and column labelled (different labels, different ink)."""
     rows, columns = [f"z[{p}] = 100" for p in (0, 20, 40, 60, 80)], [f"vector {i}" for i in range(1, 9)]
-    path = grids.labelled_grid(torch.ones(40, 1, 28, 28), rows, columns, tmp_path / "g.png")
+    path = grids.labelled_grid(torch.ones(40, 1, 28, 28), rows, columns, Root(tmp_path), "g.png")
     with Image.open(path) as img:
         heights, widths, left, top = tile_layout(img)
         a = np.asarray(img.convert("L")).astype(int)
@@ -111,7 +111,7 @@ def test_latent_grid_labels_and_grey_gaps(tmp_path: Path) -> None:
     assert all(ink(b) for b in bands) and not np.array_equal(bands[0], bands[1])
     heads = [a[:top, left + 4 + c * 88: left + 4 + c * 88 + 84] for c in range(8)]
     assert all(ink(h) for h in heads) and not np.array_equal(heads[0], heads[1])
-    with Image.open(grids.labelled_grid(torch.ones(2, 3, 64, 64), ["r"], ["a", "b"], tmp_path / "d.png",
+    with Image.open(grids.labelled_grid(torch.ones(2, 3, 64, 64), ["r"], ["a", "b"], Root(tmp_path), "d.png",
                                         gap_value=0.25)) as img:
         assert tile_layout(img, grey=64)[:2] == ([64], [64, 64])
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from impl import collapse, errors, evaluate, latent, sample, train
-from impl.runs import folder as rundir
+from impl.runs.folder import RunFolder
 
 ARGS = ["--data", "synthetic", "--quiet", "--batch-size", "32", "--log-every", "4"]
 
@@ -52,7 +52,7 @@ def test_out_that_names_a_file_is_refused(tmp_path: Path, where: str, capsys: py
 
 
 @pytest.mark.parametrize("change,message", [
-    (lambda c: [c], "holds list, not a table"),
+    (lambda c: [c], "holds list, not an object"),
     (lambda c: c | {"settings": c["settings"] | {"warp": 9}}, "unknown settings key 'warp'"),
     (lambda c: c | {"settings": {k: v for k, v in c["settings"].items() if k != "batch_size"}},
      "settings key 'batch_size' missing"),
@@ -72,16 +72,16 @@ def test_damaged_or_foreign_config_is_refused(finished: Path, tmp_path: Path, ch
     assert digest(run) == before
 
 
-def test_config_of_an_older_version_resumes(finished: Path, tmp_path: Path) -> None:
-    """config.json files written before Settings.graph was renamed `fast` still resume."""
+def test_config_of_another_version_is_refused_in_one_line(finished: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """A 0.1 project keeps no readers for older layouts: a settings key it does not know is named, nothing changes."""
     run = copy_of(finished, tmp_path)
     config = json.loads((run / "config.json").read_text())
     config["settings"]["graph"] = config["settings"].pop("fast")
-    del config["settings"]["sample_every"]
-    config["overrides"] = {"steps": 6, "data": "synthetic"}  # the old shape: bare values
     (run / "config.json").write_text(json.dumps(config))
-    assert train.main(["--resume", str(run), "--steps", "8", "--quiet"]) == 0
-    assert rundir.read_metrics(run)[-1]["step"] == 8
+    before = digest(run)
+    assert train.main(["--resume", str(run), "--steps", "8", "--quiet"]) == 2
+    assert "unknown settings key 'graph'" in one_line_error(capsys) and digest(run) == before
 
 
 def test_a_metrics_line_cut_by_a_kill_is_not_glued_to_the_next(finished: Path, tmp_path: Path) -> None:
@@ -90,13 +90,13 @@ def test_a_metrics_line_cut_by_a_kill_is_not_glued_to_the_next(finished: Path, t
     path.write_text(path.read_text() + '{"step": 7, "d_lo')  # killed mid-write
     assert train.main(["--resume", str(run), "--steps", "10", "--quiet"]) == 0
     lines = path.read_text().splitlines()
-    assert lines[-2] == '{"step": 7, "d_lo' and [r["step"] for r in rundir.read_metrics(run)][-1] == 10
+    assert lines[-2] == '{"step": 7, "d_lo' and [r["step"] for r in RunFolder(run).log()][-1] == 10
 
 
 def test_a_second_process_cannot_train_in_a_run(finished: Path, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture) -> None:
     run = copy_of(finished, tmp_path)
-    with rundir.locked(run):  # as if another process were training in it
+    with RunFolder(run).locked():  # as if another process were training in it
         before = digest(run)
         assert train.main(["--resume", str(run), "--steps", "8", "--quiet"]) == 2
         err = one_line_error(capsys)
@@ -118,7 +118,7 @@ def test_flags_a_resume_ignores_are_named(finished: Path, tmp_path: Path, capsys
     run = copy_of(finished, tmp_path)
     assert train.main(["--resume", str(run), "--steps", "8", "--batch-size", "8", "--seed", "3", "--quiet"]) == 0
     assert "ignored --batch-size, --seed" in capsys.readouterr().err
-    assert rundir.read_config(run)["settings"]["batch_size"] == 32
+    assert RunFolder(run).config()["settings"]["batch_size"] == 32
 
 
 def changed_generator(run: Path) -> None:

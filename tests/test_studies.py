@@ -12,7 +12,7 @@ from PIL import Image
 
 from impl import collapse, report
 from impl.measure import evaluation
-from impl.runs import folder as rundir
+from impl.runs.folder import RunFolder
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_collapse_study_writes_both_arms(study: Path) -> None:
 
 def test_collapse_refuses_an_existing_folder(study: Path, capsys: pytest.CaptureFixture) -> None:
     assert collapse.main(["--data", "synthetic", "--steps", "1", "--out", str(study), "--quiet"]) == 2
-    assert "already holds files; continue that study with --resume" in capsys.readouterr().err
+    assert "already holds files; continue that collapse study with --resume" in capsys.readouterr().err
 
 
 def test_an_interrupted_study_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -60,7 +60,6 @@ def test_an_interrupted_study_resumes(tmp_path: Path, monkeypatch: pytest.Monkey
     kept = (out / "clip-0.01" / "metrics.json").read_text()
     assert not (out / "clip-0.1" / "metrics.json").exists()
     evaluation.evaluate(out / "clip-0.1", 20, progress=False)  # a look at the half-trained arm: not a finished arm
-    (out / "collapse-args.json").unlink()  # as a study folder of an older gan-spec: its arms' configs tell
     capsys.readouterr()
     assert collapse.main(args + ["--resume"]) == 0
     err = capsys.readouterr().err
@@ -69,8 +68,8 @@ def test_an_interrupted_study_resumes(tmp_path: Path, monkeypatch: pytest.Monkey
     arms = json.loads((out / "collapse.json").read_text())["arms"]
     assert (arms["clip-0.01"]["steps"], arms["clip-0.1"]["steps"], arms["clip-0.1"]["generator_steps"]) == (5, 5, 1)
     assert arms["clip-0.1"]["samples"] == 20
-    assert [r["step"] for r in rundir.read_metrics(out / "clip-0.1")][-1] == 5
-    assert rundir.read_config(out / "clip-0.1")["resumed"][0]["at_step"] == 3
+    assert [r["step"] for r in RunFolder(out / "clip-0.1").log()][-1] == 5
+    assert RunFolder(out / "clip-0.1").config()["resumed"][0]["at_step"] == 3
     capsys.readouterr()
     assert collapse.main(args + ["--resume"]) == 0  # nothing left to do: both arms kept, nothing retrained
     err = capsys.readouterr().err
@@ -80,13 +79,13 @@ def test_an_interrupted_study_resumes(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_a_study_resumes_only_as_it_started(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "study"
     (out / "clip-0.01").mkdir(parents=True)
-    rundir.write_json(out / "collapse-args.json", {"data": "synthetic", "steps": 5, "seed": 0, "n": 20,
-                                                   "device": "cpu"})
+    (out / "collapse-args.json").write_text(json.dumps({"data": "synthetic", "steps": 5, "seed": 0, "n": 20,
+                                                         "device": "cpu"}))
     base = ["--data", "synthetic", "--n", "20", "--resume", "--quiet"]
     assert collapse.main([*base, "--steps", "6", "--out", str(out)]) == 2
     assert "started with --steps 5 (now 6)" in capsys.readouterr().err
-    rundir.write_json(out / "collapse-args.json", {"data": "synthetic", "steps": 5, "seed": 0, "n": 20,
-                                                   "device": "cuda"})  # bf16 graphs: not comparable with fp32
+    (out / "collapse-args.json").write_text(json.dumps({"data": "synthetic", "steps": 5, "seed": 0, "n": 20,
+                                                         "device": "cuda"}))  # bf16 graphs: not comparable
     assert collapse.main([*base, "--steps", "5", "--device", "cpu", "--out", str(out)]) == 2
     assert "started with --device cuda (now cpu)" in capsys.readouterr().err
     assert collapse.main([*base, "--steps", "5"]) == 2

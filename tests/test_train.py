@@ -12,6 +12,7 @@ import torch
 import spec
 from impl import train
 from impl.data.load import synthetic
+from impl.runs.folder import RunFolder
 from impl.training.settings import Settings
 from impl.training.trainer import Trainer
 from spec.fields import Fact
@@ -196,8 +197,8 @@ def test_an_epoch_hook_sees_every_epoch_and_moves_no_random_stream(tmp_path: Pat
 
     seen = []
 
-    def hook(trainer: Trainer, run: Path) -> None:
-        seen.append((trainer.epoch, trainer.step, run))
+    def hook(trainer: Trainer, run: RunFolder) -> None:
+        seen.append((trainer.epoch, trainer.step, run.path))
         torch.randn(1000)  # the global stream the trainer draws its noise from
 
     common = {"experiment": "r004-mlp", "data": "synthetic", "steps": 70, "batch_size": 32, "quiet": True}

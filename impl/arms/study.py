@@ -1,16 +1,14 @@
 """A study: several experiments ("arms") trained from the same seed for the same steps on the same data, each
 evaluated, then one table, one JSON file and one image of their sample grids side by side.
 
-impl.collapse (report 003's clip 0.01 vs 0.1) and impl.compare (the loss families) are studies. Their arguments
-are checked before any folder is made; a study stopped part way continues with `--resume`, keeping evaluated arms
-and resuming an arm from its checkpoint.
+impl.collapse (report 003's clip 0.01 vs 0.1) and impl.compare (the loss families) are studies on the arms engine
+(impl/arms/engine.py). Their arguments are checked before any folder is made; a study stopped part way continues
+with `--resume`, keeping evaluated arms and resuming an arm from its checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import statistics
 import sys
 import time
@@ -18,16 +16,17 @@ from pathlib import Path
 
 import spec
 from impl import cli
+from impl.arms.engine import MIN_N, ArmsFolder, Planned, eta, resume_command, signals_name, train_or_resume
 from impl.cli import nonempty, positive, seed
-from impl.errors import DataError, Interrupted, RunError, UsageError
+from impl.errors import DataError, UsageError, say
 from impl.measure import evaluation
+from impl.measure.reference import Reference
 from impl.pages import html
-from impl.runs import folder as rundir
 from impl.runs import grids
+from impl.runs.folder import RunFolder
 from impl.training import overrides
-from impl.training.run import RunRequest, resolve_device, run_experiment
-
-MIN_N = 20  # generated images per arm below which the metrics mean nothing (MS-SSIM pairs, KID subsets)
+from impl.training.request import RunRequest
+from impl.training.run import resolve_device
 
 
 def arguments(prog: str, doc: str, default_data: str | None, default_n: int) -> argparse.ArgumentParser:
@@ -39,7 +38,7 @@ def arguments(prog: str, doc: str, default_data: str | None, default_n: int) -> 
                    help=f"generated images per arm for the metrics (default {default_n}, at least {MIN_N})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--set", dest="set_values", action="append", default=[], metavar="KEY=VALUE",
-                   help="change a recipe value in every arm, as impl.train --set")
+                   help="change a recipe value in every arm, as impl.train --set (not one the study varies)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/<study>-<timestamp>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted study in --out: evaluated arms are kept, an arm with a checkpoint "
@@ -50,7 +49,7 @@ def arguments(prog: str, doc: str, default_data: str | None, default_n: int) -> 
 
 def images_per_s(run: Path) -> float | None:
     """The run's median training throughput (the first logged interval, with warm-up and capture, left out)."""
-    rows = [r["images_per_s"] for r in rundir.read_metrics(run) if isinstance(r.get("images_per_s"), int | float)]
+    rows = [r["images_per_s"] for r in RunFolder(run).log() if isinstance(r.get("images_per_s"), int | float)]
     return statistics.median(rows[1:] or rows) if rows else None
 
 
@@ -67,7 +66,7 @@ def table(results: dict[str, dict], columns: tuple[str, ...], first: str, strip:
     return "\n".join(lines)
 
 
-def check_args(args: argparse.Namespace) -> dict:
+def check_args(args: argparse.Namespace, arms: list[tuple[str, str]], varies: tuple[str, ...]) -> dict:
     """What makes the arms of a study comparable (the same data, steps, seed and sample count, the same networks,
     and the same device, which decides the arithmetic: bf16 graphs on a GPU, fp32 on the CPU), checked before
     any folder exists, so that a typo never leaves a folder that blocks the corrected command."""
@@ -79,117 +78,63 @@ def check_args(args: argparse.Namespace) -> dict:
                             "FashionMNIST IDX files, 'fashion-mnist' or 'synthetic'")
     wanted = {k: getattr(args, k, None) for k in ("data", "steps", "seed", "n", "networks")}
     sets = overrides.parse_sets(args.set_values)
-    for _, experiment in getattr(args, "arms", []):
+    for key in sets:
+        if key in varies:
+            raise UsageError(f"--set {key}: this study compares arms that differ in {key}; drop it (impl.train "
+                             "--set changes it in one run)")
+    for _, experiment in arms:
         overrides.apply(spec.load(experiment), sets)  # a wrong --set fails here, before any folder
     return wanted | {"device": resolve_device(args.device)} | ({"sets": sets} if sets else {})
-
-
-def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace) -> tuple[Path, dict[str, dict]]:
-    """Train and evaluate every arm into OUT/<arm>/. Returns OUT and the results per arm."""
-    args.arms = arms
-    wanted = check_args(args)
-    out = args.out or Path("runs") / f"{study}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if args.resume:
-        same_study(out, study, wanted, args.out is not None)
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RunError(f"{out}: already holds files; continue that study with --resume, or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / f"{study}-args.json").exists():
-        rundir.write_json(out / f"{study}-args.json", wanted)
-    results = {}
-    for arm, experiment in arms:
-        kept = finished_arm(out / arm, experiment, args) if args.resume else None
-        if kept is not None:
-            if not args.quiet:
-                print(f"{arm}: kept ({out / arm / 'metrics.json'}, evaluated {kept['evaluated']})", file=sys.stderr)
-            results[arm] = kept
-        else:
-            train_arm(out / arm, experiment, args, study)
-            results[arm] = evaluation.evaluate(out / arm, args.n, progress=not args.quiet)
-        config = rundir.read_config(out / arm)
-        results[arm] |= {"experiment": experiment, "steps": config["total_steps"],
-                         "generator_steps": config.get("generator_steps"), "images_per_s": images_per_s(out / arm)}
-    grids.side_by_side([sorted((out / arm / "samples").glob("*.png"))[-1] for arm, _ in arms], out / f"{study}.png")
-    return out, results
-
-
-def saved_args(out: Path, study: str) -> dict:
-    """The arguments the study in `out` was started with. A study folder from before <study>-args.json existed
-    gives what its arms' config.json files record."""
-    path = out / f"{study}-args.json"
-    try:
-        saved = json.loads(path.read_text())
-        if isinstance(saved, dict):
-            return saved
-        raise RunError(f"{path}: not a table; the study folder is damaged")
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError) as exc:
-        raise RunError(f"{path}: unreadable ({exc}); the study folder is damaged") from None
-    for config in sorted(out.glob("*/config.json")):
-        try:
-            arm = json.loads(config.read_text())
-            data = arm["overrides"].get("data")
-            return {"data": data.get("value") if isinstance(data, dict) else data,
-                    "steps": arm["settings"]["max_steps"], "seed": arm["settings"]["seed"],
-                    "device": arm["settings"]["device"]}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue
-    raise RunError(f"{out}: no {study} study to continue ({path.name} missing); check --out, or drop --resume")
-
-
-def same_study(out: Path, study: str, wanted: dict, out_given: bool) -> None:
-    """Refuse --resume unless `out` holds this study, started with these arguments."""
-    if not out_given:
-        raise UsageError(f"--resume needs --out: the folder of the {study} study to continue")
-    saved = saved_args(out, study)
-    changed = [f"--{k} {saved[k]} (now {wanted.get(k)})" for k in saved if saved[k] != wanted.get(k)]
-    if changed:
-        raise RunError(f"{out}: the study was started with " + ", ".join(changed)
-                       + "; resume it with the arguments it was started with, or start a new study in another --out")
 
 
 def finished_arm(run: Path, experiment: str, args: argparse.Namespace) -> dict | None:
     """The saved metrics of an arm that an interrupted study finished: trained to its last step, and evaluated
     on --n images after that (an arm evaluated part way, by hand, is trained on, then evaluated again)."""
-    try:
-        saved = json.loads((run / "metrics.json").read_text())
-        config = rundir.read_config(run)
-        steps, total = config["settings"]["max_steps"], config["total_steps"]
-    except (OSError, ValueError, KeyError, TypeError, RunError):
+    folder = RunFolder(run)
+    saved = folder.evaluation()
+    if not folder.finished() or saved is None:
         return None
-    logged = rundir.read_metrics(run)
-    return saved if isinstance(saved, dict) and saved.get("experiment") == experiment \
-        and saved.get("samples") == args.n and steps == args.steps and logged and logged[-1].get("step") == total \
-        else None
+    steps = folder.config()["settings"].get("max_steps")
+    return saved if saved.get("experiment") == experiment and saved.get("samples") == args.n \
+        and steps == args.steps and saved.get("step") == folder.config()["total_steps"] else None
 
 
-def train_arm(run: Path, experiment: str, args: argparse.Namespace, study: str) -> None:
-    """Train one arm: from its checkpoint when an interrupted study left one (--resume), else from the start."""
-    common = {"device": args.device, "data": args.data, "quiet": args.quiet, "steps": args.steps,
-              "origin": f"study {study}"}
+def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace, varies: tuple[str, ...] = ()
+        ) -> tuple[Path, dict[str, dict]]:
+    """Train and evaluate every arm into OUT/<arm>/. Returns OUT and the results per arm."""
+    wanted = check_args(args, arms, varies)
+    out = args.out or Path("runs") / f"{study}-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder = ArmsFolder(out, study, f"{study} study")
+    folder.check(wanted, args.resume, args.out is not None)
+    hint = resume_command(f"impl.{study}", sys.argv[1:], out)
     sets = overrides.parse_sets(args.set_values)
-    if args.resume and any((run / "checkpoints").glob("*.pt")):  # prev.pt serves when last.pt is damaged
-        request = RunRequest(resume=run, **common)
-    else:
-        if run.exists():
-            if (run / "metrics.json").exists():
-                raise RunError(f"{run}: holds an evaluation this study cannot use and no checkpoint; move it away "
-                               "and run the study again with --resume")
-            shutil.rmtree(run)  # stopped before its first checkpoint: its partial log is not worth keeping
-        request = RunRequest(experiment=experiment, seed=args.seed, out=run, sets=sets, **common)
-    try:
-        run_experiment(request)
-    except Interrupted as exc:  # the arm saved its checkpoint; the study is what the user continues
-        resume = " ".join(a for a in sys.argv[1:] if a != "--resume")
-        raise Interrupted(f"{str(exc).split('; continue with')[0]}; continue the study with: "
-                          f"python -m impl.{study} {resume} --resume", exc.exit_code - 128) from None
+    results, ref = {}, Reference()  # the real side prepared once for every arm
+    with folder.opened(wanted), folder.clock() as spent, signals_name(hint, study):
+        for i, (arm, experiment) in enumerate(arms):
+            kept = finished_arm(out / arm, experiment, args) if args.resume else None
+            if kept is not None:
+                if not args.quiet:
+                    say(f"{arm}: kept ({out / arm / RunFolder.EVALUATION}, evaluated {kept['evaluated']})")
+                results[arm] = kept
+            else:
+                if not args.quiet:
+                    say(f"[{i + 1}/{len(arms)}] {arm} ({experiment}); {eta(i, len(arms), spent())}")
+                request = RunRequest(experiment=experiment, seed=args.seed, out=out / arm, sets=sets, steps=args.steps,
+                                     device=args.device, data=args.data, quiet=args.quiet, origin=f"study {study}")
+                train_or_resume(Planned(arm, request), hint)
+                results[arm] = evaluation.evaluate(out / arm, args.n, progress=not args.quiet, ref=ref)
+            config = RunFolder(out / arm).config()
+            results[arm] |= {"experiment": experiment, "steps": config["total_steps"],
+                             "generator_steps": config.get("generator_steps"), "images_per_s": images_per_s(out / arm)}
+        grids.side_by_side([RunFolder(out / arm).grids()[-1] for arm, _ in arms], folder.root, f"{study}.png")
+    return out, results
 
 
 def write(out: Path, study: str, summary: dict, text: str, arms: list[str]) -> None:
     """OUT/<study>.json and .md, and OUT/report.html: every arm's recipe, curves, grids and metrics on one page."""
-    rundir.write_json(out / f"{study}.json", summary)
-    (out / f"{study}.md").write_text(text, encoding="utf-8")
-    (out / "report.html").write_text(html.build([out / arm for arm in arms]), encoding="utf-8")
+    folder = ArmsFolder(out, study, f"{study} study")
+    folder.root.write_json(f"{study}.json", summary)
+    folder.root.write_text(f"{study}.md", text)
+    folder.root.write_text("report.html", html.build([out / arm for arm in arms]))
     print(text + f"\nsample grids side by side, in the table's order: {out / f'{study}.png'}\n"
           f"all runs on one page: {out / 'report.html'}")

@@ -8,11 +8,12 @@ and image size.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
 import torch
+
+from impl.runs.folder import RunFolder
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 RUN_FILES = "inside a gan-spec run or study folder"  # the skip reason of images in runs written into the data
@@ -68,27 +69,12 @@ def write_cache(cache: Path, images: torch.Tensor, skipped: dict[str, int]) -> N
                 pass
 
 
-def _is_run(folder: Path) -> bool:
-    """Whether `folder` is a gan-spec run: config.json beside samples/, or a config.json naming an experiment and
-    its recipe."""
-    config = folder / "config.json"
-    if not config.is_file():
-        return False
-    if (folder / "samples").is_dir():
-        return True
-    try:
-        text = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return False
-    return isinstance(text, dict) and "experiment" in text and "recipe" in text
-
-
 def _is_gan_spec_output(folder: Path, subfolders: list[str], files: list[str]) -> bool:
     """A run, or a folder of runs that gan-spec made: runs/ or a study folder (with its <study>-args.json)."""
-    if _is_run(folder):
+    if RunFolder.looks_like_run(folder):
         return True
     if folder.name == "runs" or any(f.endswith("-args.json") for f in files):
-        return any(_is_run(folder / sub) for sub in subfolders)
+        return any(RunFolder.looks_like_run(folder / sub) for sub in subfolders)
     return False
 
 

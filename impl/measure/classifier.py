@@ -1,11 +1,9 @@
 """The FashionMNIST classifier behind the domain metrics: its network, gan-spec's training recipe, and the trained
-weights that ship with the package (impl/assets/fashion-classifier.safetensors, with a JSON record beside it).
+weights that ship with the package (impl/measure/assets/fashion-classifier.safetensors, with a JSON record beside it).
 
 Every machine loads the same file, so domain FID/KID and class coverage are comparable between machines and the
-first evaluation trains nothing. Retraining rewrites the file reproducibly (fixed seed, one thread):
-
-    python -m impl.classifier             # the shipped file's record and its accuracy on the real test split
-    python -m impl.classifier --retrain   # train again on the real train split and rewrite the file
+first evaluation trains nothing. Retraining (`python -m impl.classifier --retrain`) rewrites the file
+reproducibly (fixed seed, one thread).
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ CLASSIFIER_RECIPE = "cnn32-64-128/adam1e-3/batch128/seed0/threads1/v2"  # and EP
 EPOCHS = 5
 MIN_ACCURACY = 0.90
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-_LOADED: dict[tuple[Path, str], FashionClassifier] = {}
 
 
 class FashionClassifier(nn.Module):
@@ -122,11 +119,10 @@ def record(path: Path = ASSET) -> dict:
                         "python -m impl.classifier --retrain") from None
 
 
-def load_classifier(path: Path | None = None, *, progress: bool = True) -> tuple[FashionClassifier, float]:
+def load_classifier(path: Path | None = None) -> tuple[FashionClassifier, float]:
     """The trained classifier (the shipped file unless `path` names another) and its recorded test accuracy.
 
-    The file must match the sha256 its JSON record states; nothing is trained here (`progress` is accepted for
-    older callers and has nothing to report)."""
+    The file must match the sha256 its JSON record states; nothing is trained here."""
     path = Path(path or ASSET)
     info = record(path)
     if not path.is_file():
@@ -135,17 +131,15 @@ def load_classifier(path: Path | None = None, *, progress: bool = True) -> tuple
     if found != info.get("sha256"):
         raise DataError(f"{path}: sha256 {found[:12]}... is not the {str(info.get('sha256'))[:12]}... its record "
                         "states (damaged or replaced); reinstall gan-spec, or run python -m impl.classifier --retrain")
-    if (path, found) not in _LOADED:
-        from safetensors.torch import load_file
+    from safetensors.torch import load_file
 
-        model = FashionClassifier()
-        try:
-            model.load_state_dict(load_file(path))
-        except Exception as exc:  # a consistent record with the wrong tensors: not a FashionClassifier file
-            raise DataError(f"{path}: not FashionClassifier weights ({type(exc).__name__}); run "
-                            "python -m impl.classifier --retrain") from None
-        _LOADED[(path, found)] = model.eval().requires_grad_(False)
-    return _LOADED[(path, found)], float(info["test_accuracy"])
+    model = FashionClassifier()
+    try:
+        model.load_state_dict(load_file(path))
+    except Exception as exc:  # a consistent record with the wrong tensors: not a FashionClassifier file
+        raise DataError(f"{path}: not FashionClassifier weights ({type(exc).__name__}); run "
+                        "python -m impl.classifier --retrain") from None
+    return model.eval().requires_grad_(False), float(info["test_accuracy"])
 
 
 def retrain(fashion_folder: Path | None = None, out: Path = ASSET, epochs: int = EPOCHS,

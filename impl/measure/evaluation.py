@@ -1,13 +1,7 @@
-"""Measure a trained run and write RUN_DIR/metrics.json: diversity and sharpness for every run; for FashionMNIST
-runs the domain scores of the shipped classifier (FID/KID with their real-vs-real floor, precision/recall,
-density/coverage, class coverage, confidence); with --inception-weights the standard Inception FID/KID/IS.
-
-    python -m impl.evaluate runs/r004-conv-20261123-101500 --n 10000
-    python -m impl.evaluate RUN_DIR --inception-weights weights-inception-2015-12-05-6726825d.pth --real faces/
-
-Real-set features are prepared once and cached (~/.cache/gan-spec/real-features). See docs/metrics.md for what
-each number means, its direction and what it can be compared with.
-"""
+"""Measuring a trained run into RUN/metrics.json: diversity and sharpness for every run; for FashionMNIST runs the
+domain scores of the shipped classifier (FID/KID with their real-vs-real floor, precision/recall, density/coverage,
+class coverage, confidence); with Inception weights the standard Inception FID/KID/IS. docs/metrics.md says what
+each number means, its direction and what it can be compared with."""
 
 from __future__ import annotations
 
@@ -21,39 +15,43 @@ from impl.data.load import DataError, to_unit
 from impl.errors import RunError
 from impl.measure import metrics, reference
 from impl.measure.sampling import generate
-from impl.runs import folder as rundir
 from impl.runs.checkpoint import load_generator
+from impl.runs.folder import RunFolder
+from impl.training.tensorboard import write_evaluation
 
 
-def run_images(run: Path, n: int, seed: int = 0) -> tuple[torch.Tensor, str]:
-    """n images in [-1, 1] from the run's last checkpoint (impl.sample.generate, noise from `seed`), and the
-    experiment name; refused when the generator makes non-finite pixels."""
-    g, state = load_generator(run)
+def run_images(run: Path, n: int, seed: int = 0, checkpoint: str | None = None) -> tuple[torch.Tensor, dict]:
+    """n images in [-1, 1] from the run's last checkpoint (or the one named), noise from `seed`, and the checkpoint;
+    refused when the generator makes non-finite pixels."""
+    g, state = load_generator(run, checkpoint)
     images = torch.cat(list(generate(g, n, seed=seed)))
     bad = int((~torch.isfinite(images.flatten(1))).any(1).sum())
     if bad:
         raise RunError(f"{run}: the generator made {bad} of {n} images with NaN or infinite pixels; the checkpoint "
                        "is broken (evaluate an earlier one)")
-    return images, state["experiment"]
+    return images, state
 
 
 def is_fashion(run: Path) -> bool:
     """Whether the run trained on FashionMNIST (native or adapted to 64x64 RGB): then domain metrics apply."""
-    return str(rundir.read_config(run).get("data", "")).startswith("FashionMNIST")
+    return str(RunFolder(run).config().get("data", "")).startswith("FashionMNIST")
 
 
 def check_finite(result: dict) -> None:
     """metrics.json never holds NaN or infinity: a metric that is not finite stops the evaluation, named."""
     bad = [k for k, v in result.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
-        raise DataError(f"{', '.join(bad)}: not finite for this set of images; metrics.json is not written; "
+        raise DataError(f"{', '.join(bad)}: not finite for this set of images; {RunFolder.EVALUATION} is not written; "
                         "evaluate more images, or report the run")
 
 
 def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, real_folder: Path | None = None,
-             fashion_folder: Path | None = None, progress: bool = True, *, n_real: int = reference.N_REAL) -> dict:
-    """Generate n images from the run, score them and write RUN/metrics.json; the scores as a dict."""
+             fashion_folder: Path | None = None, progress: bool = True, *, n_real: int = reference.N_REAL,
+             checkpoint: str | None = None, ref: reference.Reference | None = None) -> dict:
+    """Generate n images from the run, score them and write RUN/metrics.json; the scores as a dict. `ref` keeps the
+    real side in memory for the next evaluation (a study's or scorecard's)."""
     start = time.monotonic()
+    ref = ref or reference.Reference()
     say = reference.say_on_stderr if progress else None
     fashion = is_fashion(run)
     if inception_weights and not (real_folder or fashion):
@@ -64,20 +62,23 @@ def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, r
         if say and n < 2000:
             say(f"note: FID grows as the sample count shrinks; compare FIDs only at the same --n ({n:,} here)")
     inception = reference.inception_net(inception_weights, say) if inception_weights else None  # a bad file: now
-    fake, experiment = run_images(run, n)
+    fake, state = run_images(run, n, checkpoint=checkpoint)
     result: dict = {"diversity_ms_ssim": metrics.ms_ssim_diversity(fake), "sharpness": metrics.sharpness(fake)}
     if fashion:
-        result |= reference.domain_evaluation(fake, fashion_folder, n_real, say)
+        result |= reference.domain_evaluation(fake, ref, fashion_folder, n_real, say)
     if inception is not None:
         shape = tuple(fake.shape[1:])
         real = reference.folder_real(real_folder, n_real, shape, progress) if real_folder else \
-            reference.fashion_real(fashion_folder, n_real, shape)
-        result |= reference.inception_evaluation(fake, inception, real, say)
+            ref.fashion_real(fashion_folder, n_real, shape)
+        result |= reference.inception_evaluation(fake, inception, real, ref, say)
         if not fashion:
             result |= {"real_set": real.description, "real_samples": real.count,
                        "real_sharpness": metrics.sharpness(to_unit(real.load()))}
     check_finite(result)
-    result = {"experiment": experiment, "samples": n, "evaluated": time.strftime("%Y-%m-%d %H:%M:%S"),
+    result = {"experiment": state["experiment"], "step": state["step"], "checkpoint": checkpoint or "last.pt",
+              "samples": n, "evaluated": time.strftime("%Y-%m-%d %H:%M:%S"),
               "evaluation_seconds": round(time.monotonic() - start, 2), **result}
-    rundir.write_json(run / "metrics.json", result)
+    folder = RunFolder(run)
+    folder.write_evaluation(result)
+    write_evaluation(folder, int(state["step"]), result)
     return result

@@ -30,7 +30,6 @@ FEATURE_VERSION = "v2"  # bump when a network's preprocessing changes: old cache
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
                  "weights-inception-2015-12-05-6726825d.pth")
-_MEMORY: dict[str, tuple[dict[str, torch.Tensor], dict]] = {}
 
 
 class FeatureNet(nn.Module):
@@ -157,12 +156,12 @@ def data_identity(images: torch.Tensor) -> str:
 
 
 def cached(key: str, compute: Callable[[], tuple[dict[str, torch.Tensor], dict]],
-           say: Callable[[str], None] | None = None,
+           memory: dict[str, tuple[dict[str, torch.Tensor], dict]], say: Callable[[str], None] | None = None,
            what: str = "real-set features") -> tuple[dict[str, torch.Tensor], dict]:
-    """The tensors and JSON-able info stored under `key` (memory, then disk), else compute() and store them. A
-    damaged cache file is recomputed; a disk that cannot be written only loses the cache."""
-    if key in _MEMORY:
-        return _MEMORY[key]
+    """The tensors and JSON-able info stored under `key` (the caller's `memory`, then disk), else compute() and
+    store them. A damaged cache file is recomputed; a disk that cannot be written only loses the cache."""
+    if key in memory:
+        return memory[key]
     from safetensors.torch import load_file, safe_open, save_file
 
     path = cache_dir() / "real-features" / f"{key}.safetensors"
@@ -170,8 +169,8 @@ def cached(key: str, compute: Callable[[], tuple[dict[str, torch.Tensor], dict]]
         try:
             with safe_open(path, "pt") as fh:
                 info = json.loads(fh.metadata()["info"])
-            _MEMORY[key] = (load_file(path), info)
-            return _MEMORY[key]
+            memory[key] = (load_file(path), info)
+            return memory[key]
         except Exception:  # damaged or from another version: computed again below
             path.unlink(missing_ok=True)
     if say:
@@ -185,5 +184,5 @@ def cached(key: str, compute: Callable[[], tuple[dict[str, torch.Tensor], dict]]
     except OSError as exc:
         print(f"note: {path}: cache not written ({exc.strerror}); the next evaluation computes it again",
               file=sys.stderr)
-    _MEMORY[key] = (tensors, info)
-    return _MEMORY[key]
+    memory[key] = (tensors, info)
+    return memory[key]

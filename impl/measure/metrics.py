@@ -3,32 +3,21 @@
 Distribution scores: FID, KID and the Inception Score through torchmetrics (on features computed once, so real
 features can be cached), precision/recall (Kynkaanniemi et al. 2019, k=3) and density/coverage (Naeem et al. 2020,
 k=5) written here in chunks of bounded memory. Per-image scores: class coverage and confidence from the domain
-classifier, MS-SSIM diversity, and a sharpness proxy (variance of the Laplacian). The domain scores and the
-real-set references they are read against (the real-vs-real floor, the real set's own confidence, sharpness and
-diversity) come from `domain_scores`.
+classifier, MS-SSIM diversity, and a sharpness proxy (variance of the Laplacian). impl.measure.reference applies
+them against a real set (`domain_scores`).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from impl.data.load import DataError
-from impl.measure.classifier import (  # noqa: F401  (re-exported: older callers import them from impl.metrics)
-    CLASSES,
-    CLASSIFIER_RECIPE,
-    MIN_ACCURACY,
-    FashionClassifier,
-    accuracy,
-    load_classifier,
-    train_classifier,
-)
-from impl.measure.features import cache_dir  # noqa: F401  (re-exported)
+from impl.measure.classifier import CLASSES
 
 MIN_SAMPLES = 10  # FID, KID, IS, precision/recall/density/coverage refuse fewer generated (and real) images
 K_PR, K_DC = 3, 5  # neighbours: Kynkaanniemi et al. (precision, recall), Naeem et al. (density, coverage)
@@ -175,14 +164,6 @@ def class_scores(logits: torch.Tensor, min_share: float = 0.01) -> dict:
 
 
 @torch.no_grad()
-def coverage(images: torch.Tensor, classifier: nn.Module, min_share: float = 0.01) -> dict:
-    """Classes the images fall in (a class counts with >= 1 % of the images) and KL(histogram || uniform)."""
-    logits = torch.cat([classifier(part) for part in images.split(1000)])
-    scores = class_scores(logits, min_share)
-    return {k: scores[k] for k in ("classes_covered", "kl_to_uniform", "class_histogram")}
-
-
-@torch.no_grad()
 def ms_ssim_diversity(images: torch.Tensor, pairs: int = 500, seed: int = 0) -> float:
     """Mean MS-SSIM over random pairs of distinct images: near 1 for a collapsed set, lower for a diverse one."""
     from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim
@@ -214,17 +195,3 @@ def sharpness(images: torch.Tensor, batch: int = 2000) -> float:
         grey = (part.float().mean(1, keepdim=True) + 1) / 2
         values.append(F.conv2d(grey, LAPLACIAN).flatten(1).var(1, correction=0))
     return float(torch.cat(values).mean())
-
-
-def domain_scores(fake: torch.Tensor, *, fashion_folder: Path | None = None, n_real: int = 10000,
-                  progress: bool = False) -> dict[str, float]:
-    """The domain scores of generated FashionMNIST(-64) images in [-1, 1], without a run folder (per-epoch checks,
-    the scorecard): domain FID/KID and their floor, precision/recall/density/coverage, class coverage and KL,
-    confidence, sharpness and MS-SSIM diversity, with the real set's own values (`real_*`) beside them. The real
-    side is prepared once per process and cached on disk; 2,000 images take a few seconds on a CPU."""
-    from impl.measure import reference
-
-    fake = finite_cpu(fake)
-    full = reference.domain_evaluation(fake, fashion_folder, n_real, reference.say_on_stderr if progress else None)
-    return {"sharpness": sharpness(fake), "diversity_ms_ssim": ms_ssim_diversity(fake),
-            **{k: v for k, v in full.items() if isinstance(v, (int, float))}}

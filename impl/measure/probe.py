@@ -1,24 +1,19 @@
-"""Report 004's latent probe, measured: one fixed batch of 8 latent vectors; 5 positions each set to 1, 10 and
-100; three 5x8 grids plus the base row, and a table of how far each change moves the images.
-
-    python -m impl.latent runs/r004-mlp-20261123-101500 [--positions 0 20 40 60 80] [--values 1 10 100]
-
-Positions are 0-based. The report's rows are 'every 20 numbers' yet name positions 1 and 20 (erratum e12);
-gan-spec uses 0, 20, 40, 60, 80. Writes RUN/latent/{base,value_1,value_10,value_100}.png and latent.json.
-"""
+"""Report 004's latent probe: one fixed batch of 8 latent vectors, chosen positions each set to chosen values (the
+report's 1, 10 and 100), a labelled grid per value plus the base row, and latent.json with how far and how each
+change moves the images. Positions are 0-based (erratum e12)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from impl.data.load import DataError
-from impl.measure import metrics
+from impl.measure.classifier import load_classifier
 from impl.measure.evaluation import is_fashion
 from impl.runs import grids
 from impl.runs.checkpoint import load_generator
+from impl.runs.folder import RunFolder
 
 
 def mean_pairwise_distance(images: torch.Tensor) -> float:
@@ -30,8 +25,9 @@ def mean_pairwise_distance(images: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def probe(run: Path, positions: list[int], values: list[float], n: int = 8, seed: int = 0,
+def probe(path: Path, positions: list[int], values: list[float], n: int = 8, seed: int = 0,
           progress: bool = True) -> dict:
+    run = RunFolder(path)
     g, state = load_generator(run)
     net = g.spec
     dim = int(torch.tensor(net.input).prod())
@@ -40,10 +36,10 @@ def probe(run: Path, positions: list[int], values: list[float], n: int = 8, seed
         raise DataError(f"--positions {bad}: the latent vector has positions 0 to {dim - 1}")
     z = torch.randn(n, dim, generator=torch.Generator().manual_seed(seed))
     base = g(z.view(n, *net.input))
-    classifier = metrics.load_classifier(progress=progress)[0] if is_fashion(run) else None
+    classifier = load_classifier()[0] if is_fashion(run.path) else None
     base_labels = classifier(base).argmax(1) if classifier is not None else None
-    out_dir = run / "latent"
-    grids.labelled_grid(base, ["base"], [f"vector {i + 1}" for i in range(n)], out_dir / "base.png")
+    columns = [f"vector {i + 1}" for i in range(n)]
+    grids.labelled_grid(base, ["base"], columns, run.root, RunFolder.latent_grid(None))
     rows = []
     for value in values:
         grid = []
@@ -57,9 +53,9 @@ def probe(run: Path, positions: list[int], values: list[float], n: int = 8, seed
             if classifier is not None:
                 row["class_flips"] = int((classifier(images).argmax(1) != base_labels).sum())
             rows.append(row)
-        grids.labelled_grid(torch.cat(grid), [f"z[{p}] = {value:g}" for p in positions],
-                            [f"vector {i + 1}" for i in range(n)], out_dir / f"value_{value:g}.png")
+        grids.labelled_grid(torch.cat(grid), [f"z[{p}] = {value:g}" for p in positions], columns, run.root,
+                            RunFolder.latent_grid(value))
     result = {"experiment": state["experiment"], "step": state["step"], "positions": positions, "values": values,
               "base_row_spread": mean_pairwise_distance(base), "rows": rows}
-    (out_dir / "latent.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    run.write_json(RunFolder.LATENT, result)
     return result

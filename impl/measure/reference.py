@@ -1,8 +1,9 @@
 """Generated images scored against a real set through one feature network, with the real side prepared once.
 
 The real side (features, the real-vs-real floor, the real set's own sharpness, diversity and confidence) is
-cached by impl.features, keyed by network weights, data, count and image size, so a second evaluation, or the
-next epoch's `domain_scores`, only extracts the generated images' features.
+cached on disk by impl.measure.features, keyed by network weights, data, count and image size. In memory it is
+kept by a `Reference` that the caller owns and passes on (a scorecard keeps one for all its runs and epochs), so
+a second evaluation only extracts the generated images' features; nothing is cached behind the caller's back.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from impl.data.load import adapt, fashion_mnist, image_folder, to_unit
 from impl.measure import features, metrics
 
 N_REAL = 10000
-_REALSETS: dict[tuple, RealSet] = {}
-_NETS: dict[str, features.DomainNet] = {}
-_RADII: dict[tuple[str, int], list[torch.Tensor]] = {}
 
 
 @dataclass
@@ -38,18 +36,32 @@ def say_on_stderr(line: str) -> None:
     print(f"evaluate: {line}", file=sys.stderr, flush=True)
 
 
-def fashion_real(folder: Path | None, n_real: int, shape: tuple[int, ...]) -> RealSet:
-    """The first n_real images (or all, if fewer) of the FashionMNIST test split, adapted to `shape` as
-    FashionMNIST-64 training adapts them."""
-    key = ("fashion", str(folder), n_real, tuple(shape))
-    if key not in _REALSETS:
-        test = fashion_mnist(folder, "test")
-        native = test.images[:n_real]
-        how = "" if tuple(native.shape[1:]) == tuple(shape) else f", adapted to {'x'.join(map(str, shape))}"
-        _REALSETS[key] = RealSet(features.data_identity(native) + how, len(native), tuple(shape),
-                                 f"FashionMNIST test split ({len(native):,} images{how})",
-                                 lambda: adapt(native, tuple(shape)))
-    return _REALSETS[key]
+class Reference:
+    """The in-memory side of the real references, owned by the caller: real sets, the domain network, the real
+    features read from disk and the neighbour radii of real subsets. One per command (or per scorecard)."""
+
+    def __init__(self) -> None:
+        self.realsets: dict[tuple, RealSet] = {}
+        self.domain: features.DomainNet | None = None
+        self.features: dict[str, tuple[dict[str, torch.Tensor], dict]] = {}
+        self.radii: dict[tuple[str, int], list[torch.Tensor]] = {}
+
+    def domain_net(self) -> features.DomainNet:
+        if self.domain is None:
+            self.domain = features.DomainNet()
+        return self.domain
+
+    def fashion_real(self, folder: Path | None, n_real: int, shape: tuple[int, ...]) -> RealSet:
+        """The first n_real images (or all, if fewer) of the FashionMNIST test split, adapted to `shape` as
+        FashionMNIST-64 training adapts them."""
+        key = ("fashion", str(folder), n_real, tuple(shape))
+        if key not in self.realsets:
+            native = fashion_mnist(folder, "test").images[:n_real]
+            how = "" if tuple(native.shape[1:]) == tuple(shape) else f", adapted to {'x'.join(map(str, shape))}"
+            self.realsets[key] = RealSet(features.data_identity(native) + how, len(native), tuple(shape),
+                                         f"FashionMNIST test split ({len(native):,} images{how})",
+                                         lambda: adapt(native, tuple(shape)))
+        return self.realsets[key]
 
 
 def folder_real(folder: Path, n_real: int, shape: tuple[int, ...], progress: bool = True) -> RealSet:
@@ -61,13 +73,8 @@ def folder_real(folder: Path, n_real: int, shape: tuple[int, ...], progress: boo
                    lambda: pick)
 
 
-def domain_net() -> features.DomainNet:
-    if "domain" not in _NETS:
-        _NETS["domain"] = features.DomainNet()
-    return _NETS["domain"]
-
-
-def real_reference(net: features.FeatureNet, real: RealSet, say: Callable[[str], None] | None) -> tuple[dict, dict]:
+def real_reference(net: features.FeatureNet, real: RealSet, say: Callable[[str], None] | None, ref: Reference
+                   ) -> tuple[dict, dict]:
     """The real set's features and its reference numbers, computed once per network, data, count and size."""
     def compute() -> tuple[dict, dict]:
         images = real.load()
@@ -85,21 +92,21 @@ def real_reference(net: features.FeatureNet, real: RealSet, say: Callable[[str],
         return {"features": extracted["features"].float(), "radius_pr": radii[0], "radius_dc": radii[1]}, info
 
     key = features.cache_key(net, real.identity, real.shape, real.count)
-    return features.cached(key, compute, say, f"{net.name} features of the {real.description}")
+    return features.cached(key, compute, ref.features, say, f"{net.name} features of the {real.description}")
 
 
-def score(net: features.FeatureNet, fake: torch.Tensor, real: RealSet, say: Callable[[str], None] | None = None,
-          ) -> dict:
+def score(net: features.FeatureNet, fake: torch.Tensor, real: RealSet, ref: Reference,
+          say: Callable[[str], None] | None = None) -> dict:
     """FID, KID, the floor, precision/recall/density/coverage and the logit scores of `fake` against `real`."""
     metrics.check_count("generated images", len(fake))
     metrics.check_count("real images", real.count, 2 * metrics.MIN_SAMPLES)  # the floor takes two halves
-    ref, info = real_reference(net, real, say)
+    side, info = real_reference(net, real, say, ref)
     got = features.extract(net, fake, progress=say is not None,
                            desc=f"{net.name} features of the generated images")
-    kid, kid_std = metrics.kernel(ref["features"], got["features"])
-    out = {"fid": metrics.frechet(ref["features"], got["features"]), "kid": kid, "kid_std": kid_std,
-           **neighbour_scores(ref, features.cache_key(net, real.identity, real.shape, real.count), got["features"]),
-           **info}
+    kid, kid_std = metrics.kernel(side["features"], got["features"])
+    key = features.cache_key(net, real.identity, real.shape, real.count)
+    out = {"fid": metrics.frechet(side["features"], got["features"]), "kid": kid, "kid_std": kid_std,
+           **neighbour_scores(side, key, got["features"], ref), **info}
     if isinstance(net, features.DomainNet):
         out |= metrics.class_scores(got["logits"])
     else:
@@ -107,27 +114,27 @@ def score(net: features.FeatureNet, fake: torch.Tensor, real: RealSet, say: Call
     return out
 
 
-def neighbour_scores(ref: dict[str, torch.Tensor], key: str, fake: torch.Tensor) -> dict[str, float]:
+def neighbour_scores(side: dict[str, torch.Tensor], key: str, fake: torch.Tensor, ref: Reference) -> dict[str, float]:
     """Precision/recall/density/coverage against as many real images as there are generated ones (a fixed random
     subset when fewer), as both papers compare equal sizes: coverage, for one, is capped by n_fake / n_real."""
-    count = len(ref["features"])
+    count = len(side["features"])
     m = min(len(fake), count)
     if m == count:
-        return metrics.prdc(ref["features"], fake, real_radii=[ref["radius_pr"], ref["radius_dc"]])
+        return metrics.prdc(side["features"], fake, real_radii=[side["radius_pr"], side["radius_dc"]])
     pick = torch.randperm(count, generator=torch.Generator().manual_seed(0))[:m]
-    if (key, m) not in _RADII:
-        _RADII[(key, m)] = metrics.knn_radii(ref["features"][pick], (metrics.K_PR, metrics.K_DC))
-    return metrics.prdc(ref["features"][pick], fake, real_radii=_RADII[(key, m)])
+    if (key, m) not in ref.radii:
+        ref.radii[(key, m)] = metrics.knn_radii(side["features"][pick], (metrics.K_PR, metrics.K_DC))
+    return metrics.prdc(side["features"][pick], fake, real_radii=ref.radii[(key, m)])
 
 
-def domain_evaluation(fake: torch.Tensor, fashion_folder: Path | None = None, n_real: int = N_REAL,
+def domain_evaluation(fake: torch.Tensor, ref: Reference, fashion_folder: Path | None = None, n_real: int = N_REAL,
                       say: Callable[[str], None] | None = None) -> dict:
     """Everything the domain classifier says about `fake` (images in [-1, 1]), against the FashionMNIST test split,
     with gan-spec's names: domain_fid, domain_kid, ..., precision, recall, density, coverage, class scores."""
     fake = metrics.finite_cpu(fake)
-    net = domain_net()
-    real = fashion_real(fashion_folder, n_real, tuple(fake.shape[1:]))
-    got = score(net, fake, real, say)
+    net = ref.domain_net()
+    real = ref.fashion_real(fashion_folder, n_real, tuple(fake.shape[1:]))
+    got = score(net, fake, real, ref, say)
     renamed = {"fid": "domain_fid", "kid": "domain_kid", "kid_std": "domain_kid_std", "fid_floor": "domain_fid_floor",
                "kid_floor": "domain_kid_floor"}
     return {"classifier_test_accuracy": net.accuracy, "classifier_sha256": net.identity,
@@ -141,13 +148,25 @@ def inception_net(weights: Path, say: Callable[[str], None] | None = None) -> fe
     return features.InceptionNet(weights, "cuda" if torch.cuda.is_available() else "cpu")
 
 
-def inception_evaluation(fake: torch.Tensor, net: features.InceptionNet, real: RealSet,
+def inception_evaluation(fake: torch.Tensor, net: features.InceptionNet, real: RealSet, ref: Reference,
                          say: Callable[[str], None] | None = None) -> dict:
     """Standard Inception FID/KID/IS (torch-fidelity's InceptionV3) and the neighbour scores on its features."""
     if say:
         say(f"Inception features of {len(fake):,} generated images on {net.device} (299x299 each; slow on a CPU)")
-    got = score(net, fake, real, say)
+    got = score(net, fake, real, ref, say)
     keep = {"real_inception_score", "inception_score", "inception_score_std"}
     return {"inception_weights_sha256": net.identity,
             **{k if k in keep else f"inception_{k}": v for k, v in got.items()
                if k not in ("real_set", "real_samples", "real_sharpness", "real_diversity_ms_ssim")}}
+
+
+def domain_scores(fake: torch.Tensor, ref: Reference, *, fashion_folder: Path | None = None, n_real: int = N_REAL,
+                  progress: bool = False) -> dict[str, float]:
+    """The domain scores of generated FashionMNIST(-64) images in [-1, 1], without a run folder (per-epoch checks,
+    the scorecard): domain FID/KID and their floor, precision/recall/density/coverage, class coverage and KL,
+    confidence, sharpness and MS-SSIM diversity, with the real set's own values (`real_*`) beside them. The real
+    side is prepared once (cached on disk and in `ref`); 2,000 images take a few seconds on a CPU."""
+    fake = metrics.finite_cpu(fake)
+    full = domain_evaluation(fake, ref, fashion_folder, n_real, say_on_stderr if progress else None)
+    return {"sharpness": metrics.sharpness(fake), "diversity_ms_ssim": metrics.ms_ssim_diversity(fake),
+            **{k: v for k, v in full.items() if isinstance(v, (int, float))}}

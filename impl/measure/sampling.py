@@ -1,14 +1,8 @@
-"""Images from a trained run: a grid to look at, or many images for other tools (clean-fid, torch-fidelity,
-pytorch-fid) as a folder of numbered PNGs or one .npz array, made in batches with bounded memory.
-
-    python -m impl.sample runs/r004-mlp-20261123-101500 --n 20 --seed 1 --out twenty.png
-    python -m impl.sample RUN --n 50000 --format folder --out fakes/      # fakes/000000.png ... 049999.png
-    python -m impl.sample RUN --n 50000 --format npz --out fakes.npz      # 'images': uint8 [N, H, W, C]
-"""
+"""Images from a trained generator, in batches of bounded memory: the noise drawn in fixed chunks (so the images do
+not depend on the batch size), written as numbered PNGs or one streamed .npz array, never through a link."""
 
 from __future__ import annotations
 
-import argparse
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from impl import cli
-from impl.cli import positive, seed
 from impl.errors import UsageError
+from impl.files import Root
 from impl.networks.build import SpecNet
 from impl.progress import Progress
-from impl.runs import folder as rundir
+from impl.runs.folder import file_in_the_way
 
 FORMATS = ("grid", "folder", "npz")
 MAX_GRID = 1024  # images in one PNG grid; more belong in a folder or an .npz
@@ -52,12 +45,14 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 def write_folder(batches: Iterator[torch.Tensor], out: Path, n: int, progress: Progress) -> None:
+    """Numbered PNGs 000000.png, 000001.png, ... in `out` (no link in it is followed)."""
     from PIL import Image
 
-    done = 0
+    root, done = Root(out), 0
     for images in batches:
         for arr in to_uint8(images):
-            Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(out / f"{done:06d}.png")
+            img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
+            root.write_with(f"{done:06d}.png", lambda fh, img=img: img.save(fh, format="PNG"))
             done += 1
         progress.update(done)
 
@@ -65,8 +60,8 @@ def write_folder(batches: Iterator[torch.Tensor], out: Path, n: int, progress: P
 def write_npz(batches: Iterator[torch.Tensor], out: Path, n: int, shape: tuple[int, ...], progress: Progress) -> None:
     """One array 'images' (uint8, [N, H, W, C]) in an .npz, streamed batch by batch into the zip entry."""
     c, h, w = shape
-    tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf, \
+    with Root(out.parent).replacing(out.name) as raw, \
+            zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf, \
             zf.open("images.npy", "w", force_zip64=True) as fh:
         header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
                   "shape": (n, h, w, c)}
@@ -76,7 +71,6 @@ def write_npz(batches: Iterator[torch.Tensor], out: Path, n: int, shape: tuple[i
             fh.write(np.ascontiguousarray(to_uint8(images)).tobytes())
             done += len(images)
             progress.update(done)
-    tmp.replace(out)
 
 
 def check_out(fmt: str, n: int, out: Path | None) -> None:
@@ -87,7 +81,7 @@ def check_out(fmt: str, n: int, out: Path | None) -> None:
         raise UsageError(f"--format {fmt} needs --out ({'a folder' if fmt == 'folder' else 'a .npz file'})")
     if out is None:
         return
-    blocker = rundir.file_in_the_way(out, itself=False)
+    blocker = file_in_the_way(out, itself=False)
     if blocker is not None:
         raise UsageError(f"--out {out}: {blocker} is a file, not a folder; choose another --out")
     if fmt == "folder" and out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -96,15 +90,3 @@ def check_out(fmt: str, n: int, out: Path | None) -> None:
         raise UsageError(f"--out {out}: is a folder; name a file")
     if fmt == "npz" and out.suffix != ".npz":
         raise UsageError(f"--out {out}: an npz file's name ends in .npz")
-
-
-def parser() -> argparse.ArgumentParser:
-    p = cli.parser("python -m impl.sample", __doc__)
-    p.add_argument("run", type=Path, help="a run directory made by impl.train")
-    p.add_argument("--n", type=positive, default=20, help="number of images (reports show 8, 16 and 20)")
-    p.add_argument("--seed", type=seed, help="noise seed (default: the run's fixed sample noise, then seed 0)")
-    p.add_argument("--format", choices=FORMATS, default="grid", help="grid (one PNG), folder (numbered PNGs), npz")
-    p.add_argument("--out", type=Path, help="where to write (default for a grid: RUN/samples/sample_<n>.png)")
-    p.add_argument("--batch", type=positive, default=500, help="images generated at a time (bounds memory)")
-    p.add_argument("--quiet", action="store_true")
-    return p

@@ -1,11 +1,8 @@
 """torchsummary-format tables of the built networks, beside the numbers the reports document.
 
-    python -m impl.summary course-dcgan-g        # one network
-    python -m impl.summary r000-dcgan --json     # both networks of an experiment, as JSON
-
 Rows follow torchsummary's rules (hooks on every non-container module, numbered in call order; parameters are
-each module's own weight and bias; sizes in MB assume 4-byte floats), so report 000's tables come out
-line for line. Every value that differs from the report is marked with `<-- report: ...`.
+each module's own weight and bias; sizes in MB assume 4-byte floats), so report 000's tables come out line for
+line. Every value that differs from the report is marked with `<-- report: ...`.
 """
 
 from __future__ import annotations

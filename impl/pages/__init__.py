@@ -1,0 +1,1 @@
+"""HTML pages: a report comparing runs (html) and its charts (charts)."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from impl.runs.untrusted import get, num, text
+from spec.metrics import better
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,8 +21,13 @@ if TYPE_CHECKING:
 class Column:
     key: str  # in the run's summary row
     label: str
-    better: str | None  # "lower", "higher", or None where no direction is better
     hint: str = ""
+    own: str | None = None  # the better direction of a column that is not a metric (images/s)
+
+    @property
+    def better(self) -> str | None:
+        """'lower', 'higher' or None: a metric's from spec/metrics.py (the one home of directions)."""
+        return self.own or better(self.key) or None
 
     @property
     def heading(self) -> str:
@@ -29,17 +35,17 @@ class Column:
 
 
 COLUMNS = (
-    Column("steps", "steps", None, "steps logged (batches)"),
-    Column("d_loss", "d_loss", None, "last logged D/critic loss; losses of different loss families do not compare"),
-    Column("g_loss", "g_loss", None, "last logged generator loss"),
-    Column("images_per_s", "images/s", "higher", "median training throughput over the logging intervals"),
-    Column("domain_fid", "domain FID", "lower", "Frechet distance in the FashionMNIST classifier's features"),
-    Column("domain_kid", "domain KID", "lower", "kernel inception distance in the same features"),
-    Column("inception_fid", "Inception FID", "lower", "with the Inception weights you supplied"),
-    Column("inception_kid", "Inception KID", "lower", "with the Inception weights you supplied"),
-    Column("classes_covered", "classes covered", "higher", "FashionMNIST classes with >= 1 % of the samples"),
-    Column("kl_to_uniform", "KL to uniform", "lower", "of the class histogram; 0 = all classes equally often"),
-    Column("diversity_ms_ssim", "diversity MS-SSIM", "lower", "mean MS-SSIM of random pairs; 1 = all alike"),
+    Column("steps", "steps", "steps logged (batches)"),
+    Column("d_loss", "d_loss", "last logged D/critic loss; losses of different loss families do not compare"),
+    Column("g_loss", "g_loss", "last logged generator loss"),
+    Column("images_per_s", "images/s", "median training throughput over the logging intervals", own="higher"),
+    Column("domain_fid", "domain FID", "Frechet distance in the FashionMNIST classifier's features"),
+    Column("domain_kid", "domain KID", "kernel inception distance in the same features"),
+    Column("inception_fid", "Inception FID", "with the Inception weights you supplied"),
+    Column("inception_kid", "Inception KID", "with the Inception weights you supplied"),
+    Column("classes_covered", "classes covered", "FashionMNIST classes with >= 1 % of the samples"),
+    Column("kl_to_uniform", "KL to uniform", "of the class histogram; 0 = all classes equally often"),
+    Column("diversity_ms_ssim", "diversity MS-SSIM", "mean MS-SSIM of random pairs; 1 = all alike"),
 )
 OPTIONAL = {"inception_fid", "inception_kid"}  # shown only when some run has them
 DIFFERENCES = (("steps", ("total_steps",)), ("data", ("data",)), ("seed", ("settings", "seed")),

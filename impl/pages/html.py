@@ -1,11 +1,9 @@
 """One self-contained HTML page comparing runs: a table of their metrics (which direction is better, the best run
-marked), a warning when they differ in steps, data, seed or device, their loss curves overlaid, and per run the
-recipe as documented vs as run (notes and overrides as text), its sample grids over the epochs and its latent
-grids.
+marked among runs measured alike), a warning when they differ, their loss curves, and per run the recipe as
+documented vs as run (notes and overrides as text), its sample grids over the epochs and its latent grids.
 
-    python -m impl.report runs/r004-mlp-cpu runs/r004-conv-cpu --out report.html
-
-Run folders are read as untrusted (see impl.runfiles): every value is escaped, only PNGs inside a run are shown.
+Run folders are read as untrusted (impl.runs.folder, trusted=False): every value is escaped, only PNGs inside a
+run are shown, re-encoded.
 """
 
 from __future__ import annotations
@@ -21,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from impl.pages import charts
 from impl.runs import grids
-from impl.runs.untrusted import esc, get, image, num, read_config, read_metrics, read_optional, text
+from impl.runs.folder import RunFolder
+from impl.runs.untrusted import esc, get, image, num, text
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -33,7 +32,6 @@ vertical-align:top}th{background:#f3f3f3}.documented{color:#186a3b}.inferred{col
 td.best{font-weight:bold;background:#e6f4ea}img{max-width:100%;image-rendering:pixelated;border:1px solid #ddd}
 .warning{background:#fdecea;border-left:4px solid #b42318;padding:.5em .8em}.notice{color:#b42318}
 section{border-top:2px solid #444;margin-top:2em}figure{margin:.8em 0}figcaption{color:#555}"""
-COMPARE = tuple(c.key for c in charts.COLUMNS if c.key not in charts.OPTIONAL)  # the comparison's columns
 STATUSES = ("documented", "inferred", "undocumented", "addition")  # the only statuses that become class names
 STRIP_WIDTH = 1000  # pixels of sample grids in a strip, at most: the page is 1,200 wide
 STRIP = 5  # sample grids in a run's progression strip: first, quarter, half, three quarters, last
@@ -52,10 +50,12 @@ class Run:
 
 
 def load(path: Path, name: str) -> Run:
-    config = read_config(path)
-    evaluation, why = read_optional(path / "metrics.json")
-    latent, why_latent = read_optional(path / "latent" / "latent.json")
-    return Run(path, name, config, read_metrics(path), evaluation or {}, latent, [w for w in (why, why_latent) if w])
+    """A run folder read as untrusted: config.json must be an object, the rest is left out with a notice."""
+    folder = RunFolder(path, trusted=False)
+    config = folder.config()
+    evaluation, why = folder.optional(RunFolder.EVALUATION)
+    latent, why_latent = folder.optional(RunFolder.LATENT)
+    return Run(path, name, config, folder.log(), evaluation or {}, latent, [w for w in (why, why_latent) if w])
 
 
 def number(value: float) -> str:
@@ -153,8 +153,8 @@ def overlay(runs: list[Run]) -> str:
 # ---------------------------------------------------------------- one run
 
 def overrides(config: dict) -> list[tuple[str, object, object]]:
-    """(key, value, origin) of config.json's overrides: the old shape {key: value} (origin None) or the new
-    {key: {"value": v, "origin": "..."}}."""
+    """(key, value, origin) of config.json's overrides {key: {"value": v, "origin": "..."}}; an entry of another
+    shape is shown as it is, without an origin."""
     raw = config.get("overrides")
     if raw is None:
         return []
@@ -197,7 +197,7 @@ def grid_label(path: Path) -> tuple[int, str]:
 
 def progression(run: Run) -> str:
     """A strip of STRIP evenly spaced sample grids (epoch grids where there are any), each labelled."""
-    files = sorted(run.path.glob("samples/*.png"))
+    files = RunFolder(run.path, trusted=False).grids()
     epochs = [f for f in files if f.stem.startswith("epoch_")]
     files = sorted(epochs or files, key=lambda f: (grid_label(f)[0], f.name))
     if not files:
@@ -207,7 +207,7 @@ def progression(run: Run) -> str:
     for i in chosen:
         img = image(run.path, files[i])
         if isinstance(img, str):
-            run.notices.append(f"samples/{files[i].name}: {img}; left out")
+            run.notices.append(f"{RunFolder.SAMPLES}/{files[i].name}: {img}; left out")
         else:
             images.append(img)
             labels.append(grid_label(files[i])[1])
@@ -219,8 +219,9 @@ def progression(run: Run) -> str:
 
 def latent_part(run: Run) -> str:
     """impl.latent's grids and its table of how far each change moves the images."""
-    files = sorted(run.path.glob("latent/*.png"), key=lambda f: (f.stem != "base", num_in(f.stem), f.name))
-    figures = "".join(embedded(run, f"latent/{f.name}", latent_caption(f.stem)) for f in files)
+    files = sorted(run.path.glob(f"{RunFolder.LATENT_DIR}/*.png"), key=lambda f: (f.stem != "base", num_in(f.stem),
+                                                                                    f.name))
+    figures = "".join(embedded(run, f"{RunFolder.LATENT_DIR}/{f.name}", latent_caption(f.stem)) for f in files)
     rows = get(run.latent, "rows")
     table = ""
     if isinstance(rows, list):
@@ -253,7 +254,7 @@ def section(run: Run) -> str:
     notes = "".join(f"<li>{fmt(n)}</li>" for n in notes) if isinstance(notes, list) else ""
     body = (f"<p>{facts}</p><h3>Recipe: documented vs this run</h3>{recipe_table(c)}{overrides_list(c)}"
             + (f"<h3>Notes</h3><ul class=note>{notes}</ul>" if notes else "")
-            + f"<h3>Curves and samples</h3>{embedded(run, 'loss.png', 'loss curves and discriminator outputs')}"
+            + f"<h3>Curves and samples</h3>{embedded(run, RunFolder.LOSS_PLOT, 'loss curves and D outputs')}"
             + progression(run) + latent_part(run))
     notices = "".join(f'<p class="notice">{esc(n)}</p>' for n in run.notices)
     return f"<section><h2>{esc(run.name)}: {fmt(c.get('title', ''))}</h2>{notices}{body}</section>"

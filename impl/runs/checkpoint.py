@@ -10,58 +10,53 @@ spec edited since the run cannot silently load its weights into another network.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import spec
-from impl.networks.build import SpecNet, build_spec
 from impl.errors import RunError
+from impl.networks.build import SpecNet, build_spec
+from impl.runs.folder import RunFolder
 
 CHECKPOINT_FORMAT = 1
 IMPLEMENTATION_FLAGS = ("capturable", "fused", "foreach")
 
 
-def _fsync_dir(folder: Path) -> None:
+def save_checkpoint(run: RunFolder, state: dict[str, Any], keep: str | None = None) -> Path:
+    """Atomically write checkpoints/last.pt, keeping the previous one as prev.pt (and a copy named `keep` when
+    given); on failure (a full disk, a read-only folder) the temporary file is removed and the error names the
+    checkpoint that is intact."""
+    last = run.last_checkpoint
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def save_checkpoint(run: Path, state: dict[str, Any]) -> Path:
-    """Atomically write checkpoints/last.pt, keeping the previous one as prev.pt."""
-    folder = run / "checkpoints"
-    folder.mkdir(parents=True, exist_ok=True)
-    last, prev, tmp = folder / "last.pt", folder / "prev.pt", folder / "last.pt.tmp"
-    try:
-        with tmp.open("wb") as fh:
+        with run.root.replacing(f"{RunFolder.CHECKPOINTS}/last.pt.new") as fh:
             torch.save({"format": CHECKPOINT_FORMAT, **state}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if last.exists():
-            os.replace(last, prev)
-        os.replace(tmp, last)
-        _fsync_dir(folder)
+        if keep:
+            with run.root.replacing(f"{RunFolder.CHECKPOINTS}/{keep}") as fh:
+                torch.save({"format": CHECKPOINT_FORMAT, **state}, fh)
+        run.root.rename(f"{RunFolder.CHECKPOINTS}/last.pt", "prev.pt")
+        run.root.rename(f"{RunFolder.CHECKPOINTS}/last.pt.new", "last.pt")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        kept = "last.pt" if last.exists() else "prev.pt" if prev.exists() else "no checkpoint"
+        kept = "last.pt" if last.exists() else "prev.pt" if last.with_name("prev.pt").exists() else "no checkpoint"
         raise RunError(f"{last}: cannot write checkpoint ({exc.strerror or exc}); {kept} is intact; "
                        "free disk space and resume") from None
     return last
 
 
-def load_checkpoint(run: Path, device: str = "cpu") -> tuple[dict[str, Any], str]:
-    """The newest loadable checkpoint of a run and a note if an older one had to be used."""
-    folder = run / "checkpoints"
+def load_checkpoint(run: RunFolder | Path, device: str = "cpu", name: str | None = None
+                    ) -> tuple[dict[str, Any], str]:
+    """The newest loadable checkpoint of a run (or the one `name`d: 'prev.pt', 'epoch_005.pt') and a note if an
+    older one had to be used."""
+    run = run if isinstance(run, RunFolder) else RunFolder(run)
+    folder = run.file(RunFolder.CHECKPOINTS)
+    if name is not None and (name != Path(name).name or not name.endswith(".pt")):
+        raise RunError(f"--checkpoint {name}: name a file of {folder} (last.pt, prev.pt, epoch_NNN.pt)")
+    if name is not None and not (folder / name).is_file():
+        kept = ", ".join(sorted(p.name for p in folder.glob("*.pt"))) or "none"
+        raise RunError(f"--checkpoint {name}: no such checkpoint in {folder} (it has: {kept})")
     problems = []
-    for name in ("last.pt", "prev.pt"):
+    for name in [name] if name else ("last.pt", "prev.pt"):
         path = folder / name
         if not path.exists():
             problems.append(f"{name} missing")
@@ -74,7 +69,7 @@ def load_checkpoint(run: Path, device: str = "cpu") -> tuple[dict[str, Any], str
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             problems.append(f"{name} is not a gan-spec checkpoint")
             continue
-        return state, ("" if name == "last.pt" else f"using prev.pt: {'; '.join(problems)}")
+        return state, ("" if name == "last.pt" or not problems else f"using {name}: {'; '.join(problems)}")
     raise RunError(f"{folder}: no usable checkpoint ({'; '.join(problems)}); start a new run")
 
 
@@ -130,14 +125,24 @@ def experiment_of_run(state: dict[str, Any], run: Path) -> spec.ExperimentSpec:
     return reg.experiments[name]
 
 
-def load_generator(run: Path) -> tuple[SpecNet, dict[str, Any]]:
-    """The generator of a run's newest loadable checkpoint, in eval mode, and the checkpoint; refused when the
-    run's experiment is gone or its generator is not the network the spec builds now."""
-    state, _ = load_checkpoint(run)
+def load_generator(run: RunFolder | Path, checkpoint: str | None = None) -> tuple[SpecNet, dict[str, Any]]:
+    """The generator of a run's newest loadable checkpoint (or the one named), in eval mode, and the checkpoint;
+    refused when the run's experiment is gone or its generator is not the network the spec builds now."""
+    state, _ = load_checkpoint(run, name=checkpoint)
     exp = experiment_of_run(state, run)
     g = build_spec(spec.registry().networks[exp.generator.value])
     check_networks(state, run, exp.name, {"G": g})
-    g.load_state_dict(state["G"])
+    if not isinstance(state.get("G"), dict):
+        raise RunError(f"{run}: the checkpoint holds no generator weights; it is damaged")
+    try:
+        g.load_state_dict(state["G"])
+    except (RuntimeError, TypeError) as exc:  # missing, unexpected or mis-shaped tensors
+        raise RunError(f"{run}: the checkpoint's generator does not fit {exp.generator.value} "
+                       f"({str(exc).splitlines()[0][:120]}); the run is damaged") from None
+    bad = [k for k, v in g.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise RunError(f"{run}: the checkpoint's generator holds NaN or infinite values ({bad[0]}); the run diverged "
+                       "or the file is damaged: use an earlier checkpoint (--checkpoint prev.pt)")
     return g.eval(), state
 
 

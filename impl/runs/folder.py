@@ -1,44 +1,38 @@
-"""The run folder: its files, how they are created, read back and kept consistent.
+"""The run folder: the one place that names its files, reads them back and writes them.
 
     runs/<experiment>-<timestamp>/
-        config.json            resolved recipe (value, status, source of each fact), overrides, versions, commit
-        metrics.jsonl          one line per logging interval: step, epoch, losses, D(x), D(G(z)), images/s
-        samples/epoch_NNN.png  the fixed noise batch after each epoch
+        config.json            resolved recipe (value, status, source of each fact), overrides, versions, command
+        metrics.jsonl          the training log: one row per logging interval (step, epoch, losses, images/s)
+        epoch_metrics.jsonl    per-epoch metrics, when a scorecard asks for them
+        metrics.json           impl.evaluate's metrics
+        latent/latent.json     impl.latent's probe, beside its grids
+        samples/epoch_NNN.png  the fixed noise batch after each epoch (step_NNNNNN.png with --sample-every)
         loss.png               loss curves
-        checkpoints/last.pt    models, optimizers, RNG states, step; prev.pt is the one before it (impl/checkpoint.py)
+        checkpoints/last.pt    networks, optimizers, RNG states, step; prev.pt is the one before (impl/runs/checkpoint)
         .lock                  held while a process trains in the folder
 
-A folder is a thing people send each other: everything read back from one is checked before it is used.
+A folder is a thing people send each other. `RunFolder(path)` reads our own folder strictly: a damaged config.json
+is one RunError line. `RunFolder(path, trusted=False)` reads a folder someone else wrote (the report, the
+scorecard's readers): anything of the wrong shape is left out with the reason, never an exception past
+config.json. Either way every write goes through impl.files.Root, so no link inside the folder is followed.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import torch
-
-from impl.runs import grids
-from impl.runs.checkpoint import save_checkpoint
 from impl.errors import RunError
+from impl.files import Root
+from impl.runs.untrusted import kind, text
 
-if TYPE_CHECKING:
-    import spec
-    from impl.training.settings import Settings
-    from impl.training.trainer import Trainer
-    from spec.experiment import ExperimentSpec
-
-CONFIG_KEYS = {"experiment": str, "settings": dict, "total_steps": int}  # what every reader relies on
+CONFIG_KEYS = {"experiment": str, "settings": dict, "total_steps": int}  # what every strict reader relies on
 
 
 def file_in_the_way(folder: Path, itself: bool = True) -> Path | None:
@@ -47,218 +41,248 @@ def file_in_the_way(folder: Path, itself: bool = True) -> Path | None:
                 None)
 
 
-def new_run_dir(experiment: str, out: Path | str | None, root: Path = Path("runs")) -> Path:
-    """A fresh run folder; an existing non-empty --out is refused, never overwritten."""
-    if out:
-        run = Path(out)
-        blocker = file_in_the_way(run)
-        if blocker is not None:
-            raise RunError(f"--out {run}: {blocker} is a file, not a folder; choose another --out")
-        if run.is_dir() and any(run.iterdir()):
-            raise RunError(f"{run}: already holds files; continue it with --resume {run} or choose another --out")
-    else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run, n = root / f"{experiment}-{stamp}", 2
-        while run.exists():  # two runs started in the same second
-            run, n = root / f"{experiment}-{stamp}-{n}", n + 1
-    try:
-        (run / "samples").mkdir(parents=True, exist_ok=True)
-        (run / "checkpoints").mkdir(exist_ok=True)
-    except OSError as exc:
-        raise RunError(f"--out {run}: cannot create the folder ({exc.strerror or exc}); choose another --out") from None
-    return run
-
-
-@contextmanager
-def locked(run: Path) -> Iterator[None]:
-    """Hold the run folder for one training process: a second process that tries to train in it (two resumes of
-    the same run, a resume of a run still training) is refused, naming the first."""
-    path = run / ".lock"
-    try:
-        fh = path.open("a+", encoding="utf-8")
-    except OSError as exc:
-        raise RunError(f"{run}: cannot write its lock file ({exc.strerror or exc}); check the folder") from None
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise RunError(f"{run}: in use by {holder}; wait for it to finish or stop it first") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"process {os.getpid()} ({' '.join(sys.argv[:3])}, since {time.strftime('%H:%M:%S')})")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fh.truncate(0)
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def versions() -> dict[str, str]:
-    import numpy
-    import torchvision
-
-    out = {"python": sys.version.split()[0], "torch": torch.__version__, "torchvision": torchvision.__version__,
-           "numpy": numpy.__version__, "cuda": str(torch.version.cuda)}
-    try:
-        root = Path(__file__).resolve().parent.parent
-        out["git_commit"] = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                                           text=True, timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        out["git_commit"] = "unknown"
-    return out
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON atomically (a temporary file renamed), so a reader never sees half a file."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_config(run: Path) -> dict[str, Any]:
-    """A run's config.json, checked for the keys and types every reader relies on."""
-    path = run / "config.json"
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{path}: missing; name a run folder made by impl.train") from None
-    except IsADirectoryError:
-        raise RunError(f"{path}: is a folder, not a file; the run folder is damaged") from None
-    except OSError as exc:
-        raise RunError(f"{path}: cannot read ({exc.strerror or exc}); check the permissions") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise RunError(f"{path}: not valid JSON; the run folder is damaged") from None
-    if not isinstance(config, dict):
-        raise RunError(f"{path}: holds {type(config).__name__}, not a table; the run folder is damaged")
-    for key, kind in CONFIG_KEYS.items():
-        if not isinstance(config.get(key), kind) or isinstance(config.get(key), bool):
-            raise RunError(f"{path}: {key!r} missing or not {kind.__name__}; the run folder is damaged or was made "
-                           "by another gan-spec version")
-    return config
-
-
-# ---------------------------------------------------------------- config.json
-
-def fact_json(fact: spec.Fact) -> dict:
-    out = {"value": fact.value, "status": fact.status, "source": fact.source}
-    return out | {"note": fact.note} if fact.note else out
-
-
-def config_of(exp: ExperimentSpec, settings: Settings, trainer: Trainer, data: str,
-              overrides: dict[str, dict[str, Any]]) -> dict:
-    """config.json of a new run. `overrides`: key -> {"value": ..., "origin": "--epochs" | "--set ..." | ...}."""
-    return {"experiment": exp.name, "title": exp.title, "report": exp.report,
-            "recipe": {k: fact_json(f) for k, f in exp.facts().items()},
-            "overrides": overrides, "settings": asdict(settings), "data": data,
-            "steps_per_epoch": trainer.steps_per_epoch, "total_steps": trainer.total_steps,
-            "generator_steps": trainer.total_steps // trainer.n_critic,
-            "notes": ["a step is one batch and one discriminator update; the generator is updated every n_critic steps",
-                      "the last partial batch of each epoch is dropped (fixed batch shapes)"],
-            "versions": versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-
-
-def record_resume(run_dir: Path, settings: Settings, trainer: Trainer, changed: dict[str, dict[str, Any]]) -> None:
-    """config.json describes the run as it now goes on: a resume may extend it (--epochs, --steps), and the
-    step count it will reach is what tables and studies read."""
-    config = read_config(run_dir)
-    old = config.get("overrides") if isinstance(config.get("overrides"), dict) else {}
-    config |= {"settings": asdict(settings), "total_steps": trainer.total_steps,
-               "generator_steps": trainer.total_steps // trainer.n_critic, "overrides": old | changed,
-               "resumed": [*config.get("resumed", []), {"at_step": trainer.step, **{k: v["value"] for k, v in
-                                                                                   changed.items()},
-                                                         "time": time.strftime("%Y-%m-%d %H:%M:%S")}]}
-    write_json(run_dir / "config.json", config)
-
-
-def append_metrics(run: Path, row: dict[str, Any]) -> None:
-    """Append one row to metrics.jsonl. A line cut short by a kill is ended first, so the new row stands on a line
-    of its own (readers skip the broken one)."""
-    path = run / "metrics.jsonl"
-    with path.open("a+b") as fh:
-        if fh.tell():
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":
-                fh.write(b"\n")
-        fh.write((json.dumps(row) + "\n").encode())
-
-
-def read_metrics(run: Path) -> list[dict[str, Any]]:
-    """The rows of metrics.jsonl that parse as tables (a line cut short by a kill is skipped)."""
-    path = run / "metrics.jsonl"
-    if not path.is_file():
-        return []
+def json_lines(raw: bytes) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file, one per line; lines that are not objects (cut short, garbage) skipped."""
     rows = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in raw.decode("utf-8", "replace").splitlines():
         try:
             row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             continue
         if isinstance(row, dict):
             rows.append(row)
     return rows
 
 
-def plot_losses(run: Path) -> Path | None:
-    rows = read_metrics(run)
-    if not rows:
-        return None
-    from matplotlib.figure import Figure  # no pyplot: no global state, so the writer thread may draw
+class RunFolder:
+    """One run folder: the path of each of its files, the one reader of its JSON files and the one writer."""
 
-    fig = Figure(figsize=(11, 4))
-    ax_loss, ax_d = fig.subplots(1, 2)
-    steps = [r["step"] for r in rows]
-    for key, label in (("d_loss", "discriminator / critic"), ("g_loss", "generator")):
-        ax_loss.plot(steps, [r[key] for r in rows], label=label)
-    ax_loss.set(xlabel="step (batches)", ylabel="loss", title=f"{rows[-1].get('experiment', '')} losses")
-    ax_loss.legend()
-    ax_d.plot(steps, [r["d_real"] for r in rows], label="D(x), real")
-    ax_d.plot(steps, [r["d_fake"] for r in rows], label="D(G(z)), fake")
-    ax_d.set(xlabel="step (batches)", ylabel="mean discriminator output", title="discriminator outputs")
-    ax_d.legend()
-    fig.tight_layout()
-    path = run / "loss.png"
-    fig.savefig(path, dpi=100)
-    return path
+    CONFIG = "config.json"
+    LOG = "metrics.jsonl"
+    EPOCH_LOG = "epoch_metrics.jsonl"
+    EVALUATION = "metrics.json"
+    LATENT_DIR = "latent"
+    LATENT = "latent/latent.json"
+    SAMPLES = "samples"
+    CHECKPOINTS = "checkpoints"
+    LOSS_PLOT = "loss.png"
+    TENSORBOARD = "tensorboard"
+    LOCK = ".lock"
+    OWN = (CONFIG, LOG, EPOCH_LOG, EVALUATION, LATENT_DIR, SAMPLES, CHECKPOINTS, LOSS_PLOT, TENSORBOARD, LOCK)
 
+    def __init__(self, path: Path | str, trusted: bool = True) -> None:
+        self.path, self.trusted = Path(path), trusted
+        self.root = Root(self.path)
 
-def write_epoch(run: Path, samples: torch.Tensor, state: dict[str, Any], grid: Path) -> None:
-    """An epoch's files: its sample grid, its checkpoint and the loss curves so far."""
-    try:
-        grids.save_grid(samples, grid)
-        save_checkpoint(run, state)
-        plot_losses(run)
-    except OSError as exc:  # the grid or the plot (save_checkpoint says its own)
-        raise RunError(f"{run}: cannot write {Path(exc.filename or grid).name} ({exc.strerror or exc}); "
-                       "checkpoints/last.pt is intact; free disk space and resume") from None
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
 
+    def __str__(self) -> str:
+        return str(self.path)
 
-class BackgroundWriter:
-    """Writes epoch-end files on one worker thread, in order, while the next epoch trains: a course-DCGAN
-    checkpoint (114 MB), its grid PNG and the loss plot held the loop 288 ms per epoch on a 2-core CPU, 9 ms
-    this way. `flush()` waits for what is queued and re-raises the first error (a full disk)."""
+    def file(self, name: str) -> Path:
+        """The absolute path of one of the folder's files (a name of this class, or 'samples/epoch_001.png')."""
+        return self.path / name
 
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gan-spec-writer")
-        self._pending: list[Future] = []
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.path / self.CHECKPOINTS / "last.pt"
 
-    def submit(self, fn: Callable[..., object], *args: object) -> None:
-        self._pending.append(self._pool.submit(fn, *args))
+    @staticmethod
+    def epoch_grid(epoch: int) -> str:
+        return f"samples/epoch_{epoch:03d}.png"
 
-    def check(self) -> None:
-        """Re-raise the error of a write that has already failed, without waiting for the others."""
-        if any(job.done() and job.exception() is not None for job in self._pending):
-            self.flush()
+    @staticmethod
+    def step_grid(step: int) -> str:
+        return f"samples/step_{step:06d}.png"
 
-    def flush(self) -> None:
-        pending, self._pending = self._pending, []
-        errors = [job.exception() for job in pending]  # waits for each
-        first = next((e for e in errors if e is not None), None)
-        if first is not None:
-            raise first
+    @staticmethod
+    def latent_grid(value: float | None) -> str:
+        """impl.latent's grid of one value ('latent/value_10.png'), or of the unchanged vectors (None)."""
+        return "latent/base.png" if value is None else f"latent/value_{value:g}.png"
 
-    def close(self) -> None:
-        """Let queued writes finish (only a kill may cut one short: the previous checkpoint stays), then stop."""
-        self._pool.shutdown(wait=True)
+    @classmethod
+    def looks_like_run(cls, folder: Path) -> bool:
+        """Whether `folder` is a gan-spec run: config.json beside samples/, or a config.json naming an experiment
+        and its recipe (used to leave runs written into a data folder out of the data)."""
+        config = folder / cls.CONFIG
+        if not config.is_file():
+            return False
+        if (folder / cls.SAMPLES).is_dir():
+            return True
+        found = RunFolder(folder, trusted=False).optional(cls.CONFIG)[0]
+        return found is not None and "experiment" in found and "recipe" in found
+
+    # ------------------------------------------------------------------ reading
+    def _bytes(self, name: str) -> bytes:
+        return (self.path / name).read_bytes()
+
+    def read_json(self, name: str) -> object:
+        """A JSON file's value; RunError (one line naming the file) when it is missing or cannot be parsed."""
+        path = self.path / name
+        try:
+            raw = self._bytes(name)
+        except FileNotFoundError:
+            raise RunError(f"{text(path)}: missing; pass a run folder made by impl.train") from None
+        except IsADirectoryError:
+            raise RunError(f"{text(path)}: is a folder, not a file; the run folder is damaged") from None
+        except OSError as exc:
+            raise RunError(f"{text(path)}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise RunError(f"{text(path)}: not valid JSON; the run folder is damaged") from None
+
+    def config(self) -> dict[str, Any]:
+        """config.json as a dict. Strict (our own folder): the keys every reader relies on are checked too."""
+        if not self.path.is_dir():
+            raise RunError(f"{text(self.path)}: not a folder; pass a run folder made by impl.train")
+        config = self.read_json(self.CONFIG)
+        path = text(self.path / self.CONFIG)
+        if not isinstance(config, dict):
+            if not self.trusted:
+                raise RunError(f"{path}: a JSON {kind(config)}, not a gan-spec config (an object); pass a run folder "
+                               "made by impl.train")
+            raise RunError(f"{path}: holds {kind(config)}, not an object; the run folder is damaged")
+        if self.trusted:
+            for key, want in CONFIG_KEYS.items():
+                if not isinstance(config.get(key), want) or isinstance(config.get(key), bool):
+                    raise RunError(f"{path}: {key!r} missing or not {want.__name__}; the run folder is damaged or "
+                                   "was made by another gan-spec version")
+        return config
+
+    def optional(self, name: str) -> tuple[dict[str, Any] | None, str]:
+        """An optional JSON object (metrics.json, latent.json): (the object, '') or (None, why it is left out;
+        '' when the file is simply not there)."""
+        path = self.path / name
+        if not path.exists() and not path.is_symlink():
+            return None, ""
+        try:
+            value = self.read_json(name)
+        except RunError as exc:
+            return None, f"{exc}; left out"
+        if not isinstance(value, dict):
+            return None, f"{text(name)}: a JSON {kind(value)}, not an object; left out"
+        return value, ""
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        """The objects of a JSON-lines file of the folder (metrics.jsonl, epoch_metrics.jsonl); [] when missing."""
+        try:
+            return json_lines(self._bytes(name))
+        except OSError:
+            return []
+
+    def log(self) -> list[dict[str, Any]]:
+        return self.rows(self.LOG)
+
+    def evaluation(self) -> dict[str, Any] | None:
+        return self.optional(self.EVALUATION)[0]
+
+    def latent(self) -> dict[str, Any] | None:
+        return self.optional(self.LATENT)[0]
+
+    def grids(self, pattern: str = "*.png") -> list[Path]:
+        return sorted((self.path / self.SAMPLES).glob(pattern))
+
+    def finished(self) -> bool:
+        """Trained to its last step: its log ends at the total its config.json plans."""
+        try:
+            total = self.config()["total_steps"]
+        except RunError:
+            return False
+        rows = self.log()
+        return bool(rows) and rows[-1].get("step") == total
+
+    def has_checkpoint(self) -> bool:
+        folder = self.path / self.CHECKPOINTS
+        return folder.is_dir() and not folder.is_symlink() and any(folder.glob("*.pt"))
+
+    # ------------------------------------------------------------------ writing
+    def write_json(self, name: str, data: dict[str, Any]) -> Path:
+        """Write one of the folder's JSON files atomically (a reader never sees half a file)."""
+        return self.root.write_json(name, data)
+
+    def append_row(self, name: str, row: dict[str, Any]) -> None:
+        """Append one row to a JSON-lines file; a line cut short by a kill is ended first."""
+        self.root.append(name, (json.dumps(row) + "\n").encode())
+
+    def write_config(self, data: dict[str, Any]) -> Path:
+        return self.write_json(self.CONFIG, data)
+
+    def write_evaluation(self, data: dict[str, Any]) -> Path:
+        return self.write_json(self.EVALUATION, data)
+
+    @staticmethod
+    def default_path(experiment: str, parent: Path = Path("runs")) -> Path:
+        """runs/<experiment>-<timestamp>, numbered when two runs start in the same second; checked like --out."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path, n = parent / f"{experiment}-{stamp}", 2
+        while path.exists():
+            path, n = parent / f"{experiment}-{stamp}-{n}", n + 1
+        return RunFolder.check_new(path, flag="runs/")
+
+    @staticmethod
+    def check_new(path: Path, flag: str = "--out") -> Path:
+        """`path` if a new run folder can be made there: not a file, nothing in it, and a parent one may write in;
+        else one RunError line (before any work)."""
+        blocker = file_in_the_way(path)
+        if blocker is not None:
+            raise RunError(f"{flag} {path}: {blocker} is a file, not a folder; choose another {flag}")
+        if path.is_symlink() or (path.is_dir() and any(path.iterdir())):
+            raise RunError(f"{path}: already holds files; continue it with --resume {path} or choose another {flag}")
+        existing = next(p for p in (path, *path.parents) if p.exists() or p == Path(p.anchor or "."))
+        if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+            raise RunError(f"{flag} {path}: {existing} is not writable; choose another {flag}")
+        return path
+
+    @classmethod
+    def create(cls, path: Path) -> RunFolder:
+        """Make a new run folder at a path check_new accepted (checked again: another process may have been first)."""
+        run = cls(cls.check_new(path))
+        try:
+            run.root.mkdir(cls.SAMPLES)
+            run.root.mkdir(cls.CHECKPOINTS)
+        except OSError as exc:
+            raise RunError(f"{path}: cannot create the run folder ({exc.strerror or exc}); choose another --out"
+                           ) from None
+        return run
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder for one training process: a second process that tries to train in it (two resumes of
+        the same run, a resume of a run still training) is refused, naming the first."""
+        holder = f"process {os.getpid()} ({' '.join(sys.argv[:3])}, since {time.strftime('%H:%M:%S')})"
+        try:
+            with self.root.locked(self.LOCK, holder):
+                yield
+        except OSError as exc:
+            raise RunError(f"{self.path}: cannot write its lock file ({exc.strerror or exc}); check the folder"
+                           ) from None
+
+    def drop_checkpoints(self) -> None:
+        """Delete the run's checkpoints once it is evaluated (a smoke run's weights are not worth their space)."""
+        if self.file(self.CHECKPOINTS).exists():
+            self.root.rmtree(self.CHECKPOINTS)
+
+    def discard(self) -> None:
+        """Delete a run that stopped before its first checkpoint, but only gan-spec's own files: anything else in
+        it (a user's file, a link) is refused in one line and nothing is deleted."""
+        if not self.path.exists() and not self.path.is_symlink():
+            return
+        if self.path.is_symlink() or not self.path.is_dir():
+            raise RunError(f"{self.path}: a link or a file where a run folder belongs; move it away, then resume")
+        for name in (self.EVALUATION, self.LATENT):
+            if self.file(name).exists():
+                raise RunError(f"{self.path}: holds {name} but no checkpoint to continue from; gan-spec never deletes "
+                               "an evaluated run: move it away (or restore its checkpoints/), then resume")
+        strangers = [p.name for p in self.path.iterdir() if p.name not in self.OWN or p.is_symlink()]
+        if strangers:
+            raise RunError(f"{self.path}: holds files gan-spec did not write ({', '.join(sorted(strangers)[:3])}); "
+                           "move them away, then resume")
+        for entry in self.path.iterdir():
+            if entry.is_dir():
+                self.root.rmtree(entry.name)
+            else:
+                self.root.remove(entry.name)
+        self.path.rmdir()
+

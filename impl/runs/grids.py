@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from impl.files import Root
+
 GAP = 4  # pixels of grey between tiles and around the block of tiles
 GREY = 0.5  # the gap's brightness in [0, 1]: apart from both black and white tiles
 PAD = 6  # pixels between a label and the tiles
@@ -70,14 +72,12 @@ def compose(tiles: Sequence[Image.Image], rows: int, columns: int, row_labels: S
     return page
 
 
-def labelled_grid(images: torch.Tensor, row_labels: Sequence[str], col_labels: Sequence[str], path: Path,
-                  gap_value: float = GREY) -> Path:
+def labelled_grid(images: torch.Tensor, row_labels: Sequence[str], col_labels: Sequence[str], root: Root,
+                  relative: str, gap_value: float = GREY) -> Path:
     """Images in [-1, 1] as a PNG grid of len(row_labels) rows and len(col_labels) columns, labelled, with grey
     gaps between the tiles."""
     page = compose(tiles_of(images), len(row_labels), len(col_labels), row_labels, col_labels, gap_value=gap_value)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.save(path)
-    return path
+    return root.write_with(relative, lambda fh: page.save(fh, format="PNG"))
 
 
 def strip(images: Sequence[Image.Image], labels: Sequence[str], vertical: bool | None = None,
@@ -104,20 +104,19 @@ def grid_columns(n: int) -> int:
     return 10 if n % 10 == 0 and n <= 40 else math.ceil(math.sqrt(n))
 
 
-def save_grid(images: torch.Tensor, path: Path, columns: int | None = None) -> Path:
+def save_grid(images: torch.Tensor, root: Root, relative: str, columns: int | None = None) -> Path:
     """Images in [-1, 1] as one PNG grid."""
     from torchvision.utils import save_image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     images = images.detach().float().cpu()
     if images.shape[-1] < 64:  # 28x28 garments are too small to look at: enlarge, keeping the pixels sharp
         images = torch.nn.functional.interpolate(images, scale_factor=math.ceil(64 / images.shape[-1]), mode="nearest")
-    save_image(images * 0.5 + 0.5, path, nrow=columns or grid_columns(len(images)),
-               padding=2, pad_value=1.0)
-    return path
+    nrow = columns or grid_columns(len(images))
+    return root.write_with(relative, lambda fh: save_image(images * 0.5 + 0.5, fh, format="png", nrow=nrow,
+                                                           padding=2, pad_value=1.0))
 
 
-def side_by_side(grids: list[Path], out: Path, gap: int = 20) -> Path:
+def side_by_side(grids: list[Path], root: Root, relative: str, gap: int = 20) -> Path:
     from PIL import Image
 
     images = [Image.open(g).convert("RGB") for g in grids]
@@ -128,5 +127,4 @@ def side_by_side(grids: list[Path], out: Path, gap: int = 20) -> Path:
         canvas.paste(img, (x, 0))
         x += img.width + gap
         img.close()
-    canvas.save(out)
-    return out
+    return root.write_with(relative, lambda fh: canvas.save(fh, format="PNG"))

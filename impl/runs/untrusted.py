@@ -1,23 +1,20 @@
-"""Reading a run folder that someone else may have written: its JSON files, its metrics log and its PNGs, checked.
+"""Values and images read from a folder that someone else may have written, made safe to show.
 
-A run folder is something people send each other, so nothing read here is trusted: config.json must be a JSON
-object (else one RunError line naming it), other files of the wrong shape are left out with a note, every
-image must be a real PNG lying inside the run folder (a symlink to a private file is refused, never embedded),
-and text is made printable (names that are not UTF-8, lone surrogates from JSON). `esc` is the one way values
-reach HTML.
+Every image must be a real PNG lying inside the run folder (a symlink to a private file is refused, never
+embedded), text is made printable (names that are not UTF-8, lone surrogates from JSON), numbers are finite or
+None, and `esc` is the one way values reach HTML. The folder's JSON files are read by impl.runs.folder.RunFolder
+(trusted=False).
 """
 
 from __future__ import annotations
 
 import html
 import io
-import json
 import math
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from impl.runs.folder import RunError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -65,61 +62,6 @@ def get(tree: object, *keys: str) -> object:
             return None
         tree = tree.get(key)
     return tree
-
-
-def read_json(path: Path) -> object:
-    """A JSON file's value; RunError (one line naming the file) when it cannot be read or parsed."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise RunError(f"{text(path)}: missing; pass a run directory made by impl.train") from None
-    except OSError as exc:
-        raise RunError(f"{text(path)}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, nesting too deep
-        raise RunError(f"{text(path)}: not valid JSON; the run directory is damaged") from None
-
-
-def read_config(run: Path) -> dict:
-    """config.json as a dict, or RunError: a report cannot describe a run without it."""
-    if not run.is_dir():
-        raise RunError(f"{text(run)}: not a folder; pass run directories made by impl.train")
-    config = read_json(run / "config.json")
-    if not isinstance(config, dict):
-        raise RunError(f"{text(run / 'config.json')}: a JSON {kind(config)}, not a gan-spec config (an object); "
-                       "pass a run directory made by impl.train")
-    return config
-
-
-def read_optional(path: Path) -> tuple[dict | None, str]:
-    """An optional JSON object (metrics.json, latent.json): (the object, "") or (None, why it is left out)."""
-    if not path.exists() and not path.is_symlink():
-        return None, ""
-    try:
-        value = read_json(path)
-    except RunError as exc:
-        return None, f"{exc}; left out"
-    if not isinstance(value, dict):
-        return None, f"{text(path.name)}: a JSON {kind(value)}, not an object; left out"
-    return value, ""
-
-
-def read_metrics(run: Path) -> list[dict]:
-    """The objects of metrics.jsonl, one per line; lines that are not JSON objects (cut short, garbage) skipped."""
-    try:
-        raw = (run / "metrics.jsonl").read_bytes()
-    except OSError:
-        return []
-    rows = []
-    for line in raw.decode("utf-8", "replace").splitlines():
-        try:
-            row = json.loads(line)
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
 
 
 def png(run: Path, path: Path) -> bytes | str:

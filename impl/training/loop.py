@@ -17,13 +17,14 @@ import torch
 
 from impl.errors import RunError, RunFailed
 from impl.progress import Progress
-from impl.runs import folder as rundir
 from impl.runs import grids
 from impl.runs.checkpoint import load_checkpoint, save_checkpoint, snapshot
+from impl.runs.folder import RunFolder
+from impl.runs.writer import BackgroundWriter, plot_losses, write_epoch
 from impl.training.tensorboard import TensorBoard
 from impl.training.trainer import STATS, Trainer
 
-EpochHook = Callable[[Trainer, Path], None]
+EpochHook = Callable[[Trainer, RunFolder], None]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a scheduler's stop, a closed terminal
 
 
@@ -39,13 +40,13 @@ class StopFlag:
         self.signum = signum
 
 
-def divergence_error(run: Path | None, bad: int, values: dict[str, float]) -> RunFailed:
+def divergence_error(run: RunFolder | None, bad: int, values: dict[str, float]) -> RunFailed:
     """The error for a non-finite loss at step `bad`, naming the last good checkpoint."""
     saved = None
-    if run is not None and (run / "checkpoints/last.pt").exists():
+    if run is not None and run.last_checkpoint.exists():
         saved = load_checkpoint(run)[0]["step"]
     kept = f"last good checkpoint at step {saved}" if saved is not None else "no checkpoint yet"
-    where = f" in {run / 'checkpoints'}" if run is not None else ""
+    where = f" in {run.file(RunFolder.CHECKPOINTS)}" if run is not None else ""
     return RunFailed(f"non-finite loss at step {bad + 1} (averages now {values}); stopped; {kept}{where}; "
                      "try a lower learning rate (--set optimizer.lr=...)")
 
@@ -54,11 +55,11 @@ class Logger:
     """Reads the statistics at a logging step, agrees on stop and divergence with the other processes, and writes
     the metrics row and the epoch files (on a background writer, while the next epoch trains)."""
 
-    def __init__(self, trainer: Trainer, run: Path | None, progress: Progress, epoch_hook: EpochHook | None = None
+    def __init__(self, trainer: Trainer, run: RunFolder | None, progress: Progress, epoch_hook: EpochHook | None = None
                  ) -> None:
         self.trainer, self.run, self.progress, self.epoch_hook = trainer, run, progress, epoch_hook
-        self.writer = rundir.BackgroundWriter()
-        self.board = TensorBoard(run) if run is not None and trainer.settings.tensorboard else None
+        self.writer = BackgroundWriter()
+        self.board = TensorBoard(run, trainer) if run is not None and trainer.settings.tensorboard else None
         self.t0 = time.perf_counter()
 
     def log(self, stop: int) -> int:
@@ -91,17 +92,18 @@ class Logger:
 
     def write(self, row: dict, stopping: int) -> None:
         t, run = self.trainer, self.run
-        rundir.append_metrics(run, row)
+        run.append_row(RunFolder.LOG, row)
         if self.board is not None:
             self.board.scalars(row)
         every = t.settings.sample_every
         if every and t.step % every == 0:
-            self.grid(t.samples(), run / "samples" / f"step_{t.step:06d}.png")
+            self.grid(t.samples(), RunFolder.step_grid(t.step))
         if t.step % t.steps_per_epoch == 0:
             self.writer.flush()  # the previous epoch's files, which had a whole epoch to finish: one in flight
             samples = t.samples()
-            self.writer.submit(rundir.write_epoch, run, samples, snapshot(t.state_dict()),
-                               run / "samples" / f"epoch_{t.epoch:03d}.png")
+            keep = t.settings.keep_every and t.epoch % t.settings.keep_every == 0
+            self.writer.submit(write_epoch, run, samples, snapshot(t.state_dict()), RunFolder.epoch_grid(t.epoch),
+                               f"epoch_{t.epoch:03d}.pt" if keep else None)
             if self.board is not None:
                 self.board.grid(samples, t.step)
             if self.epoch_hook is not None:
@@ -113,8 +115,8 @@ class Logger:
             self.writer.flush()
             save_checkpoint(run, t.state_dict())
 
-    def grid(self, samples: torch.Tensor, path: Path) -> None:
-        grids.save_grid(samples, path)
+    def grid(self, samples: torch.Tensor, relative: str) -> None:
+        grids.save_grid(samples, self.run.root, relative)
         if self.board is not None:
             self.board.grid(samples, self.trainer.step)
 
@@ -130,9 +132,9 @@ class Logger:
         if run is None:
             return
         if t.step % t.steps_per_epoch:  # stopped inside an epoch by --steps: keep what it made
-            self.grid(t.samples(), run / "samples" / f"step_{t.step:06d}.png")
+            self.grid(t.samples(), RunFolder.step_grid(t.step))
             save_checkpoint(run, t.state_dict())
-        rundir.plot_losses(run)
+        plot_losses(run)
 
 
 def due(trainer: Trainer, stop: StopFlag) -> bool:
@@ -144,7 +146,7 @@ def due(trainer: Trainer, stop: StopFlag) -> bool:
             or bool(s.sample_every and trainer.step % s.sample_every == 0))
 
 
-def train_loop(trainer: Trainer, run: Path | None, quiet: bool, epoch_hook: EpochHook | None = None) -> int:
+def train_loop(trainer: Trainer, run: RunFolder | None, quiet: bool, epoch_hook: EpochHook | None = None) -> int:
     """Train to the end. Returns 0 when done, or the signal that stopped it (its checkpoint saved). `run` is None
     on processes other than the first: they train but write nothing. `epoch_hook(trainer, run)` is called after
     each epoch's files are queued (the claims scorecard measures every epoch with it)."""
@@ -172,7 +174,7 @@ def train_loop(trainer: Trainer, run: Path | None, quiet: bool, epoch_hook: Epoc
                         "the last checkpoint is intact; free disk space and resume") from None
     except torch.OutOfMemoryError:
         raise RunFailed(f"out of GPU memory at batch size {trainer.settings.batch_size}; the last checkpoint "
-                        f"{'in ' + str(run / 'checkpoints') + ' ' if run else ''}is intact; "
+                        f"{'in ' + str(run.file(RunFolder.CHECKPOINTS)) + ' ' if run else ''}is intact; "
                         "pass a smaller --batch-size") from None
     finally:
         progress.close()

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spec.recipe import LOSSES
+
 
 def bce_d(real: torch.Tensor, fake: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """-log D(x) - log(1 - D(G(z))), the two terms averaged ('mean', course baseline) or added ('sum', tutorial)."""
@@ -82,12 +84,19 @@ class LossFamily:
         return torch.sigmoid(score).mean() if self.logits else score.mean()
 
 
+def _family(name: str, d_loss: Callable, g_loss: Callable, logits: bool = False, critic: bool = False) -> LossFamily:
+    """A family's record, its training rules taken from spec/recipe.py (the one home of what each family reads)."""
+    rules = LOSSES[name]
+    return LossFamily(name, d_loss, g_loss, logits=logits, clips="clip_value" in rules.reads,
+                      penalty="gp_weight" in rules.reads, n_critic=rules.n_critic, critic=critic)
+
+
 FAMILIES: dict[str, LossFamily] = {
-    "bce": LossFamily("bce", bce_d, bce_g, logits=True),
-    "wgan": LossFamily("wgan", wgan_d, wgan_g, clips=True, n_critic=5, critic=True),
-    "wgan-gp": LossFamily("wgan-gp", wgan_d, wgan_g, penalty=True, n_critic=5, critic=True),
-    "lsgan": LossFamily("lsgan", lsgan_d, lsgan_g),
-    "hinge": LossFamily("hinge", hinge_d, hinge_g),
+    "bce": _family("bce", bce_d, bce_g, logits=True),
+    "wgan": _family("wgan", wgan_d, wgan_g, critic=True),
+    "wgan-gp": _family("wgan-gp", wgan_d, wgan_g, critic=True),
+    "lsgan": _family("lsgan", lsgan_d, lsgan_g),
+    "hinge": _family("hinge", hinge_d, hinge_g),
 }
 
 

@@ -1,22 +1,15 @@
 """Everything a run builds before its first step: the two networks (seeded, in the run's memory layout), their
-DistributedDataParallel wrappers under torchrun, their optimizers, and torch.compile of their training calls."""
+DistributedDataParallel wrappers under torchrun and their optimizers."""
 
 from __future__ import annotations
-
-import sys
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 import spec
-from impl.errors import first_line
 from impl.networks.build import SpecNet, build_spec
-from impl.training.fastpath import optimizer_options, rehearsal
+from impl.training.fastpath import optimizer_options
 from spec.experiment import ExperimentSpec
-
-if TYPE_CHECKING:
-    from impl.training.trainer import Trainer
 
 
 def build_networks(exp: ExperimentSpec, seed: int, device: torch.device,
@@ -51,25 +44,3 @@ def make_optimizers(exp: ExperimentSpec, g: nn.Module, d: nn.Module, device: tor
     name = exp.optimizer["name"].value
     kwargs = exp.optimizer_kwargs() | optimizer_options(name, device, fast, graphs)
     return getattr(torch.optim, name)(g.parameters(), **kwargs), getattr(torch.optim, name)(d.parameters(), **kwargs)
-
-
-def compile_calls(trainer: Trainer) -> bool:
-    """torch.compile the trainer's network calls, so that BatchNorm, activations and elementwise work can fuse into
-    fewer kernels. Compiled now, in one rehearsed step that leaves no trace; if torch.compile cannot handle these
-    networks (a stride assertion in convolution_backward was seen with channels_last), the trainer keeps its plain
-    calls after one warning and False is returned. A critic with a gradient penalty stays uncompiled: the penalty
-    differentiates twice, which compiled graphs do not support."""
-    plain = trainer.g_call, trainer.d_call
-    trainer.g_call = torch.compile(trainer.g_call)
-    if not trainer.family.penalty:
-        trainer.d_call = torch.compile(trainer.d_call)
-    try:
-        with rehearsal([trainer.G, trainer.D], [trainer.opt_g, trainer.opt_d], [trainer.g_loss_now]):
-            trainer.trial_step()
-    except torch.OutOfMemoryError:
-        raise
-    except Exception as exc:
-        print(f"warning: torch.compile failed ({first_line(exc)}); training uncompiled", file=sys.stderr)
-        trainer.g_call, trainer.d_call = plain
-        return False
-    return True

@@ -13,12 +13,12 @@ import tomllib
 from typing import Any
 
 from spec.experiment import ExperimentSpec, read_experiment
-from spec.fields import Fact, SpecError, closest
+from spec.fields import Fact, SpecError
+from spec.recipe import OVERRIDES, check_applies, override_key
 
-# recipe values a user may change; the networks, the data set and the loss family define an experiment instead
-RECIPE_KEYS = ("batch_size", "epochs", "samples", "n_critic", "clip_value", "gp_weight", "d_loss")
-OPTIMIZER_KEYS = ("lr", "betas", "eps", "weight_decay", "momentum", "alpha", "nesterov")
-SETTABLE = (*RECIPE_KEYS, *(f"optimizer.{k}" for k in OPTIMIZER_KEYS))
+# recipe values a user may change (spec/recipe.py); the networks, the data set and the loss family define an
+# experiment instead, and the run's length has its own flags (--epochs, --steps)
+SETTABLE = tuple(k for k, rule in OVERRIDES.items() if rule.recipe)
 
 
 def parse_set(text: str) -> tuple[str, Any]:
@@ -74,9 +74,9 @@ def apply(exp: ExperimentSpec, sets: dict[str, Any], origin: str = "--set") -> E
         return exp
     table = as_table(exp)
     for key, value in sets.items():
-        if key not in SETTABLE:
-            raise SpecError(f"--set {key}: not a recipe value one can change{closest(key, SETTABLE)}; "
-                            f"settable: {', '.join(SETTABLE)}")
+        where = f"--set {key}"
+        override_key(key, where, recipe_only=True).check(value, where, command_line=True)
+        check_applies(key, exp.loss.value, exp.optimizer["name"].value, exp.name, where)
         fact = {"value": value, "status": "addition", "source": f"{origin} {key}={value}",
                 "note": "changed from the command line"}
         if key.startswith("optimizer."):
@@ -84,8 +84,8 @@ def apply(exp: ExperimentSpec, sets: dict[str, Any], origin: str = "--set") -> E
             table["optimizer"][name] = fact
         else:
             table[key] = fact
-    where = f"--set ({exp.name})"
+    label = f"--set ({exp.name})"
     try:
-        return read_experiment(table, where)  # type: ignore[arg-type]  # a label stands in for the file
-    except SpecError as exc:
-        raise SpecError(str(exc).replace(f"{where}:", "--set ", 1)) from None
+        return read_experiment(table, label)  # type: ignore[arg-type]  # a label stands in for the file
+    except SpecError as exc:  # a rule across values (the latent study's grid and samples, say)
+        raise SpecError(str(exc).replace(f"{label}:", "--set ", 1).replace(".value", "")) from None

@@ -10,8 +10,6 @@ from typing import Any
 
 from impl.errors import RunError
 
-LEGACY_KEYS = {"graph": "fast"}  # config.json keys written by earlier gan-spec versions -> today's names
-
 
 @dataclass
 class Settings:
@@ -20,8 +18,8 @@ class Settings:
 
     experiment: str
     batch_size: int
-    epochs: int
-    max_steps: int | None  # stop after this many steps (batches) in total, if set
+    epochs: int | None  # the run's length in epochs; None when --steps alone sets it
+    max_steps: int | None  # the run's length in steps (batches), if set; with epochs too, the smaller length
     seed: int
     device: str
     log_every: int = 50
@@ -30,6 +28,7 @@ class Settings:
     fast: bool = False  # the fast path: training blocks of n_critic steps, replayed as one CUDA graph on a GPU
     compile: bool = False  # torch.compile the networks' training calls (fewer, fused kernels; slow first steps)
     sample_every: int | None = None  # also write a sample grid every this many steps
+    keep_every: int | None = None  # also keep the checkpoint of every this many epochs (checkpoints/epoch_NNN.pt)
     tensorboard: bool = False  # mirror the statistics and grids into TensorBoard events (RUN/tensorboard/)
 
     @classmethod
@@ -38,7 +37,6 @@ class Settings:
         hand is refused with one line naming the key, never half-read."""
         if not isinstance(data, dict):
             raise RunError(f"{where}: 'settings' is {type(data).__name__}, not a table; the run folder is damaged")
-        data = {LEGACY_KEYS.get(k, k): v for k, v in data.items()}
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(data) - set(known))
         if unknown:
@@ -57,14 +55,16 @@ class Settings:
             return RunError(f"{where}: settings.{name} is {getattr(self, name)!r}, expected {want}; "
                             "the run folder is damaged")
 
-        for name in ("batch_size", "epochs", "seed", "log_every"):
+        for name in ("batch_size", "seed", "log_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or (value <= 0 and name != "seed"):
                 raise bad(name, "a positive integer" if name != "seed" else "an integer")
-        for name in ("max_steps", "sample_every"):
+        for name in ("epochs", "max_steps", "sample_every", "keep_every"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise bad(name, "a positive integer or null")
+        if self.epochs is None and self.max_steps is None:
+            raise bad("epochs", "a positive integer when max_steps is null")
         if not isinstance(self.experiment, str) or not isinstance(self.device, str):
             raise bad("experiment" if not isinstance(self.experiment, str) else "device", "a string")
         if self.precision not in ("fp32", "bf16"):

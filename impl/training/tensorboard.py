@@ -1,16 +1,22 @@
-"""Live curves where people look for them: `--tensorboard` mirrors the logged statistics and the sample grids into
-TensorBoard event files in RUN/tensorboard/ (metrics.jsonl stays the record). Optional: it needs the tensorboard
-package (`pip install 'gan-spec[tensorboard]'`)."""
+"""Live curves where people look for them: `--tensorboard` mirrors the run's hyperparameters, the logged statistics,
+the sample grids and, after impl.evaluate, its metrics into TensorBoard event files in RUN/tensorboard/
+(metrics.jsonl and metrics.json stay the record). Optional: it needs the tensorboard package
+(`pip install 'gan-spec[tensorboard]'`)."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from impl.errors import UsageError
+from impl.runs.folder import RunFolder
+
+if TYPE_CHECKING:
+    from impl.training.trainer import Trainer
+
+METRICS = ("train/d_loss", "train/g_loss", "evaluation/domain_fid", "evaluation/inception_fid")
 
 
 def check_available() -> None:
@@ -26,11 +32,27 @@ def check_available() -> None:
 class TensorBoard:
     """An event writer for one run: scalars per logging step, a sample grid per epoch."""
 
-    def __init__(self, run: Path) -> None:
+    def __init__(self, run: RunFolder, trainer: Trainer | None = None) -> None:
         check_available()
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(log_dir=str(run / "tensorboard"))
+        run.root.mkdir(RunFolder.TENSORBOARD)  # refuses a link planted where the events go
+        self.writer = SummaryWriter(log_dir=str(run.file(RunFolder.TENSORBOARD)))
+        if trainer is not None and trainer.step == 0:
+            self.hparams(trainer)
+
+    def hparams(self, trainer: Trainer) -> None:
+        """The recipe and settings as TensorBoard's HPARAMS table, linked to the loss and evaluation curves."""
+        from torch.utils.tensorboard.summary import hparams
+
+        exp, s = trainer.exp, trainer.settings
+        values = {"experiment": exp.name, "loss": exp.loss.value, "optimizer": exp.optimizer["name"].value,
+                  "lr": exp.optimizer["lr"].value, "batch_size": s.batch_size, "n_critic": trainer.n_critic,
+                  "total_steps": trainer.total_steps, "seed": s.seed, "precision": s.precision, "device": s.device}
+        if trainer.clip is not None:
+            values["clip_value"] = trainer.clip
+        for summary in hparams(values, {name: math.nan for name in METRICS}):
+            self.writer.file_writer.add_summary(summary)
 
     def scalars(self, row: dict[str, Any]) -> None:
         step = int(row["step"])
@@ -48,3 +70,20 @@ class TensorBoard:
     def close(self) -> None:
         self.writer.flush()
         self.writer.close()
+
+
+def write_evaluation(run: RunFolder, step: int, result: dict[str, Any]) -> None:
+    """impl.evaluate's numbers as scalars `evaluation/<key>` at the run's last step, for a run trained with
+    --tensorboard (other runs get no events folder)."""
+    if not run.file(RunFolder.TENSORBOARD).is_dir():
+        return
+    try:
+        board = TensorBoard(run)
+    except UsageError:  # the package is gone since the run was trained: metrics.json holds the numbers
+        return
+    try:
+        for key, value in result.items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+                board.writer.add_scalar(f"evaluation/{key}", value, step)
+    finally:
+        board.close()

@@ -12,20 +12,38 @@ changed in place, so that a block of steps can be captured as a CUDA graph (impl
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from dataclasses import asdict
 from typing import Any
 
 import torch
+from torch import nn
 
+from impl.errors import UsageError, first_line
 from impl.runs.checkpoint import load_optimizer, network_signature
 from impl.training.batches import Batches
-from impl.training.fastpath import Block
+from impl.training.fastpath import Block, rehearsal
 from impl.training.losses import FAMILIES, clip_weights, gradient_penalty
-from impl.training.networks import build_networks, compile_calls, distribute, make_optimizers
+from impl.training.networks import build_networks, distribute, make_optimizers
 from impl.training.settings import Settings
 from spec.experiment import ExperimentSpec
 
 STATS = ("d_loss", "g_loss", "d_real", "d_fake")
+
+
+def total_steps(settings: Settings, steps_per_epoch: int) -> int:
+    """A run's length: --steps alone is the length; epochs alone (the recipe's, or --epochs) give epochs x steps per
+    epoch; both: the smaller."""
+    limits = [n for n in (settings.max_steps, settings.epochs and settings.epochs * steps_per_epoch) if n]
+    return min(limits)
+
+
+def check_batch_norm(nets: list[nn.Module], local_batch: int, experiment: str) -> None:
+    """BatchNorm in training mode needs two or more images per batch on each process; refused before any folder."""
+    if local_batch < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for net in nets for m in net.modules()):
+        raise UsageError(f"batch size {local_batch} per process: {experiment}'s networks use BatchNorm, which needs at "
+                         "least 2 images per batch; pass a --batch-size of 2 or more")
 
 
 class Trainer:
@@ -47,10 +65,9 @@ class Trainer:
         self.G, self.D = build_networks(exp, settings.seed, self.device, settings.channels_last)
         self.batches = Batches(images, settings.batch_size, settings.seed, self.device, rank, world_size,
                                settings.channels_last)
+        check_batch_norm([self.G, self.D], self.batches.local, exp.name)
         self.steps_per_epoch = self.batches.steps_per_epoch
-        self.total_steps = settings.epochs * self.steps_per_epoch
-        if settings.max_steps is not None:
-            self.total_steps = min(self.total_steps, settings.max_steps)
+        self.total_steps = total_steps(settings, self.steps_per_epoch)
         self.g_call, self.d_call = distribute(self.G, self.D, sync_bn, self.device) if world_size > 1 \
             else (self.G, self.D)
         self.graphs = settings.fast and world_size == 1  # DDP's gradient hooks are not captured: eager under DDP
@@ -66,8 +83,29 @@ class Trainer:
         self.pending = 0  # steps summed in `sums`
         self._block_idx = torch.zeros(self.n_critic * settings.batch_size, dtype=torch.long, device=self.device)
         self._block: Block | None = None  # made on first use, after a resume has loaded its state
-        if settings.compile:
-            settings.compile = compile_calls(self)  # False when it fell back: config.json says what ran
+        if settings.compile:  # False when it fell back: config.json says what ran
+            self.settings = dataclasses.replace(settings, compile=self._compile())
+
+    def _compile(self) -> bool:
+        """torch.compile the network calls, so that BatchNorm, activations and elementwise work can fuse into fewer
+        kernels. Compiled now, in one rehearsed step that leaves no trace; if torch.compile cannot handle these
+        networks (a stride assertion in convolution_backward was seen with channels_last), the plain calls stay after
+        one warning and False is returned. A critic with a gradient penalty stays uncompiled: the penalty
+        differentiates twice, which compiled graphs do not support."""
+        plain = self.g_call, self.d_call
+        self.g_call = torch.compile(self.g_call)
+        if not self.family.penalty:
+            self.d_call = torch.compile(self.d_call)
+        try:
+            with rehearsal([self.G, self.D], [self.opt_g, self.opt_d], [self.g_loss_now]):
+                self.trial_step()
+        except torch.OutOfMemoryError:
+            raise
+        except Exception as exc:
+            print(f"warning: torch.compile failed ({first_line(exc)}); training uncompiled", file=sys.stderr)
+            self.g_call, self.d_call = plain
+            return False
+        return True
 
     def device_state(self) -> list[torch.Tensor]:
         """The on-device counters and sums a block changes besides the networks and optimizers."""

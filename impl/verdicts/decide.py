@@ -9,7 +9,6 @@ it is always inconclusive. docs/claims.md states every rule with its statistics.
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Iterable
@@ -17,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from impl.errors import RunError
+from impl.runs.folder import RunFolder
 from impl.verdicts.readings import read_measure
 from spec.claim import ClaimSpec
 
@@ -222,8 +223,8 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
 
 def _run_data(run: Path) -> str:
     try:
-        data = json.loads((run / "config.json").read_text(encoding="utf-8")).get("data")
-    except (OSError, ValueError, AttributeError):
+        data = RunFolder(run, trusted=False).config().get("data")
+    except RunError:
         return ""
     return data if isinstance(data, str) else ""
 

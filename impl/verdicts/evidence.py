@@ -12,6 +12,7 @@ import io
 from pathlib import Path
 
 from impl.pages import charts, html
+from impl.runs.folder import RunFolder
 from impl.runs.untrusted import esc, image
 from impl.verdicts.decide import Verdict
 from impl.verdicts.readings import curve
@@ -25,7 +26,8 @@ border-radius:3px;font-size:.85em;white-space:nowrap}.grids{display:flex;gap:1em
 
 def last_grid(run: Path, caption: str) -> str:
     """The run's last sample grid as a figure, or nothing when it has none (or none that is safe to show)."""
-    grids = sorted((run / "samples").glob("epoch_*.png")) or sorted((run / "samples").glob("*.png"))
+    folder = RunFolder(run, trusted=False)
+    grids = folder.grids("epoch_*.png") or folder.grids()
     if not grids:
         return ""
     img = image(run, grids[-1])
@@ -39,7 +41,7 @@ def latent_grid(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
     out = []
     for arm, paths in runs.items():
         if paths:
-            path = Path(paths[0]) / "latent" / f"value_{claim.measure.value:g}.png"
+            path = Path(paths[0]) / RunFolder.latent_grid(claim.measure.value)
             img = image(Path(paths[0]), path) if path.is_file() else "missing"
             if not isinstance(img, str):
                 out.append(html.figure(img, f"{arm}, seed 0: latent positions set to {claim.measure.value:g} "

@@ -3,15 +3,17 @@ where a claim reads it, and per-epoch metrics (epoch_metrics.jsonl) for the clai
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 
+import spec
 from impl.measure import evaluation, probe
+from impl.measure.reference import Reference, domain_scores
+from impl.runs.folder import RunFolder
 from spec.arm import ArmSpec
 from spec.claim import ClaimSpec
 
@@ -23,13 +25,29 @@ LATENT_SEED = 0
 
 @dataclass(frozen=True)
 class ScoreSettings:
+    """A scorecard's resolved arguments: what it trains and how it measures (impl.reproduce's command line)."""
+
+    reports: tuple[str, ...]
+    seeds: int
     n: int  # generated images per run for metrics.json
     epoch_n: int  # generated images per epoch for epoch_metrics.jsonl
     fashion: Path | None  # the FashionMNIST IDX folder (None: Debian's)
-    faces: str | None  # the anime faces, when the face arms train on them
+    faces: str | None  # the anime faces, when the face arms train on them (None: the FashionMNIST-64 stand-in)
     inception_weights: Path | None
+    device: str = "cpu"
+    steps: int | None = None  # every arm cut to this many steps (None: each recipe's length)
+    batch_size: int | None = None
+    quick: bool = False  # a smoke run: its verdicts mean nothing, and say so
     n_real: int = 10000  # real images the metrics compare with (the FashionMNIST test split has 10,000)
     quiet: bool = False
+    ref: Reference = field(default_factory=Reference, compare=False, repr=False)  # the real side, kept in memory
+
+    def saved(self) -> dict:
+        """What a --resume must match, as OUT/reproduce-args.json keeps it."""
+        return {"reports": list(self.reports), "seeds": self.seeds, "steps": self.steps, "batch_size": self.batch_size,
+                "n": self.n, "epoch_n": self.epoch_n, "faces": self.faces, "quick": self.quick,
+                "fashion": str(self.fashion) if self.fashion else None, "device": self.device,
+                "inception_weights": str(self.inception_weights) if self.inception_weights else None}
 
 
 def claims_on(arm: ArmSpec, claims: list[ClaimSpec]) -> list[ClaimSpec]:
@@ -44,34 +62,29 @@ def epoch_keys(arm: ArmSpec, claims: list[ClaimSpec]) -> set[str]:
     return {c.measure.key for c in claims_on(arm, claims) if c.measure is not None and c.measure.kind == "epoch_series"}
 
 
-def hooks_for(arm: ArmSpec, claims: list[ClaimSpec], score: ScoreSettings) -> Callable[[Trainer, Path], None] | None:
+def hooks_for(arm: ArmSpec, claims: list[ClaimSpec], score: ScoreSettings
+              ) -> Callable[[Trainer, RunFolder], None] | None:
     """The epoch hook of an arm whose claims read per-epoch metrics, else None (no cost)."""
     if not epoch_keys(arm, claims):
         return None
 
-    def hook(trainer: Trainer, run: Path) -> None:
-        from impl.measure.metrics import domain_scores
-
-        if not evaluation.is_fashion(run):
+    def hook(trainer: Trainer, run: RunFolder) -> None:
+        if not evaluation.is_fashion(run.path):
             return  # per-epoch metrics need the domain classifier (FashionMNIST data): the claim says so
         gen = torch.Generator().manual_seed(LATENT_SEED)
         noise = torch.randn(score.epoch_n, *trainer.G.spec.input, generator=gen)
         images = torch.cat([trainer.samples(part) for part in noise.split(500)]).clamp(-1, 1)
-        scores = domain_scores(images, fashion_folder=score.fashion, n_real=score.n_real)
+        scores = domain_scores(images, score.ref, fashion_folder=score.fashion, n_real=score.n_real)
         row = {"epoch": trainer.epoch, "step": trainer.step, "samples": score.epoch_n,
                **{k: v for k, v in scores.items() if isinstance(v, int | float)}}
-        with (run / "epoch_metrics.jsonl").open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
+        run.append_row(RunFolder.EPOCH_LOG, row)
 
     return hook
 
 
 def evaluated(run: Path, n: int) -> bool:
-    try:
-        saved = json.loads((run / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(saved, dict) and saved.get("samples") == n
+    saved = RunFolder(run).evaluation()
+    return saved is not None and saved.get("samples") == n
 
 
 def evaluate_run(run: Path, score: ScoreSettings, latent_probe: bool = False) -> None:
@@ -79,11 +92,10 @@ def evaluate_run(run: Path, score: ScoreSettings, latent_probe: bool = False) ->
     if not evaluated(run, score.n):
         real = Path(score.faces) if score.faces and not evaluation.is_fashion(run) else None
         evaluation.evaluate(run, score.n, inception_weights=score.inception_weights, real_folder=real,
-                          fashion_folder=score.fashion, progress=not score.quiet, n_real=score.n_real)
-    if latent_probe and not (run / "latent" / "latent.json").is_file():
-        import spec
-
-        study = spec.load(json.loads((run / "config.json").read_text())["experiment"]).latent
+                            fashion_folder=score.fashion, progress=not score.quiet, n_real=score.n_real,
+                            ref=score.ref)
+    if latent_probe and RunFolder(run).latent() is None:
+        study = spec.load(RunFolder(run).config()["experiment"]).latent
         if study is None:  # the claim's own experiment has no study: read it as report 004's (impl.latent's default)
             study = spec.load("r004-mlp").latent
         probe.probe(run, list(study.positions.value), [float(v) for v in study.values.value], seed=LATENT_SEED,

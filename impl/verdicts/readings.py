@@ -1,24 +1,19 @@
 """Reading the measurement a claim needs from a run folder, and the arms a set of claims needs trained.
 
-    python -m impl.claims [REPORT...]      # the claims as a markdown table (docs/claims.md holds all of them)
-
-A run folder gives four sources (docs/claims.md defines every measurement on them):
-    metrics.json         impl.evaluate's final metrics            -> kind "final"
-    epoch_metrics.jsonl  one line of metrics per finished epoch   -> kind "epoch_series"
-    metrics.jsonl        the training log (losses every 50 steps) -> kind "loss_curve"
-    latent/latent.json   impl.latent's probe                      -> kind "latent"
-A value that cannot be read is a Reading with no value and the reason, never an exception.
+A run folder gives four sources (docs/claims.md defines every measurement on them): impl.evaluate's metrics
+(kind "final"), per-epoch metrics ("epoch_series"), the training log ("loss_curve") and impl.latent's probe
+("latent"). A value that cannot be read is a Reading with no value and the reason, never an exception.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from impl.runs.folder import RunFolder
 from impl.verdicts.reductions import NotMeasurable, late_change, latent_property, loss_property, max_rise, number
 from spec.arm import ArmSpec
 from spec.claim import ClaimSpec, MeasureSpec
@@ -48,30 +43,17 @@ def arms_needed(claims: Iterable[ClaimSpec]) -> dict[str, ArmSpec]:
 
 # ---------------------------------------------------------------- reading the files of a run folder
 
-def _json_lines(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise NotMeasurable(f"{path} is missing")
-    rows = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
-            continue  # a line cut short by a kill
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+def _rows(run: RunFolder, name: str) -> list[dict[str, Any]]:
+    if not run.file(name).is_file():
+        raise NotMeasurable(f"{run.file(name)} is missing")
+    return run.rows(name)
 
 
-def _json_file(path: Path, how: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise NotMeasurable(f"{path} is missing; {how}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise NotMeasurable(f"{path} cannot be read ({type(exc).__name__}); {how}") from None
-    if not isinstance(data, dict):
-        raise NotMeasurable(f"{path} is not a JSON object; {how}")
-    return data
+def _json_file(run: RunFolder, name: str, how: str) -> dict[str, Any]:
+    found, why = run.optional(name)
+    if found is None:
+        raise NotMeasurable(f"{why or f'{run.file(name)} is missing'}; {how}")
+    return found
 
 
 def _missing_metric_hint(key: str) -> str:
@@ -83,9 +65,9 @@ def _missing_metric_hint(key: str) -> str:
     return "evaluate the run again with python -m impl.evaluate RUN"
 
 
-def _final(run: Path, key: str) -> tuple[float, Path]:
-    path = run / "metrics.json"
-    data = _json_file(path, f"run python -m impl.evaluate {run}")
+def _final(run: RunFolder, key: str) -> tuple[float, Path]:
+    path = run.file(RunFolder.EVALUATION)
+    data = _json_file(run, RunFolder.EVALUATION, f"run python -m impl.evaluate {run}")
     value = number(data.get(key))
     if value is None:
         problem = "has no" if key not in data else f"has a non-finite {data[key]!r} as"
@@ -93,11 +75,11 @@ def _final(run: Path, key: str) -> tuple[float, Path]:
     return value, path
 
 
-def _epoch_series(run: Path, key: str) -> tuple[dict[int, float], Path]:
+def _epoch_series(run: RunFolder, key: str) -> tuple[dict[int, float], Path]:
     """epoch -> value of `key`, the last line of an epoch counting (a resumed run may repeat one)."""
-    path = run / "epoch_metrics.jsonl"
+    path = run.file(RunFolder.EPOCH_LOG)
     series: dict[int, float] = {}
-    for row in _json_lines(path):
+    for row in _rows(run, RunFolder.EPOCH_LOG):
         epoch, value = number(row.get("epoch")), number(row.get(key))
         if epoch is not None and epoch == int(epoch) and epoch >= 1 and value is not None:
             series[int(epoch)] = value
@@ -106,30 +88,31 @@ def _epoch_series(run: Path, key: str) -> tuple[dict[int, float], Path]:
     return series, path
 
 
-def _by_step(path: Path, key: str) -> dict[float, float]:
+def _by_step(run: RunFolder, key: str) -> dict[float, float]:
     """step -> logged value of `key` (the last line for a step a resume logged again)."""
     by_step: dict[float, float] = {}
-    for row in _json_lines(path):
+    for row in _rows(run, RunFolder.LOG):
         step, value = number(row.get("step")), number(row.get(key))
         if step is not None and value is not None:
             by_step[step] = value
     return by_step
 
 
-def _loss_series(run: Path, key: str) -> tuple[list[float], Path]:
+def _loss_series(run: RunFolder, key: str) -> tuple[list[float], Path]:
     """The logged values of `key` in step order, one per step."""
-    by_step = _by_step(run / "metrics.jsonl", key)
-    return [by_step[s] for s in sorted(by_step)], run / "metrics.jsonl"
+    by_step = _by_step(run, key)
+    return [by_step[s] for s in sorted(by_step)], run.file(RunFolder.LOG)
 
 
-def curve(measure: MeasureSpec, run: Path) -> tuple[list[float], list[float]]:
+def curve(measure: MeasureSpec, path: Path) -> tuple[list[float], list[float]]:
     """The curve a per-epoch or loss-curve measurement is read from (x: epochs or steps), for a chart; empty lists
     where the run has none."""
+    run = RunFolder(path, trusted=False)
     try:
         if measure.kind == "epoch_series":
             series = _epoch_series(run, measure.key)[0]
         elif measure.kind == "loss_curve":
-            series = _by_step(run / "metrics.jsonl", measure.key)
+            series = _by_step(run, measure.key)
         else:
             return [], []
     except NotMeasurable:
@@ -138,7 +121,7 @@ def curve(measure: MeasureSpec, run: Path) -> tuple[list[float], list[float]]:
     return [float(x) for x in xs], [series[x] for x in xs]
 
 
-def _read(measure: MeasureSpec, run: Path) -> tuple[float, Path]:
+def _read(measure: MeasureSpec, run: RunFolder) -> tuple[float, Path]:
     if measure.kind == "final":
         return _final(run, measure.key)
     if measure.kind == "epoch_series":
@@ -157,9 +140,8 @@ def _read(measure: MeasureSpec, run: Path) -> tuple[float, Path]:
         values, path = _loss_series(run, measure.key)
         over = _loss_series(run, measure.over)[0] if measure.over else None
         return loss_property(values, measure.reduce, measure.fraction, over), path
-    path = run / "latent" / "latent.json"
-    probe = _json_file(path, f"run python -m impl.latent {run}")
-    return latent_property(probe, measure.reduce, measure.value or 0.0), path
+    probe = _json_file(run, RunFolder.LATENT, f"run python -m impl.latent {run}")
+    return latent_property(probe, measure.reduce, measure.value or 0.0), run.file(RunFolder.LATENT)
 
 
 def read_measure(measure: MeasureSpec, run: Path) -> Reading:
@@ -168,7 +150,7 @@ def read_measure(measure: MeasureSpec, run: Path) -> Reading:
     if not run.is_dir():
         return Reading(None, f"{run} is not a run folder")
     try:
-        value, path = _read(measure, run)
+        value, path = _read(measure, RunFolder(run, trusted=False))
     except NotMeasurable as exc:
         return Reading(None, str(exc))
     except OSError as exc:

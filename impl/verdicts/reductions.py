@@ -85,14 +85,14 @@ def latent_property(probe: dict[str, Any], reduce: str, value: float) -> float:
             and math.isclose(r["value"], value, rel_tol=1e-9)]
     if not rows:
         values = sorted({r.get("value") for r in probe.get("rows", []) if isinstance(r, dict)}, key=str)
-        raise NotMeasurable(f"latent.json has no rows at value {value:g} (values: {values}); "
+        raise NotMeasurable(f"the latent probe has no rows at value {value:g} (values: {values}); "
                             f"run python -m impl.latent RUN --values ... {value:g}")
     field = {"pixel_change": "pixel_change", "position_spread": "pixel_change", "row_spread_ratio": "row_spread",
              "class_flips": "class_flips"}[reduce]
     numbers = [number(r.get(field)) for r in rows]
     if any(x is None for x in numbers):
         hint = " (class flips need a FashionMNIST run)" if field == "class_flips" else ""
-        raise NotMeasurable(f"latent.json rows at value {value:g} lack a finite {field}{hint}")
+        raise NotMeasurable(f"the latent probe's rows at value {value:g} lack a finite {field}{hint}")
     mean = statistics.fmean(numbers)
     if reduce == "position_spread":
         if len(numbers) < 2 or mean == 0:
@@ -101,6 +101,6 @@ def latent_property(probe: dict[str, Any], reduce: str, value: float) -> float:
     if reduce == "row_spread_ratio":
         base = number(probe.get("base_row_spread"))
         if not base:
-            raise NotMeasurable("latent.json has no positive base_row_spread")
+            raise NotMeasurable("the latent probe has no positive base_row_spread")
         return mean / base
     return mean

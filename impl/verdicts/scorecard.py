@@ -10,47 +10,50 @@ from typing import TYPE_CHECKING, Any
 
 from impl.errors import RunError
 from impl.pages import html
-from impl.runs import folder as rundir
+from impl.runs.folder import RunFolder
 from impl.verdicts import evidence
 from impl.verdicts.decide import MARKDOWN_HEADER, Verdict, decide
 from spec.claim import ClaimSpec
 
 if TYPE_CHECKING:
-    from impl.arms.engine import Planned
+    from impl.arms.engine import ArmsFolder, Planned
+    from spec.arm import ArmSpec
 
-MIN_N = 20  # generated images per run below which the metrics mean nothing
-ARMS_HEADING = "## Arms: their run folders (config.json, metrics.json, metrics.jsonl, ...) and lengths"
+    Items = list[tuple[ArmSpec, Planned]]
+
+ARMS_HEADING = (f"## Arms: their run folders ({RunFolder.CONFIG}, {RunFolder.EVALUATION}, {RunFolder.LOG}, ...) "
+                "and lengths")
 
 
-def runs_by_key(items: list[Planned]) -> dict[str, list[Path]]:
+def runs_by_key(items: Items) -> dict[str, list[Path]]:
     """Each arm's run folders (by its canonical key), in seed order."""
     runs: dict[str, list[Path]] = {}
-    for item in sorted(items, key=lambda i: i.seed):
-        runs.setdefault(item.arm.key(), []).append(item.folder)
+    for arm, item in sorted(items, key=lambda i: i[1].request.seed or 0):
+        runs.setdefault(arm.key(), []).append(item.folder)
     return runs
 
 
-def decide_all(claims: list[ClaimSpec], items: list[Planned]) -> list[Verdict]:
+def decide_all(claims: list[ClaimSpec], items: Items) -> list[Verdict]:
     """Each claim decided from the runs of its arms, in seed order."""
     runs = runs_by_key(items)
     return [decide(claim, runs) for claim in claims]
 
 
-def lengths(items: list[Planned]) -> dict[str, str]:
+def lengths(items: Items) -> dict[str, str]:
     """Each arm's run folders and trained length beside the recipe's: 'in `r004-mlp/seed-*/`: 2,811 steps
     (3 epochs) = the recipe's length'."""
     out = {}
-    for item in items:
-        if item.seed or item.arm.key() in out:
+    for arm, item in items:
+        if item.request.seed or arm.key() in out:
             continue
         try:
-            config = rundir.read_config(item.folder)
+            config = RunFolder(item.folder).config()
         except RunError:  # a run that never started: the verdict says it is not measurable
             continue
         spe, total = config.get("steps_per_epoch") or 1, config["total_steps"]
         documented = config.get("recipe", {}).get("epochs", {}).get("value")
         full = documented * spe if isinstance(documented, int) else None
-        out[item.arm.key()] = f"in `{item.folder.parent.name}/seed-*/`: {total:,} steps ({total / spe:.3g} epochs)" + \
+        out[arm.key()] = f"in `{item.folder.parent.name}/seed-*/`: {total:,} steps ({total / spe:.3g} epochs)" + \
             (" = the recipe's length" if full == total else f" of the recipe's {full:,}" if full else "")
     return out
 
@@ -77,16 +80,17 @@ def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, A
     return "\n".join(head) + "\n"
 
 
-def write(out: Path, claims: list[ClaimSpec], verdicts: list[Verdict], items: list[Planned], meta: dict) -> None:
+def write(folder: ArmsFolder, claims: list[ClaimSpec], verdicts: list[Verdict], items: Items, meta: dict) -> None:
     """OUT/scorecard.json, OUT/scorecard.md and OUT/report.html (the scorecard above every run's section)."""
     arms = lengths(items)
     meta = meta | {"finished": time.strftime("%Y-%m-%d %H:%M:%S"), "arm_lengths": arms}
-    rundir.write_json(out / "scorecard.json", {**meta, "claims": [v.to_json() for v in verdicts]})
+    folder.root.write_json("scorecard.json", {**meta, "claims": [v.to_json() for v in verdicts]})
     text = markdown(verdicts, claims, meta, arms)
-    (out / "scorecard.md").write_text(text, encoding="utf-8")
+    folder.root.write_text("scorecard.md", text)
     lead = evidence.section(verdicts, claims, runs_by_key(items))
-    runs = [i.folder for i in sorted(items, key=lambda i: (i.arm.key(), i.seed)) if (i.folder / "config.json").exists()]
+    ordered = sorted(items, key=lambda i: (i[0].key(), i[1].request.seed or 0))
+    runs = [item.folder for _, item in ordered if RunFolder(item.folder).file(RunFolder.CONFIG).exists()]
     title = f"gan-spec scorecard: reports {', '.join(meta['reports'])}"
     page = html.build(runs, title=title, lead=lead, css=evidence.CSS, warn=False)
-    (out / "report.html").write_text(page, encoding="utf-8")
-    print(text + f"\nevidence beside every verdict: {out / 'report.html'}")
+    folder.root.write_text("report.html", page)
+    print(text + f"\nevidence beside every verdict: {folder.path / 'report.html'}")

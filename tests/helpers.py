@@ -1,11 +1,14 @@
-"""Helpers of the report tests: run folders written by hand, pages parsed into a tree, and the pixels of the
-images they embed (where the tiles of a grid lie, whether a region has ink)."""
+"""What several test modules share: tiny FashionMNIST look-alikes and IDX files, hostile PNG headers, run folders
+made for the report's tests, and readers of the pages and pixels the report writes."""
 
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
+import struct
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -153,3 +156,43 @@ def assert_inert(page: str, root: Node) -> None:
 
 def _walk(node: Node) -> list[Node]:
     return [node] + [n for c in node.children for n in _walk(c)]
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int, gz: bool = False) -> Path:
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape)
+    raw = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(raw) if gz else raw)
+    return path
+
+
+def fake_fashion(folder: Path, n: int = 20, gz: bool = True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    suffix = ".gz" if gz else ""
+    write_idx(folder / f"train-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28)), 2051, gz)
+    write_idx(folder / f"train-labels-idx1-ubyte{suffix}", rng.integers(0, 10, (n,)), 2049, gz)
+    return folder
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width x height grey pixels in its header and holds almost nothing: what a decompression
+    bomb looks like to a loader that reads the header first."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def fake_fashion_split(folder: Path, n: int = 256) -> Path:
+    """A tiny FashionMNIST look-alike whose class decides the image."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix in ("train", "t10k"):
+        labels = rng.integers(0, 10, n)
+        images = np.zeros((n, 28, 28), dtype=np.uint8)
+        for i, c in enumerate(labels):
+            images[i, 2 * c:2 * c + 8, 4:24] = 200 + rng.integers(0, 50)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, 2051, gz=True)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels, 2049, gz=True)
+    return folder

@@ -1,0 +1,232 @@
+"""Writing and deleting inside a folder someone else may have prepared, without ever reaching outside it.
+
+A run, scorecard, study or cache folder can come from another person: any name in it may be a symbolic link to a
+file elsewhere. Every write, rename and delete gan-spec makes in such a folder goes through a `Root`:
+
+- the root itself may be a link the user named on the command line; below it, every folder is opened with
+  O_NOFOLLOW relative to its parent's descriptor, so a link planted at any level is refused, never followed;
+- files are written to a new temporary name (O_CREAT | O_EXCL | O_NOFOLLOW) and renamed over the target, so a
+  link at the target is replaced, its target untouched, and a reader never sees half a file;
+- a write that fails (a full disk, a read-only folder) removes its temporary file and raises `OSError`: torch's
+  own writer raises RuntimeError on a full disk, which is turned into the OSError it stands for;
+- a tree is deleted only through `rmtree`, which refuses a link and never follows one below.
+
+A refused link is `Unsafe` (exit 2): one line naming the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import io
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from impl.errors import RunError
+
+
+class Unsafe(RunError):
+    """A path inside a folder gan-spec writes to is a symbolic link, or leads outside the folder."""
+
+
+def _parts(relative: str | Path) -> list[str]:
+    parts = PurePosixPath(relative).parts
+    if not parts or PurePosixPath(relative).is_absolute() or any(p in ("..", ".", "") for p in parts):
+        raise ValueError(f"{relative!r}: not a plain relative path")  # a bug of the caller, never user input
+    return list(parts)
+
+
+class Root:
+    """A folder that writes are confined to. Paths given to its methods are relative to it ('a/b.png')."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Root({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ folders
+    def _open_dir(self, parts: list[str], create: bool) -> int:
+        """A descriptor of the folder root/parts[0]/.../parts[-1], each level opened without following links."""
+        flags = os.O_RDONLY | os.O_DIRECTORY
+        if create:
+            self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, flags)
+        try:
+            for i, part in enumerate(parts):
+                try:
+                    child = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    try:
+                        os.mkdir(part, dir_fd=fd)
+                    except FileExistsError:  # made by another process meanwhile, or a dangling link
+                        pass
+                    child = self._child(fd, parts[: i + 1])
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise self._unsafe(parts[: i + 1], exc) from None
+                    raise
+                os.close(fd)
+                fd = child
+            return fd
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _child(self, fd: int, parts: list[str]) -> int:
+        try:
+            return os.open(parts[-1], os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise self._unsafe(parts, exc) from None
+            raise
+
+    def _unsafe(self, parts: list[str], exc: OSError) -> Unsafe:
+        path = self.path.joinpath(*parts)
+        what = "a symbolic link" if path.is_symlink() else "not a folder"
+        if exc.errno == errno.ENOTDIR and not path.is_symlink():
+            return Unsafe(f"{path}: {what}, where gan-spec keeps a folder; move it away")
+        return Unsafe(f"{path}: {what}; gan-spec never writes through links in a folder it writes to "
+                      "(someone prepared this folder); remove the link or choose another folder")
+
+    @contextmanager
+    def folder(self, relative: str | Path = "", create: bool = True) -> Iterator[int]:
+        """A descriptor of a folder under the root (made when missing), closed after use."""
+        fd = self._open_dir(_parts(relative) if str(relative) not in ("", ".") else [], create)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
+    def mkdir(self, relative: str | Path) -> Path:
+        with self.folder(relative):
+            pass
+        return self.path / relative
+
+    # ------------------------------------------------------------------ files
+    @contextmanager
+    def replacing(self, relative: str | Path) -> Iterator[IO[bytes]]:
+        """A binary file object whose bytes replace `relative` when the block ends without error: written to a new
+        temporary file beside it, flushed to disk and renamed over it; on any error the temporary file is removed."""
+        parts = _parts(relative)
+        with self.folder(PurePosixPath(*parts[:-1]) if len(parts) > 1 else "") as fd:
+            tmp = f".{parts[-1]}.{secrets.token_hex(4)}.tmp"
+            handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+            try:
+                with os.fdopen(handle, "wb") as fh:
+                    try:
+                        yield fh
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    except RuntimeError as exc:  # torch.save on a full disk
+                        raise OSError(errno.ENOSPC, f"cannot write ({exc})") from None
+                os.replace(tmp, parts[-1], src_dir_fd=fd, dst_dir_fd=fd)
+                os.fsync(fd)
+            except BaseException:
+                try:
+                    os.unlink(tmp, dir_fd=fd)
+                except OSError:
+                    pass
+                raise
+
+    def write_bytes(self, relative: str | Path, data: bytes) -> Path:
+        with self.replacing(relative) as fh:
+            fh.write(data)
+        return self.path / relative
+
+    def write_text(self, relative: str | Path, text: str) -> Path:
+        return self.write_bytes(relative, text.encode("utf-8"))
+
+    def write_json(self, relative: str | Path, data: Any) -> Path:
+        return self.write_text(relative, json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+    def write_with(self, relative: str | Path, writer: Callable[[IO[bytes]], object]) -> Path:
+        """Let `writer(file object)` write the bytes (torch.save, PIL's save, matplotlib's savefig), atomically."""
+        buffer = io.BytesIO()
+        writer(buffer)
+        return self.write_bytes(relative, buffer.getvalue())
+
+    def append(self, relative: str | Path, data: bytes) -> None:
+        """Append bytes to a file (made when missing); a line cut short by a kill is ended first."""
+        parts = _parts(relative)
+        with self.folder(PurePosixPath(*parts[:-1]) if len(parts) > 1 else "") as fd:
+            try:
+                handle = os.open(parts[-1], os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise self._unsafe(parts, exc) from None
+                raise
+            with os.fdopen(handle, "r+b") as fh:
+                end = fh.seek(0, os.SEEK_END)
+                if end:
+                    fh.seek(end - 1)
+                    if fh.read(1) != b"\n":
+                        data = b"\n" + data
+                fh.write(data)
+
+    def rename(self, relative: str | Path, new_name: str) -> bool:
+        """Rename a file within its folder (a link is renamed itself); False when it is not there."""
+        parts = _parts(relative)
+        with self.folder(PurePosixPath(*parts[:-1]) if len(parts) > 1 else "", create=False) as fd:
+            try:
+                os.replace(parts[-1], new_name, src_dir_fd=fd, dst_dir_fd=fd)
+            except FileNotFoundError:
+                return False
+            os.fsync(fd)
+        return True
+
+    def remove(self, relative: str | Path) -> None:
+        """Delete one file (a link is removed itself, its target untouched); missing is fine."""
+        parts = _parts(relative)
+        try:
+            with self.folder(PurePosixPath(*parts[:-1]) if len(parts) > 1 else "", create=False) as fd:
+                os.unlink(parts[-1], dir_fd=fd)
+        except FileNotFoundError:
+            pass
+
+    def rmtree(self, relative: str | Path) -> None:
+        """Delete a folder and everything in it, refusing a link at any level (nothing outside is ever reached)."""
+        parts = _parts(relative)
+        with self.folder(PurePosixPath(*parts[:-1]) if len(parts) > 1 else "", create=False) as fd:
+            if os.path.islink(self.path.joinpath(*parts)):
+                raise self._unsafe(parts, OSError(errno.ELOOP, "link"))
+            shutil.rmtree(parts[-1], dir_fd=fd)
+
+    @contextmanager
+    def locked(self, relative: str | Path, holder: str) -> Iterator[None]:
+        """Hold an exclusive lock file under the root while the block runs; a second holder is refused (RunError)
+        with the first one's description."""
+        parts = _parts(relative)
+        with self.folder(PurePosixPath(*parts[:-1]) if len(parts) > 1 else "") as fd:
+            try:
+                handle = os.open(parts[-1], os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise self._unsafe(parts, exc) from None
+                raise
+        with os.fdopen(handle, "r+", encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                first = fh.read().strip() or "another process"
+                raise RunError(f"{self.path}: in use by {first}; wait for it to finish or stop it first") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(holder)
+            fh.flush()
+            try:
+                yield
+            finally:
+                fh.seek(0)
+                fh.truncate()
+                fcntl.flock(fh, fcntl.LOCK_UN)
+

@@ -1,0 +1,97 @@
+"""What a scorecard trains: the claims chosen, the arms they need (each shared arm once per seed), the data each
+arm trains on, and the scorecard's arguments resolved and checked before any folder is made."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import spec
+from impl.arms.engine import MIN_N, Planned
+from impl.data.files import image_files
+from impl.errors import DataError, UsageError
+from impl.training.request import RunRequest
+from impl.training.run import resolve_device
+from impl.verdicts.measuring import ScoreSettings, hooks_for
+from impl.verdicts.readings import arms_needed
+from spec.arm import ArmSpec
+from spec.claim import ClaimSpec
+
+QUICK_STEPS = 8  # --quick: enough for a generator step at n_critic 5, and for epochs on a tiny data set
+QUICK_BATCH = 16  # --quick: the smoke run checks the plumbing, not the recipe; small batches keep it to minutes
+QUICK_N = 40  # --quick: images per metric
+RUN_KEYS = ("epochs", "steps", "batch_size")  # arm overrides that are run lengths, not recipe values
+
+
+def chosen_claims(reports: list[str]) -> list[ClaimSpec]:
+    """The claims of the named reports ('4', '04' and '004' all name report 004), all when none is named."""
+    claims = spec.claims()
+    known = sorted({c.report for c in claims})
+    wanted = []
+    for r in reports:
+        if not r.strip().isdigit() or len(r.strip()) > 3:
+            raise UsageError(f"report {r!r}: name a report by its number ({', '.join(known)})")
+        wanted.append(r.strip().zfill(3))
+    unknown = [r for r in wanted if r not in known]
+    if unknown:
+        raise UsageError(f"report {unknown[0]}: no such report; the reports are {', '.join(known)}")
+    return [c for c in claims if c.report in (wanted or known)]
+
+
+def faces_folder(data: str | None) -> str | None:
+    """The anime faces to train the face arms on, or None for the FashionMNIST-64 stand-in."""
+    if data:
+        folder = Path(data).expanduser()
+        if not folder.is_dir():
+            raise DataError(f"--data {data}: no such folder; pass the anime faces, or drop --data to decide the "
+                            "face claims on the FashionMNIST-64 stand-in")
+        if not image_files(folder)[0]:
+            raise DataError(f"--data {data}: no image files (.jpg, .png, ...) found; pass the folder of anime faces")
+        return data
+    for place in [os.environ.get("GAN_SPEC_FACES"), "faces", "data/faces"]:
+        if place and Path(place).is_dir():
+            return place
+    return None
+
+
+def settings_of(args: Any) -> ScoreSettings:
+    """The command line resolved (--quick's sizes applied) and checked: every refusal before a folder is made."""
+    n, epoch_n = (min(args.n, QUICK_N), min(args.epoch_n, QUICK_N)) if args.quick else (args.n, args.epoch_n)
+    if n < MIN_N:
+        raise UsageError(f"--n {n}: the metrics need at least {MIN_N} generated images per run")
+    if args.fashion is not None and not args.fashion.is_dir():
+        raise DataError(f"--fashion {args.fashion}: no such folder; pass the folder holding the FashionMNIST IDX files")
+    if args.inception_weights is not None and not args.inception_weights.is_file():
+        raise DataError(f"--inception-weights {args.inception_weights}: no such file; pass torch-fidelity's "
+                        "weights-inception-2015-12-05-6726825d.pth")
+    reports = tuple(sorted({c.report for c in chosen_claims(args.reports)}))
+    return ScoreSettings(reports=reports, seeds=args.seeds, n=n, epoch_n=epoch_n, fashion=args.fashion,
+                         faces=faces_folder(args.data), inception_weights=args.inception_weights,
+                         device=resolve_device(args.device), steps=args.steps or (QUICK_STEPS if args.quick else None),
+                         batch_size=QUICK_BATCH if args.quick else None, quick=args.quick, quiet=args.quiet)
+
+
+def data_for(arm: ArmSpec, score: ScoreSettings) -> str | None:
+    """The --data of an arm's runs: the faces (or the FashionMNIST-64 stand-in) for a face experiment, FashionMNIST
+    (--fashion or Debian's) for a FashionMNIST one."""
+    dataset = spec.registry().experiments[arm.experiment].dataset.value
+    fashion = str(score.fashion) if score.fashion else None
+    return (score.faces or fashion or "fashion-mnist") if dataset == "anime-faces" else fashion
+
+
+def request(arm: ArmSpec, seed: int, folder: Path, score: ScoreSettings, claims: list[ClaimSpec]) -> RunRequest:
+    over = arm.overrides_dict()
+    return RunRequest(experiment=arm.experiment, seed=seed, out=folder, data=data_for(arm, score),
+                      device=score.device, quiet=score.quiet, origin="reproduce",
+                      steps=score.steps or over.get("steps"), epochs=None if score.steps else over.get("epochs"),
+                      batch_size=score.batch_size or over.get("batch_size"),
+                      sets={k: v for k, v in over.items() if k not in RUN_KEYS},
+                      extra={"reproduce": {"arm": arm.key(), "seed": seed}}, epoch_hook=hooks_for(arm, claims, score))
+
+
+def plan(claims: list[ClaimSpec], score: ScoreSettings, out: Path) -> list[tuple[ArmSpec, Planned]]:
+    """Every training the claims need: each arm (by canonical key) once per seed, in OUT/<arm>/seed-<s>/."""
+    return [(arm, Planned(f"{arm.key()} seed {seed}", request(arm, seed, out / arm.folder() / f"seed-{seed}", score,
+                                                               claims)))
+            for arm in arms_needed(claims).values() for seed in range(score.seeds)]
