@@ -12,6 +12,7 @@ from benchmarks.measure import flops_per_step
 from impl.data.load import image_folder
 
 
+@pytest.mark.slow
 def test_course_dcgan_step_flops_match_the_design_measurement() -> None:
     """docs/design.md (measured on an H100 with torch 2.11): one course-DCGAN step at batch 64 is 269 GFLOP."""
     assert flops_per_step("r000-dcgan", 64, "cpu") == pytest.approx(269e9, rel=5e-3)

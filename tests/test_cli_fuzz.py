@@ -116,6 +116,7 @@ def test_latent_command_lines(tmp_path: Path, finished: Path, capsys: pytest.Cap
     outcome(latent.main, argv, capsys)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(n=numbers, target=mostly(st.just("RUN"), st.sampled_from(["missing", "FILE", "EMPTY"])))
 def test_evaluate_and_report_command_lines(tmp_path: Path, finished: Path, capsys: pytest.CaptureFixture, n,

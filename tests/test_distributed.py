@@ -55,6 +55,7 @@ def metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(tmp_path: Path) -> None:
     two, one = tmp_path / "two", tmp_path / "one"
     proc = torchrun("r004-mlp", "--steps", "3", "--out", str(two), *ARGS)
@@ -68,6 +69,7 @@ def test_two_processes_match_one(tmp_path: Path) -> None:
     assert proc.stdout.count("done: r004-mlp") == 1
 
 
+@pytest.mark.slow
 def test_resume_under_torchrun(tmp_path: Path) -> None:
     two, one = tmp_path / "two", tmp_path / "one"
     assert torchrun("r003-wgan", "--steps", "4", "--out", str(two), *ARGS).returncode == 0
@@ -82,6 +84,7 @@ def test_resume_under_torchrun(tmp_path: Path) -> None:
             assert torch.allclose(a["D"][key], b["D"][key], atol=1e-2), key
 
 
+@pytest.mark.slow
 def test_batch_must_split_over_processes(tmp_path: Path) -> None:
     proc = torchrun("r004-mlp", "--steps", "1", "--out", str(tmp_path / "x"), "--data", "synthetic",
                     "--batch-size", "33", "--quiet")
@@ -90,6 +93,7 @@ def test_batch_must_split_over_processes(tmp_path: Path) -> None:
     assert "exitcode  : 2" in proc.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_under_torchrun_saves_once_and_resumes(tmp_path: Path) -> None:
     """torchrun passes SIGTERM to both processes; they agree on the step at the next logging step, the first
     saves, and both wait for it before the process group goes away."""

@@ -47,6 +47,7 @@ def assert_same(a: Trainer, b: Trainer) -> None:
     assert not differ, f"{len(differ)} tensors differ, first {differ[:5]}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FAMILIES)
 def test_blocks_equal_eager_steps(name: str) -> None:
     """18 steps over 14- or 8-step epochs: with n_critic 5 some blocks would cross an epoch end, so the
@@ -66,6 +67,7 @@ def test_blocks_equal_eager_steps(name: str) -> None:
     assert count_a == count_b == steps and torch.equal(means_a, means_b) and len(means_a) == len(STATS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["r004-conv", "r001-wgan", "r000-wgan", "r004-sngan"])
 @pytest.mark.parametrize("before", [0, 3])
 def test_rehearsal_leaves_no_trace(name: str, before: int) -> None:
@@ -127,6 +129,7 @@ def test_fast_optimizer_options_are_accepted_by_torch(name: str) -> None:
             assert opt.param_groups[0]["capturable"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cut", [7, 10])
 def test_resume_between_blocks_realigns(cut: int) -> None:
     """A checkpoint taken mid-block (step 7 at n_critic 5) resumes with single steps up to the next generator
@@ -168,6 +171,7 @@ def test_resume_keeps_this_runs_optimizer_flags(name: str) -> None:
         assert all(s["step"].device.type == "cpu" and s["step"].dtype == torch.float32 for s in opt.state.values())
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")),
                     reason="torch.compile on the CPU needs a C compiler")
 def test_compiled_training_follows_eager() -> None:

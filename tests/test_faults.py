@@ -31,6 +31,7 @@ def start_run(tmp_path: Path, steps: int, name: str = "r004-mlp") -> Path:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])  # SIGHUP: a closed terminal
 def test_signal_saves_and_resume_matches_an_uninterrupted_run(tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "run"
@@ -83,6 +84,7 @@ def test_non_finite_loss_stops_naming_the_step(tmp_path: Path, monkeypatch: pyte
     assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 32
 
 
+@pytest.mark.slow
 def test_kill_during_checkpoint_write_leaves_the_previous_one(tmp_path: Path) -> None:
     out = start_run(tmp_path, 40)
     before = torch.load(out / "checkpoints/last.pt", weights_only=True)["step"]

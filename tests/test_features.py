@@ -100,6 +100,7 @@ def test_the_shipped_classifier_is_the_expected_file() -> None:
     assert acc >= classifier.MIN_ACCURACY and isinstance(model, classifier.FashionClassifier)
 
 
+@pytest.mark.slow
 def test_the_shipped_classifier_reaches_its_accuracy_on_the_real_test_split() -> None:
     try:
         test = fashion_mnist(None, "test")

@@ -27,6 +27,7 @@ def test_values_are_read_as_toml(text: str, expected: tuple) -> None:
     assert overrides.parse_set(text) == expected
 
 
+@pytest.mark.slow
 def test_a_change_reaches_the_optimizer_and_the_critic(tmp_path: Path) -> None:
     exp = overrides.apply(spec.load("r003-wgan"), {"optimizer.lr": 3e-4, "clip_value": 0.05, "n_critic": 2})
     assert (exp.optimizer["lr"].value, exp.clip_value.value, exp.n_critic.value) == (3e-4, 0.05, 2)
@@ -62,6 +63,7 @@ def test_wrong_keys_and_values_are_one_line(sets: dict, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_change_and_refuses_another(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out, whole = tmp_path / "run", tmp_path / "whole"
     common = ["--set", "clip_value=0.05", *ARGS]
@@ -74,6 +76,7 @@ def test_resume_keeps_the_change_and_refuses_another(tmp_path: Path, capsys: pyt
     assert all(torch.equal(a["D"][k], b["D"][k]) for k in a["D"])  # resumed with clip 0.05, not the spec's 0.01
 
 
+@pytest.mark.slow
 def test_a_study_passes_a_change_to_every_arm(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from impl import collapse
 

@@ -43,6 +43,7 @@ def scorecard(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"out": root / "sc", "fashion": fashion, "root": root}
 
 
+@pytest.mark.slow
 def test_every_claim_gets_a_verdict_with_its_data(scorecard: dict[str, Path]) -> None:
     saved = json.loads((scorecard["out"] / "scorecard.json").read_text())
     wanted = [c for c in spec.claims() if c.report in REPORTS]
@@ -64,6 +65,7 @@ def test_every_claim_gets_a_verdict_with_its_data(scorecard: dict[str, Path]) ->
     assert "- `r004-mlp` in `r004-mlp/seed-*/`: 8 steps" in text  # a verdict is traced to its run folders
 
 
+@pytest.mark.slow
 def test_an_arm_shared_by_claims_is_trained_once(scorecard: dict[str, Path]) -> None:
     arms = arms_needed(c for c in spec.claims() if c.report in REPORTS)
     assert len({a.experiment for a in arms.values()}) == len(arms)  # no two arms differ only by a spelling
@@ -75,6 +77,7 @@ def test_an_arm_shared_by_claims_is_trained_once(scorecard: dict[str, Path]) -> 
     assert set(map(str, saved["c003-collapse-alike"]["runs"]["wgan"])) in shared
 
 
+@pytest.mark.slow
 def test_the_report_puts_the_evidence_beside_each_verdict(scorecard: dict[str, Path]) -> None:
     page = (scorecard["out"] / "report.html").read_text()
     assert "<h1>gan-spec scorecard: reports 002, 003, 004</h1>" in page
@@ -95,6 +98,7 @@ def test_the_report_puts_the_evidence_beside_each_verdict(scorecard: dict[str, P
         assert grids - charts == len(c.arms) + latent, c.id  # each arm's samples side by side, unmeasurable too
 
 
+@pytest.mark.slow
 def test_resume_retrains_nothing_and_refuses_other_arguments(scorecard: dict[str, Path], capsys) -> None:
     out, before = scorecard["out"], trained_at(scorecard["out"])
     decided = (out / "scorecard.json").read_text()
@@ -111,6 +115,7 @@ def test_resume_retrains_nothing_and_refuses_other_arguments(scorecard: dict[str
     assert reproduce.main(argv(scorecard["fashion"], out)) == 2  # without --resume a full folder is refused
 
 
+@pytest.mark.slow
 def test_an_interruption_keeps_finished_runs_and_names_the_resume(scorecard: dict[str, Path], monkeypatch,
                                                                  capsys) -> None:
     out = scorecard["root"] / "interrupted"
@@ -173,6 +178,7 @@ def test_out_that_is_or_lies_under_a_file_is_one_line(tmp_path: Path, capsys, wh
     assert file.read_text() == "x"
 
 
+@pytest.mark.slow
 def test_a_signal_between_trainings_names_the_resume_and_keeps_the_time(scorecard: dict[str, Path], monkeypatch,
                                                                         capsys) -> None:
     import os

@@ -246,6 +246,7 @@ def _damage(data: dict, path: tuple, action: str, value: object) -> None:
         parent[path[-1]] = value
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_wrong_values_anywhere_give_one_line(tmp_path: Path, data: st.DataObject) -> None:

@@ -22,6 +22,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_collapse_study_writes_both_arms(study: Path) -> None:
     text = (study / "collapse.md").read_text()
     assert re.search(r"^\| 0\.01 \| n/a \| n/a \| 0\.\d+ \| n/a \|$", text, re.M)
@@ -32,11 +33,13 @@ def test_collapse_study_writes_both_arms(study: Path) -> None:
         assert both.width == a.width + b.width + 20
 
 
+@pytest.mark.slow
 def test_collapse_refuses_an_existing_folder(study: Path, capsys: pytest.CaptureFixture) -> None:
     assert collapse.main(["--data", "synthetic", "--steps", "1", "--out", str(study), "--quiet"]) == 2
     assert "already holds files; continue that collapse study with --resume" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_an_interrupted_study_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture) -> None:
     """Ctrl-C at step 3 of the second arm, as a user would press it: the first arm is trained and evaluated, the
@@ -94,6 +97,7 @@ def test_a_study_resumes_only_as_it_started(tmp_path: Path, capsys: pytest.Captu
     assert "no collapse study to continue" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_report_page_is_self_contained(study: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     assert report.main([str(study / "clip-0.01"), str(study / "clip-0.1"), "--out", str(out)]) == 0
@@ -118,6 +122,7 @@ def test_sample_grid_of_twenty(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     assert "no usable checkpoint" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_compare_trains_every_family_alike(tmp_path: Path) -> None:
     from impl import compare
 

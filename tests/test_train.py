@@ -33,6 +33,7 @@ def tiny_trainer(name: str, loss: str | None = None, steps: int = 10, **changes)
     return Trainer(exp, data, Settings(exp.name, batch_size=8, epochs=1, max_steps=steps, seed=0, device="cpu"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_every_experiment_dry_runs(name: str, capsys: pytest.CaptureFixture) -> None:
     assert train.main([name, "--data", "synthetic", "--dry-run", "--quiet"]) == 0
@@ -58,6 +59,7 @@ def test_critic_is_clipped_after_every_step() -> None:
         assert max(p.abs().max() for p in t.D.parameters()) <= torch.tensor(0.1)  # the float32 bound
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["r001-wgan", "r003-wgan"])
 def test_generator_steps_are_critic_steps_over_n_critic(name: str) -> None:
     t = tiny_trainer(name, steps=20)
@@ -97,6 +99,7 @@ def test_run_directory_is_complete(tmp_path: Path) -> None:
     assert state["step"] == 40 and (out / "checkpoints/prev.pt").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,total,cut", [("r004-mlp", 45, 20), ("r003-wgan", 12, 7)])
 def test_resume_continues_exactly(tmp_path: Path, name: str, total: int, cut: int) -> None:
     """Interrupted (across an epoch end for the MLP, between generator updates for the WGAN) and resumed
@@ -190,6 +193,7 @@ def test_tensorboard_without_the_package_is_refused_up_front(tmp_path: Path, mon
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_an_epoch_hook_sees_every_epoch_and_moves_no_random_stream(tmp_path: Path) -> None:
     """A hook that draws random numbers at each epoch end (as per-epoch metrics do) leaves the run bit-identical
     to one without it."""
