@@ -56,20 +56,20 @@ def load_checkpoint(run: RunFolder | Path, device: str = "cpu", name: str | None
         kept = ", ".join(sorted(p.name for p in folder.glob("*.pt"))) or "none"
         raise RunError(f"--checkpoint {name}: no such checkpoint in {folder} (it has: {kept})")
     problems = []
-    for name in [name] if name else ("last.pt", "prev.pt"):
-        path = folder / name
+    for candidate in [name] if name else ("last.pt", "prev.pt"):
+        path = folder / candidate
         if not path.exists():
-            problems.append(f"{name} missing")
+            problems.append(f"{candidate} missing")
             continue
         try:
             state = torch.load(path, map_location=device, weights_only=True)
         except Exception as exc:  # truncated zip, pickle refused by weights_only, a folder, ...
-            problems.append(f"{name} unreadable ({type(exc).__name__})")
+            problems.append(f"{candidate} unreadable ({type(exc).__name__})")
             continue
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            problems.append(f"{name} is not a gan-spec checkpoint")
+            problems.append(f"{candidate} is not a gan-spec checkpoint")
             continue
-        return state, ("" if name == "last.pt" or not problems else f"using {name}: {'; '.join(problems)}")
+        return state, ("" if candidate == "last.pt" or not problems else f"using {candidate}: {'; '.join(problems)}")
     raise RunError(f"{folder}: no usable checkpoint ({'; '.join(problems)}); start a new run")
 
 
