@@ -16,13 +16,13 @@ from PIL import Image
 from impl import evaluate, latent, train
 from impl.data.load import DataError, fashion_mnist, to_unit
 from impl.measure import evaluation, features, metrics, reference
-from tests.helpers import fake_fashion_split, tile_layout
+from tests.helpers import SmallInception, fake_fashion_split, tile_layout
 
 DOMAIN_KEYS = ("domain_fid", "domain_kid", "domain_kid_std", "domain_fid_floor", "domain_kid_floor", "precision",
                "recall", "density", "coverage", "classes_covered", "kl_to_uniform", "mean_confidence",
                "confident_share", "real_mean_confidence", "real_confident_share", "real_diversity_ms_ssim",
                "real_sharpness", "classifier_test_accuracy")
-RUN_KEYS = ("samples", "evaluation_seconds", "diversity_ms_ssim", "sharpness")
+RUN_KEYS = ("samples", "evaluation_seconds", "diversity_ms_ssim", "sharpness", "structure_ms_ssim", "duplicate_share")
 
 
 @pytest.fixture
@@ -106,21 +106,6 @@ def test_a_generator_that_makes_nan_is_refused(fashion_run: tuple[Path, Path], m
 def test_a_metric_that_is_not_finite_is_named_and_not_written() -> None:
     with pytest.raises(DataError, match=r"^domain_fid, sharpness: not finite"):
         evaluation.check_finite({"domain_fid": math.nan, "sharpness": math.inf, "samples": 3, "real_set": "x"})
-
-
-class SmallInception(torch.nn.Module):
-    """A stand-in with the Inception interface (uint8 RGB -> pool features, 1008 logits), fast on a CPU: 64-d
-    features, since FID's matrix square root of 2048 x 2048 covariances takes seconds."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.pool, self.fc = torch.nn.Linear(3 * 16, 64), torch.nn.Linear(64, 1008)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        small = torch.nn.functional.adaptive_avg_pool2d(x.float() / 255, 4).flatten(1)
-        pool = self.pool(small).relu()
-        return pool, self.fc(pool)
 
 
 def test_inception_scores_are_written_beside_the_domain_ones(fashion_run: tuple[Path, Path],

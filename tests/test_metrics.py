@@ -44,12 +44,16 @@ def test_prdc_on_sets_whose_answer_is_known(case: str) -> None:
 
 
 def brute_prdc(real: np.ndarray, fake: np.ndarray, k_pr: int = 3, k_dc: int = 5) -> dict[str, float]:
-    """The four definitions written out on full distance matrices, independently of impl.metrics."""
+    """The five definitions written out on full distance matrices, independently of impl.metrics."""
     rr = np.linalg.norm(real[:, None] - real[None], axis=-1)
     ff = np.linalg.norm(fake[:, None] - fake[None], axis=-1)
     fr = np.linalg.norm(fake[:, None] - real[None], axis=-1)
     r_pr, r_dc, f_pr = np.sort(rr, 1)[:, k_pr], np.sort(rr, 1)[:, k_dc], np.sort(ff, 1)[:, k_pr]
-    return {"precision": float(np.mean([(fr[j] <= r_pr).any() for j in range(len(fake))])),
+    kept = r_pr <= np.median(r_pr)  # realism: the half of the real balls with the smallest radii
+    with np.errstate(divide="ignore"):
+        realism = [max(r_pr[i] / fr[j, i] for i in np.flatnonzero(kept)) for j in range(len(fake))]
+    return {"realism_p05": float(np.quantile(realism, 0.05)),
+            "precision": float(np.mean([(fr[j] <= r_pr).any() for j in range(len(fake))])),
             "recall": float(np.mean([(fr[:, i] <= f_pr).any() for i in range(len(real))])),
             "density": float((fr < r_dc[None]).sum() / (k_dc * len(fake))),
             "coverage": float(np.mean(fr.min(0) < r_dc))}
@@ -65,7 +69,9 @@ def test_chunked_prdc_equals_the_definitions(n_real: int, n_fake: int, dim: int,
     real, fake = (real * 64).round() / 64, (fake * 64).round() / 64  # exact in float32: no ties decided by rounding
     got = metrics.prdc(real, fake, chunk=chunk)
     want = brute_prdc(real.float().numpy().astype(np.float64), fake.float().numpy().astype(np.float64))
-    assert got == pytest.approx(want, abs=0.05)  # cdist's matrix-product distances may flip a boundary tie
+    # cdist's matrix-product distances may flip a boundary tie; a realism ratio is compared relative to its size
+    assert got.pop("realism_p05") == pytest.approx(want.pop("realism_p05"), rel=1e-3, abs=1e-6)
+    assert got == pytest.approx(want, abs=0.05)
 
 
 def test_prdc_boundaries_count_as_the_papers_define_them() -> None:

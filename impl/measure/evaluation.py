@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from impl.data.load import DataError, to_unit
-from impl.errors import RunError
+from impl.errors import NonFinite
 from impl.measure import metrics, reference
 from impl.measure.sampling import generate
 from impl.runs.checkpoint import load_generator
@@ -27,14 +27,9 @@ def run_images(run: Path, n: int, seed: int = 0, checkpoint: str | None = None) 
     images = torch.cat(list(generate(g, n, seed=seed)))
     bad = int((~torch.isfinite(images.flatten(1))).any(1).sum())
     if bad:
-        raise RunError(f"{run}: the generator made {bad} of {n} images with NaN or infinite pixels; the checkpoint "
+        raise NonFinite(f"{run}: the generator made {bad} of {n} images with NaN or infinite pixels; the checkpoint "
                        "is broken (evaluate an earlier one)")
     return images, state
-
-
-def is_fashion(run: Path) -> bool:
-    """Whether the run trained on FashionMNIST (native or adapted to 64x64 RGB): then domain metrics apply."""
-    return str(RunFolder(run).config().get("data", "")).startswith("FashionMNIST")
 
 
 def check_finite(result: dict) -> None:
@@ -53,7 +48,7 @@ def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, r
     start = time.monotonic()
     ref = ref or reference.Reference()
     say = reference.say_on_stderr if progress else None
-    fashion = is_fashion(run)
+    fashion = RunFolder(run).on_fashion()
     if inception_weights and not (real_folder or fashion):
         raise DataError("Inception FID needs real images: pass --real FOLDER (or evaluate a FashionMNIST run)")
     if fashion or inception_weights:
@@ -63,17 +58,18 @@ def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, r
             say(f"note: FID grows as the sample count shrinks; compare FIDs only at the same --n ({n:,} here)")
     inception = reference.inception_net(inception_weights, say) if inception_weights else None  # a bad file: now
     fake, state = run_images(run, n, checkpoint=checkpoint)
-    result: dict = {"diversity_ms_ssim": metrics.ms_ssim_diversity(fake), "sharpness": metrics.sharpness(fake)}
+    result: dict = metrics.image_scores(fake)
+    shape = tuple(fake.shape[1:])
     if fashion:
         result |= reference.domain_evaluation(fake, ref, fashion_folder, n_real, say)
+    real = ref.folder_real(real_folder, n_real, shape, progress) if real_folder and not fashion else None
     if inception is not None:
-        shape = tuple(fake.shape[1:])
-        real = reference.folder_real(real_folder, n_real, shape, progress) if real_folder else \
-            ref.fashion_real(fashion_folder, n_real, shape)
-        result |= reference.inception_evaluation(fake, inception, real, ref, say)
-        if not fashion:
-            result |= {"real_set": real.description, "real_samples": real.count,
-                       "real_sharpness": metrics.sharpness(to_unit(real.load()))}
+        result |= reference.inception_evaluation(fake, inception, real or ref.fashion_real(fashion_folder, n_real,
+                                                                                              shape), ref, say)
+    if real is not None:  # the real faces' own sharpness and diversity, and the anime-face detector's metrics
+        unit = to_unit(real.load())
+        result |= {"real_set": real.description, "real_samples": real.count, **metrics.image_scores(unit, "real_")}
+        result |= ref.face_scores(fake, real, say)
     check_finite(result)
     result = {"experiment": state["experiment"], "step": state["step"], "checkpoint": checkpoint or "last.pt",
               "samples": n, "evaluated": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -26,7 +26,7 @@ from torch import nn
 from impl.data.load import DataError
 from impl.measure import classifier
 
-FEATURE_VERSION = "v2"  # bump when a network's preprocessing changes: old cache entries stop matching
+FEATURE_VERSION = "v3"  # bump when the cached real side changes: old cache entries stop matching
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
                  "weights-inception-2015-12-05-6726825d.pth")

@@ -118,7 +118,10 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k_pr: int = K_PR, k_dc: int = K
     recall: share of real points within the k_pr-NN radius of some fake point. density: the number of real k_dc-NN
     balls (open: distance < radius, as Naeem et al.'s code) holding each fake point, summed, over k_dc * n_fake
     (1 for identical sets, about 1 for two samples of one distribution, above 1 when fakes crowd dense real
-    regions); coverage: share of real points whose k_dc-NN ball holds at least one fake point. `real_radii`, when
+    regions); coverage: share of real points whose k_dc-NN ball holds at least one fake point. realism_p05: the 5th
+    percentile over fake points of the realism score (Kynkaanniemi et al.: the largest ratio of a real point's
+    k_pr-NN radius to its distance from the fake point, over the half of the real points with the smallest radii;
+    1 or more is inside the real manifold): how good the worst images are. `real_radii`, when
     given, are knn_radii(real, (k_pr, k_dc)) computed before. Both papers compare sets of equal size."""
     real, fake = real.float(), fake.float()
     check_count("precision/recall/density/coverage", min(len(real), len(fake)), max(k_pr, k_dc) + 1)
@@ -127,14 +130,18 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k_pr: int = K_PR, k_dc: int = K
     inside, crowd = 0, 0.0
     recalled = torch.zeros(len(real), dtype=torch.bool)
     nearest_fake = torch.full((len(real),), math.inf)
+    kept = r_pr <= r_pr.median()  # the realism score drops the half of the real balls with the largest radii
+    realism = []
     for part, radius in zip(fake.split(chunk), f_pr.split(chunk)):
         d = torch.cdist(part, real)  # (fake chunk, real)
+        realism.append((r_pr[kept] / d[:, kept].clamp_min(1e-12)).max(1).values)
         inside += int((d <= r_pr).any(1).sum())
         crowd += float((d < r_dc).sum(1).double().sum())
         recalled |= (d <= radius[:, None]).any(0)
         nearest_fake = torch.minimum(nearest_fake, d.min(0).values)
     return {"precision": inside / len(fake), "recall": float(recalled.double().mean()),
-            "density": crowd / (k_dc * len(fake)), "coverage": float((nearest_fake < r_dc).double().mean())}
+            "density": crowd / (k_dc * len(fake)), "coverage": float((nearest_fake < r_dc).double().mean()),
+            "realism_p05": float(torch.quantile(torch.cat(realism).double(), 0.05))}
 
 
 def halves(n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,14 +170,21 @@ def class_scores(logits: torch.Tensor, min_share: float = 0.01) -> dict:
                                                                                   .mean())}
 
 
+DUPLICATE = 0.9  # MS-SSIM above which two images are near-copies of each other
+
+
 @torch.no_grad()
-def ms_ssim_diversity(images: torch.Tensor, pairs: int = 500, seed: int = 0) -> float:
-    """Mean MS-SSIM over random pairs of distinct images: near 1 for a collapsed set, lower for a diverse one."""
+def ms_ssim_pairs(images: torch.Tensor, pairs: int = 500, seed: int = 0, chunk: int = 100) -> torch.Tensor:
+    """MS-SSIM of random pairs of distinct images (seeded), one value per pair: `pairs` of them but at most two per
+    image (a smoke run's 40 images get 80: MS-SSIM costs about 10 ms a pair on a CPU). `chunk` pairs at a time, each
+    pair's value its own, so the same numbers as all at once: 500 pairs of 64x64 RGB images at once held 1.7 GB of
+    temporaries, 100 at a time 0.4 GB."""
     from torchmetrics.functional.image import multiscale_structural_similarity_index_measure as ms_ssim
 
     n = len(images)
     if n < 2:
         raise DataError("MS-SSIM diversity: needs at least 2 images; evaluate more images")
+    pairs = min(pairs, 2 * n)
     g = torch.Generator().manual_seed(seed)
     a = torch.randint(0, n, (pairs,), generator=g)
     b = (a + torch.randint(1, n, (pairs,), generator=g)) % n  # never the same image
@@ -178,9 +192,35 @@ def ms_ssim_diversity(images: torch.Tensor, pairs: int = 500, seed: int = 0) -> 
     scales = max(1, min(5, int(math.log2(side / 4))))  # three scales for 28x28, four for 64x64
     betas = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)[:scales]
     kernel_size = 3 if side < 48 else 7
-    x, y = images[a].float(), images[b].float()
-    values = ms_ssim(x, y, data_range=2.0, kernel_size=kernel_size, betas=betas, reduction="none", normalize="relu")
-    return float(values.mean())
+    return torch.cat([ms_ssim(images[a[i:i + chunk]].float(), images[b[i:i + chunk]].float(), data_range=2.0,
+                              kernel_size=kernel_size, betas=betas, reduction="none", normalize="relu")
+                      for i in range(0, pairs, chunk)])
+
+
+def ms_ssim_diversity(images: torch.Tensor, pairs: int = 500, seed: int = 0) -> float:
+    """Mean MS-SSIM over random pairs of distinct images: near 1 for a collapsed set, lower for a diverse one."""
+    return float(ms_ssim_pairs(images, pairs, seed).mean())
+
+
+def duplicate_share(images: torch.Tensor, pairs: int = 500, seed: int = 0) -> float:
+    """The share of random pairs that are near-copies (MS-SSIM above DUPLICATE): about 1/k for a generator that
+    repeats k images, about 0 for a diverse set. Mode collapse shows here before the mean moves much."""
+    return float((ms_ssim_pairs(images, pairs, seed) > DUPLICATE).double().mean())
+
+
+def structure_ms_ssim(images: torch.Tensor, pairs: int = 500, seed: int = 0) -> float:
+    """MS-SSIM diversity of the grey images: how alike their structure (shapes) is, colours left out."""
+    return ms_ssim_diversity(images.float().mean(1, keepdim=True), pairs, seed)
+
+
+def image_scores(images: torch.Tensor, prefix: str = "") -> dict[str, float]:
+    """The scores read from the images alone: sharpness, MS-SSIM diversity and the near-copy share (one set of pairs
+    for both), and the grey images' structure MS-SSIM; keys prefixed (`real_` for the real set)."""
+    pairs = ms_ssim_pairs(images)
+    scores = {"sharpness": sharpness(images), "diversity_ms_ssim": float(pairs.mean()),
+              "duplicate_share": float((pairs > DUPLICATE).double().mean()),
+              "structure_ms_ssim": structure_ms_ssim(images)}
+    return {prefix + k: v for k, v in scores.items()}
 
 
 LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)

@@ -10,7 +10,6 @@ import torch
 
 from impl.data.load import DataError
 from impl.measure.classifier import load_classifier
-from impl.measure.evaluation import is_fashion
 from impl.runs import grids
 from impl.runs.checkpoint import load_generator
 from impl.runs.folder import RunFolder
@@ -22,6 +21,18 @@ def mean_pairwise_distance(images: torch.Tensor) -> float:
     d = (flat[:, None] - flat[None]).abs().mean(-1)
     n = len(images)
     return float(d.sum() / (n * (n - 1)))
+
+
+def direction_spread(changes: list[torch.Tensor]) -> float:
+    """How differently the positions change the images: the mean pixel distance between two positions' change
+    images (changed minus unchanged, over the same latent vectors), over the changes' mean size. 0 when every
+    position changes the images alike; about 1.4 for independent changes of equal size; larger when they point
+    opposite ways."""
+    sizes = [float(c.abs().mean()) for c in changes]
+    if len(changes) < 2 or not sum(sizes):
+        return 0.0
+    pairs = [float((a - b).abs().mean()) for i, a in enumerate(changes) for b in changes[i + 1:]]
+    return (sum(pairs) / len(pairs)) / (sum(sizes) / len(sizes))
 
 
 @torch.no_grad()
@@ -36,11 +47,11 @@ def probe(path: Path, positions: list[int], values: list[float], n: int = 8, see
         raise DataError(f"--positions {bad}: the latent vector has positions 0 to {dim - 1}")
     z = torch.randn(n, dim, generator=torch.Generator().manual_seed(seed))
     base = g(z.view(n, *net.input))
-    classifier = load_classifier()[0] if is_fashion(run.path) else None
+    classifier = load_classifier()[0] if run.on_fashion() else None
     base_labels = classifier(base).argmax(1) if classifier is not None else None
     columns = [f"vector {i + 1}" for i in range(n)]
     grids.labelled_grid(base, ["base"], columns, run.root, RunFolder.latent_grid(None))
-    rows = []
+    rows, spreads = [], {}
     for value in values:
         grid = []
         for pos in positions:
@@ -53,9 +64,10 @@ def probe(path: Path, positions: list[int], values: list[float], n: int = 8, see
             if classifier is not None:
                 row["class_flips"] = int((classifier(images).argmax(1) != base_labels).sum())
             rows.append(row)
+        spreads[f"{value:g}"] = direction_spread([images - base for images in grid])
         grids.labelled_grid(torch.cat(grid), [f"z[{p}] = {value:g}" for p in positions], columns, run.root,
                             RunFolder.latent_grid(value))
     result = {"experiment": state["experiment"], "step": state["step"], "positions": positions, "values": values,
-              "base_row_spread": mean_pairwise_distance(base), "rows": rows}
+              "base_row_spread": mean_pairwise_distance(base), "direction_spread": spreads, "rows": rows}
     run.write_json(RunFolder.LATENT, result)
     return result
