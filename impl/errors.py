@@ -49,6 +49,14 @@ class RunFailed(RuntimeError):
     exit_code = 3
 
 
+class Diverged(RunFailed):
+    """Training stopped on a non-finite loss (exit 3): for a scorecard an outcome of the run, not an accident."""
+
+
+class NonFinite(RunError):
+    """A run's generator holds or makes NaN or infinite values (exit 2 for a command; a scorecard's outcome)."""
+
+
 class Interrupted(RuntimeError):
     """A signal stopped the work after saving it (exit 128 + the signal number). `what` says what was stopped and
     kept; `resume` is the command that continues it (data: a study that trained the run replaces it with its own)."""

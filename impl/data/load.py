@@ -211,12 +211,13 @@ def to_unit(batch: torch.Tensor) -> torch.Tensor:
 
 
 def for_experiment(dataset: str, data: str | None, shape: tuple[int, ...], how: str, progress: bool = True,
-                   device: str = "cpu") -> Dataset:
+                   device: str = "cpu", limit: int | None = None) -> Dataset:
     """The images an experiment trains on, in its discriminator's input shape, on `device`.
 
     `data` is None (the experiment's own data set from its default places), 'fashion-mnist', 'synthetic',
     a folder of FashionMNIST IDX files, or a folder of images. Adapting (FashionMNIST-64) happens on `device`:
-    a GPU resizes 60,000 images in well under a second, where the CPU takes half a minute.
+    a GPU resizes 60,000 images in well under a second, where the CPU takes half a minute. `limit` keeps the first
+    that many images (a smoke run's tiny data set), before any adaptation.
     """
     if data == "synthetic":
         found = synthetic(1024, shape)
@@ -241,6 +242,9 @@ def for_experiment(dataset: str, data: str | None, shape: tuple[int, ...], how: 
             found = fashion_mnist(path)
         else:
             found = image_folder(path, shape[1], shape[0], progress=progress)
+    if limit is not None and limit < len(found.images):
+        found.images = found.images[:limit]
+        found.description += f", the first {limit:,} kept"
     native = tuple(found.images.shape[1:])
     found.images = adapt(found.images.to(device), shape)
     if native != tuple(shape):

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 import spec
-from impl.errors import RunError
+from impl.errors import NonFinite, RunError
 from impl.networks.build import SpecNet, build_spec
 from impl.runs.folder import RunFolder
 
@@ -141,7 +141,7 @@ def load_generator(run: RunFolder | Path, checkpoint: str | None = None) -> tupl
                        f"({str(exc).splitlines()[0][:120]}); the run is damaged") from None
     bad = [k for k, v in g.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise RunError(f"{run}: the checkpoint's generator holds NaN or infinite values ({bad[0]}); the run diverged "
+        raise NonFinite(f"{run}: the checkpoint's generator holds NaN or infinite values ({bad[0]}); the run diverged "
                        "or the file is damaged: use an earlier checkpoint (--checkpoint prev.pt)")
     return g.eval(), state
 

@@ -68,7 +68,9 @@ class RunFolder:
     LOSS_PLOT = "loss.png"
     TENSORBOARD = "tensorboard"
     LOCK = ".lock"
-    OWN = (CONFIG, LOG, EPOCH_LOG, EVALUATION, LATENT_DIR, SAMPLES, CHECKPOINTS, LOSS_PLOT, TENSORBOARD, LOCK)
+    OUTCOME = "outcome.json"  # written when a scorecard's run ended without a result: it diverged
+    OWN = (CONFIG, LOG, EPOCH_LOG, EVALUATION, LATENT_DIR, SAMPLES, CHECKPOINTS, LOSS_PLOT, TENSORBOARD, LOCK,
+           OUTCOME)
 
     def __init__(self, path: Path | str, trusted: bool = True) -> None:
         self.path, self.trusted = Path(path), trusted
@@ -184,8 +186,25 @@ class RunFolder:
     def grids(self, pattern: str = "*.png") -> list[Path]:
         return sorted((self.path / self.SAMPLES).glob(pattern))
 
+    def on_fashion(self) -> bool:
+        """Whether the run trained on FashionMNIST (native or the 64x64 stand-in): its config.json's data."""
+        try:
+            return str(self.config().get("data", "")).startswith("FashionMNIST")
+        except RunError:
+            return False
+
+    def outcome(self) -> dict[str, Any]:
+        """How a scorecard's run ended when it ended without a result ({} when it has a result or is running)."""
+        return self.optional(self.OUTCOME)[0] or {}
+
+    def write_outcome(self, outcome: str, reason: str) -> None:
+        """Record that the run ended without a result (a scorecard reads it as an outcome, e.g. 'diverged')."""
+        self.write_json(self.OUTCOME, {"outcome": outcome, "reason": reason})
+
     def finished(self) -> bool:
-        """Trained to its last step: its log ends at the total its config.json plans."""
+        """Trained to its last step (its log ends at the total its config.json plans), or ended as an outcome."""
+        if self.outcome():
+            return True
         try:
             total = self.config()["total_steps"]
         except RunError:

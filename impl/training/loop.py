@@ -15,7 +15,7 @@ from types import FrameType
 
 import torch
 
-from impl.errors import RunError, RunFailed
+from impl.errors import Diverged, RunError, RunFailed
 from impl.progress import Progress
 from impl.runs import grids
 from impl.runs.checkpoint import load_checkpoint, save_checkpoint, snapshot
@@ -40,14 +40,14 @@ class StopFlag:
         self.signum = signum
 
 
-def divergence_error(run: RunFolder | None, bad: int, values: dict[str, float]) -> RunFailed:
+def divergence_error(run: RunFolder | None, bad: int, values: dict[str, float]) -> Diverged:
     """The error for a non-finite loss at step `bad`, naming the last good checkpoint."""
     saved = None
     if run is not None and run.last_checkpoint.exists():
         saved = load_checkpoint(run)[0]["step"]
     kept = f"last good checkpoint at step {saved}" if saved is not None else "no checkpoint yet"
     where = f" in {run.file(RunFolder.CHECKPOINTS)}" if run is not None else ""
-    return RunFailed(f"non-finite loss at step {bad + 1} (averages now {values}); stopped; {kept}{where}; "
+    return Diverged(f"non-finite loss at step {bad + 1} (averages now {values}); stopped; {kept}{where}; "
                      "try a lower learning rate (--set optimizer.lr=...)")
 
 

@@ -42,6 +42,7 @@ class RunRequest:
     log_every: int | None = None  # default 50
     sample_every: int | None = None
     keep_every: int | None = None  # keep a checkpoint every this many epochs (checkpoints/epoch_NNN.pt)
+    data_limit: int | None = None  # train on the first this many images only (a smoke run)
     tensorboard: bool = False
     precision: str | None = None
     channels_last: bool = False

@@ -136,7 +136,8 @@ def run_experiment(req: RunRequest) -> RunResult:
     run: RunFolder | None = None
     with ExitStack() as stack, training_switches(autotune=settings.fast and device.startswith("cuda")):
         data = for_experiment(exp.dataset.value, data_arg, reg.networks[exp.discriminator.value].input,
-                              reg.datasets[exp.dataset.value].how, progress=not req.quiet and rank == 0, device=device)
+                              reg.datasets[exp.dataset.value].how, progress=not req.quiet and rank == 0, device=device,
+                              limit=req.data_limit)
         if data.skipped and rank == 0:
             left = sum(data.skipped.values())
             say(f"note: left out {left} file{'' if left == 1 else 's'} of {data_arg}: "
