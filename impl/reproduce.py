@@ -20,11 +20,12 @@ from pathlib import Path
 
 from impl import cli
 from impl.arms.engine import ArmsFolder, eta, resume_command, signals_name, train_or_resume
-from impl.errors import boundary, say
+from impl.errors import Diverged, NonFinite, boundary, say
 from impl.runs.folder import RunFolder
 from impl.verdicts import scorecard
 from impl.verdicts.measuring import evaluate_run, needs_latent
 from impl.verdicts.plan import QUICK_BATCH, QUICK_N, QUICK_STEPS, chosen_claims, plan, settings_of
+from impl.verdicts.readings import DIVERGED
 
 
 def parser() -> cli.Parser:
@@ -67,11 +68,16 @@ def main(argv: list[str] | None = None) -> int:
         for i, (arm, item) in enumerate(items):
             if not args.quiet:
                 say(f"[{i + 1}/{len(items)}] {item.label}; {eta(i, len(items), clock())}")
-            train_or_resume(item, hint)
-            evaluate_run(item.folder, score, latent_probe=needs_latent(arm, claims))
+            try:
+                train_or_resume(item, hint)
+                evaluate_run(item.folder, score, latent_probe=needs_latent(arm, claims))
+            except (Diverged, NonFinite) as exc:  # an outcome the claims read, never a reason to stop
+                RunFolder(item.folder).write_outcome(DIVERGED, str(exc).split(";")[0])
+                say(f"{item.label}: diverged ({str(exc).split(';')[0]}); recorded as an outcome of the run")
+                continue
             if score.quick:  # a smoke run keeps its numbers, not its weights (109 MB per course-DCGAN run)
                 RunFolder(item.folder).drop_checkpoints()
-        verdicts = scorecard.decide_all(claims, items)
+        verdicts = scorecard.decide_all(claims, items, smoke=score.quick)
         scorecard.write(folder, claims, verdicts, items, score.saved() | {
             "wall_s": clock(), "this_call_s": round(time.time() - t0, 1),
             "faces": score.faces or "FashionMNIST-64 stand-in"})

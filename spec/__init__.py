@@ -140,7 +140,7 @@ def _cross_check(reg: Registry) -> None:
     for err in reg.errata:
         if err.subject not in names:
             raise SpecError(f"errata {err.id}:subject: unknown name {err.subject!r}{closest(err.subject, names)}")
-    check_claims(reg.claims, reg.experiments, reg.datasets)
+    check_claims(reg.claims, reg.experiments, reg.datasets, reg.errata)
 
 
 def _read_claims(files: list[Path]) -> dict[str, ClaimSpec]:

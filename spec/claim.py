@@ -1,88 +1,25 @@
 """The reports' claims about their results, as data: spec/claims/rNNN.toml, one `[[claim]]` table per statement.
 
-Each claim quotes its report verbatim, names the arms it compares (experiments with optional recipe overrides),
-the measurement that decides it and the rule (impl/verdict.py applies it), or says why nothing can measure it.
-Reading is strict like the rest of spec/: unknown keys, wrong types and unknown names are one-line SpecErrors.
-docs/claims.md describes the format, every measurement and every rule. The module is singular like experiment.py
-and network.py; `spec.claims()` is the function that lists the claims.
+Each claim quotes its report verbatim (and, in `also`, further sentences saying the same), names the arms it
+compares (experiments with optional recipe overrides), the measurement and the rule that decide it
+(spec/rule.py; impl/verdicts applies them), the errata whose reading it follows, or says why nothing can measure
+it. A claim about the anime faces' own features (`face_specific`) is measured on the faces only, never on the
+FashionMNIST stand-in. Reading is strict like the rest of spec/: unknown keys, wrong types and unknown names are
+one-line SpecErrors. `spec.claims()` lists them; docs/claims.md holds the table and the sentences that are not
+claims, with the reason.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spec.arm import ArmSpec, check_arm, check_override, finite_positive
+from spec.arm import ArmSpec, check_arm, check_override
 from spec.fields import SpecError, Table, closest
-from spec.metrics import METRICS
-from spec.metrics import better as metric_better
+from spec.rule import MeasureSpec, RuleSpec, read_measure, read_rule
 
-LOSS_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "wasserstein")
-REDUCTIONS = {  # kind -> reduction -> (required fields, optional fields with defaults)
-    "final": {"": ((), {})},
-    "epoch_series": {"last": ((), {}), "at_epoch": (("epoch",), {}), "max_rise": ((), {}),
-                     "max_rel_rise": ((), {}), "late_change": ((), {"fraction": 0.8})},
-    "loss_curve": {"early_peak": ((), {"fraction": 0.1}), "early_peak_ratio": ((), {"fraction": 0.1}),
-                   "volatility": ((), {"fraction": 0.1}), "volatility_ratio": (("over",), {"fraction": 0.1}),
-                   "settling": ((), {})},
-    "latent": {"pixel_change": (("value",), {}), "position_spread": (("value",), {}),
-               "row_spread_ratio": (("value",), {}), "class_flips": (("value",), {})},
-}
-RULES = ("compare", "not_better", "similar", "threshold")
-EXPECT = {"compare": ("higher", "lower", "better", "worse"), "threshold": ("above", "below")}
-
-
-@dataclass(frozen=True)
-class MeasureSpec:
-    kind: str  # final | epoch_series | loss_curve | latent
-    key: str = ""  # metric key (final, epoch_series) or logged series (loss_curve); "" for latent
-    reduce: str = ""
-    epoch: int | None = None  # at_epoch
-    fraction: float | None = None  # late_change: from this share of the run; loss_curve: the early share
-    over: str = ""  # volatility_ratio: the series in the denominator
-    value: float | None = None  # latent: the value the positions were set to
-
-    @property
-    def direction(self) -> str:
-        """'lower' or 'higher' is better, or '' where better is not implied."""
-        better = metric_better(self.key)
-        if self.kind == "final" or self.reduce in ("last", "at_epoch"):
-            return better
-        if self.reduce in ("max_rise", "max_rel_rise") and better == "lower":
-            return "lower"  # smaller worsening between epochs: steadier
-        return ""
-
-    def describe(self) -> str:
-        parts = {"epoch": self.epoch, "fraction": self.fraction, "over": self.over or None, "value": self.value}
-        args = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in parts.items()
-                         if v is not None)
-        name = ".".join(p for p in (self.kind, self.key, self.reduce) if p)
-        return f"{name}({args})" if args else name
-
-
-@dataclass(frozen=True)
-class RuleSpec:
-    kind: str  # compare | not_better | similar | threshold | not_measurable
-    a: str = ""  # compare, not_better, similar: arm a is claimed higher/better/... than arm b
-    b: str = ""
-    arm: str = ""  # threshold
-    expect: str = ""  # compare: higher|lower|better|worse; threshold: above|below
-    bound: float | None = None  # threshold
-    margin: float | None = None  # not_better, similar: a share of |mean of arm b|
-    note: str = ""  # why that bound or margin
-
-    def describe(self) -> str:
-        if self.kind == "compare":
-            return f"{self.a} {self.expect} than {self.b}"
-        if self.kind == "threshold":
-            return f"{self.arm} {self.expect} {self.bound:g}"
-        if self.kind == "not_better":
-            return f"{self.a} not better than {self.b} by {self.margin:.0%}"
-        if self.kind == "similar":
-            return f"{self.a} within {self.margin:.0%} of {self.b}"
-        return "not measurable"
+__all__ = ["ArmSpec", "ClaimSpec", "MeasureSpec", "RuleSpec", "check_claims", "read_claims"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +37,10 @@ class ClaimSpec:
     rule: RuleSpec
     proxy: str = ""  # what stands in for the claim's own words, when the measure is a proxy
     reason: str = ""  # why the claim is not measurable
+    also: tuple[str, ...] = ()  # more verbatim sentences of the report that say the same
+    errata: tuple[str, ...] = ()  # errata whose reading of the sentence the claim follows
+    face_specific: bool = False  # about the anime faces' own features: never decided on a stand-in
+    inferred: str = ""  # the inferred settings the verdict depends on (the report does not state them)
 
     @property
     def measurable(self) -> bool:
@@ -122,91 +63,30 @@ def _read_arm(table: Table) -> ArmSpec:
     return ArmSpec(experiment=experiment, overrides=overrides)
 
 
-def _read_measure(table: Table) -> MeasureSpec:
-    kind = table.req("kind", str)
-    if kind not in REDUCTIONS:
-        raise SpecError(f"{table.at('kind')}: unknown measurement kind {kind!r}{closest(kind, list(REDUCTIONS))}; "
-                        f"known: {', '.join(REDUCTIONS)}")
-    reductions = REDUCTIONS[kind]
-    if kind == "final" and table.has("reduce"):
-        raise SpecError(f"{table.at('reduce')}: a final measurement reads metrics.json as it is; remove reduce "
-                        "(epoch_series has reductions over epochs)")
-    reduce = table.req("reduce", str) if kind != "final" else ""
-    if reduce not in reductions:
-        raise SpecError(f"{table.at('reduce')}: {kind} has no reduction {reduce!r}{closest(reduce, list(reductions))}"
-                        f"; known: {', '.join(reductions)}")
-    key = ""
-    if kind != "latent":
-        key = table.req("key", str)
-        keys = list(METRICS) if kind in ("final", "epoch_series") else list(LOSS_KEYS)
-        if key not in keys:
-            raise SpecError(f"{table.at('key')}: {kind} has no key {key!r}{closest(key, keys)}; "
-                            f"known: {', '.join(keys)}")
-    required, optional = reductions[reduce]
-    for name in ("epoch", "fraction", "over", "value"):
-        if table.has(name) and name not in required and name not in optional:
-            raise SpecError(f"{table.at(name)}: not used by {kind} {reduce or 'values'}; remove it")
-        if name in required and not table.has(name):
-            raise SpecError(f"{table.at(name)}: missing; {kind} {reduce} needs `{name} = ...`")
-    fields: dict[str, Any] = {"epoch": table.opt("epoch", int), "over": table.opt("over", str, ""),
-                              "fraction": table.opt("fraction", float, optional.get("fraction")),
-                              "value": table.opt("value", float)}
-    table.close()
-    if fields["epoch"] is not None and fields["epoch"] <= 0:
-        raise SpecError(f"{table.at('epoch')}: must be a positive epoch number, got {fields['epoch']}")
-    if fields["fraction"] is not None and not 0 < fields["fraction"] < 1:
-        raise SpecError(f"{table.at('fraction')}: must be between 0 and 1, got {fields['fraction']!r}")
-    if fields["value"] is not None and not math.isfinite(fields["value"]):
-        raise SpecError(f"{table.at('value')}: must be a finite number, got {fields['value']!r}")
-    if "over" in required and (fields["over"] not in LOSS_KEYS or fields["over"] == key):
-        raise SpecError(f"{table.at('over')}: must be another logged series than {key!r}, one of "
-                        f"{', '.join(LOSS_KEYS)}; got {fields['over']!r}")
-    return MeasureSpec(kind=kind, key=key, reduce=reduce, **fields)
+def _strings(table: Table, key: str) -> tuple[str, ...]:
+    values = table.opt(key, list, [])
+    for i, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip():
+            raise SpecError(f"{table.at(key)}[{i}]: expected a non-empty string, got {value!r}")
+    return tuple(values)
 
 
-def _arm_name(table: Table, field: str, arms: dict[str, ArmSpec]) -> str:
-    name = table.req(field, str)
-    if name not in arms:
-        raise SpecError(f"{table.at(field)}: no arm {name!r}{closest(name, list(arms))}; the claim's arms: "
-                        f"{', '.join(arms) or 'none'}")
-    return name
-
-
-def _read_rule(table: Table, arms: dict[str, ArmSpec], measure: MeasureSpec) -> RuleSpec:
-    kind = table.req("kind", str)
-    if kind not in RULES:
-        raise SpecError(f"{table.at('kind')}: unknown rule {kind!r}{closest(kind, RULES)}; known: {', '.join(RULES)}"
-                        " (a claim nothing can measure says `measurable = false` and `reason`)")
-    fields: dict[str, Any] = {"kind": kind}
-    if kind == "threshold":
-        fields["arm"] = _arm_name(table, "arm", arms)
-        bound = table.req("bound", float)
-        if not math.isfinite(bound):
-            raise SpecError(f"{table.at('bound')}: must be a finite number, got {bound!r}")
-        fields["bound"] = bound
-    else:
-        fields["a"], fields["b"] = _arm_name(table, "a", arms), _arm_name(table, "b", arms)
-        if fields["a"] == fields["b"]:
-            raise SpecError(f"{table.at('b')}: compares arm {fields['a']!r} with itself; name two arms")
-    if kind in EXPECT:
-        expect = table.req("expect", str)
-        if expect not in EXPECT[kind]:
-            raise SpecError(f"{table.at('expect')}: {kind} expects one of {', '.join(EXPECT[kind])}, got {expect!r}")
-        fields["expect"] = expect
-    if kind in ("not_better", "similar"):
-        fields["margin"] = finite_positive(table.req("margin", float), table.at("margin"))
-    fields["note"] = table.opt("note", str, "")
-    if kind != "compare" and not fields["note"].strip():
-        raise SpecError(f"{table.at('note')}: a {kind} rule needs a note saying why that bound or margin")
-    table.close()
-    if (fields.get("expect") in ("better", "worse") or kind == "not_better") and not measure.direction:
-        raise SpecError(f"{table.at('kind')}: {measure.describe()} has no better direction; "
-                        "use expect = \"higher\" or \"lower\"")
-    unused = set(arms) - {fields.get("a"), fields.get("b"), fields.get("arm")}
-    if unused:
-        raise SpecError(f"{table.where.rsplit('.', 1)[0]}.arms.{sorted(unused)[0]}: not used by the rule; "
-                        "remove the arm or compare it")
-    return RuleSpec(**fields)
+def _read_arms(table: Table) -> dict[str, ArmSpec]:
+    arms_table = table.sub("arms", required=False)
+    arms: dict[str, ArmSpec] = {}
+    if arms_table is None:
+        return arms
+    for name in list(arms_table.data):
+        if not name or set(name) - set("abcdefghijklmnopqrstuvwxyz0123456789_-"):
+            raise SpecError(f"{arms_table.at(name)}: arm name {name!r} must use lowercase letters, digits, "
+                            "'-' and '_'")
+        arms[name] = _read_arm(Table(arms_table.req(name, dict), arms_table.at(name)))
+    keys = [arm.key() for arm in arms.values()]
+    if len(set(keys)) < len(keys):
+        same = next(k for k in keys if keys.count(k) > 1)
+        raise SpecError(f"{table.at('arms')}: two arms are the same training ({same}); a claim compares different "
+                        "trainings, so name one arm or change its overrides")
+    return arms
 
 
 def _read_claim(table: Table, report: str, file: Path) -> ClaimSpec:
@@ -218,14 +98,11 @@ def _read_claim(table: Table, report: str, file: Path) -> ClaimSpec:
     for k, v in text.items():
         if not v.strip():
             raise SpecError(f"{table.at(k)}: must not be empty")
-    arms_table = table.sub("arms", required=False)
-    arms = {}
-    if arms_table is not None:
-        for name in list(arms_table.data):
-            if not name or set(name) - set("abcdefghijklmnopqrstuvwxyz0123456789_-"):
-                raise SpecError(f"{arms_table.at(name)}: arm name {name!r} must use lowercase letters, digits, "
-                                "'-' and '_'")
-            arms[name] = _read_arm(Table(arms_table.req(name, dict), arms_table.at(name)))
+    arms = _read_arms(table)
+    extra = {"also": _strings(table, "also"), "errata": _strings(table, "errata"),
+             "face_specific": table.opt("face_specific", bool, False), "inferred": table.opt("inferred", str, "")}
+    if extra["face_specific"] and text["data"] != "anime-faces":
+        raise SpecError(f"{table.at('face_specific')}: only a claim about the anime faces can be face-specific")
     measurable = table.opt("measurable", bool, True)
     reason, proxy, reading = table.opt("reason", str, ""), table.opt("proxy", str, ""), table.opt("reading", str, "")
     if measurable:
@@ -233,8 +110,8 @@ def _read_claim(table: Table, report: str, file: Path) -> ClaimSpec:
             raise SpecError(f"{table.at('reason')}: only a claim with `measurable = false` gives a reason")
         if not arms:
             raise SpecError(f"{table.at('arms')}: a measurable claim needs its arms")
-        measure = _read_measure(table.sub("measure"))
-        rule = _read_rule(table.sub("rule"), arms, measure)
+        measure = read_measure(table.sub("measure"))
+        rule = read_rule(table.sub("rule"), arms, measure)
     else:
         for key in ("measure", "rule"):
             if table.has(key):
@@ -244,7 +121,7 @@ def _read_claim(table: Table, report: str, file: Path) -> ClaimSpec:
         measure, rule = None, RuleSpec(kind="not_measurable")
     table.close()
     return ClaimSpec(id=cid, file=file, report=report, reading=reading, arms=arms, measure=measure, rule=rule,
-                     proxy=proxy, reason=reason, **text)
+                     proxy=proxy, reason=reason, **text, **extra)
 
 
 def read_claims(data: dict[str, Any], file: Path) -> list[ClaimSpec]:
@@ -261,13 +138,19 @@ def read_claims(data: dict[str, Any], file: Path) -> list[ClaimSpec]:
     return claims
 
 
-def check_claims(claims: dict[str, ClaimSpec], experiments: dict, datasets: dict) -> None:
-    """Cross-checks against the registry: arms name experiments, overrides fit them, data sets exist and match."""
+def check_claims(claims: dict[str, ClaimSpec], experiments: dict, datasets: dict, errata: tuple = ()) -> None:
+    """Cross-checks against the registry: arms name experiments, overrides fit them, data sets exist and match,
+    cited errata exist and concern the claim's report."""
+    known = {e.id: e for e in errata}
     for c in claims.values():
         where = f"{c.file}:claim {c.id}"
         if c.data not in datasets:
             raise SpecError(f"{where}.data: unknown data set {c.data!r}{closest(c.data, list(datasets))}; "
                             f"known: {', '.join(datasets)}")
+        for eid in c.errata:
+            if eid not in known or known[eid].report != c.report:
+                raise SpecError(f"{where}.errata: {eid!r} is no erratum of report {c.report}"
+                                f"{closest(eid, [e for e in known if known[e].report == c.report])}")
         for name, arm in c.arms.items():
             at = f"{where}.arms.{name}"
             exp = experiments.get(arm.experiment)

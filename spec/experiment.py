@@ -11,7 +11,7 @@ from spec.recipe import FAMILY_VALUES, LOSSES, OPTIMIZERS, check_optimizer_value
 
 CHECKS = ("printout", "output_shape", "steps_per_epoch", "bce_saturation", "forward_op", "head_activation",
           "baseline_named", "unstated", "latent_rows", "printout_mixes", "comment_marks", "losses_added",
-          "mitigation_reverts", "table_layout", "code", "layer_claims")
+          "mitigation_reverts", "table_layout", "code", "layer_claims", "text_contradicts")
 
 
 def _read_optimizer(top: Table) -> dict[str, Fact]:

@@ -33,7 +33,7 @@ data = "fashion-mnist"
 arms.mlp = {experiment = "r004-mlp"}
 arms.fast = {experiment = "r004-mlp", overrides = {epochs = 1, optimizer.lr = 2e-4}}
 measure = {kind = "final", key = "domain_fid"}
-rule = {kind = "compare", a = "mlp", b = "fast", expect = "better"}
+rule = {kind = "compare", a = "mlp", b = "fast", expect = "better", min_effect = 0.1, scale = "of_b", note = "why"}
 
 [[claim]]
 id = "c004-b"
@@ -42,8 +42,8 @@ quote = "q"
 paraphrase = "p"
 data = "fashion-mnist"
 arms = {mlp = {experiment = "r004-mlp"}}
-measure = {kind = "latent", reduce = "pixel_change", value = 1.0}
-rule = {kind = "threshold", arm = "mlp", expect = "below", bound = 0.05, note = "why"}
+measure = {kind = "latent", reduce = "pixel_change_max", value = 1.0}
+rule = {kind = "threshold", arm = "mlp", expect = "below", bound = 0.05, reference = "base", note = "why"}
 
 [[claim]]
 id = "c004-c"
@@ -119,9 +119,9 @@ CASES = [  # (old text, new text, expected message pattern)
     ('key = "domain_fid"', 'key = "domain_fd"', r"measure\.key: final has no key 'domain_fd' \(did you mean"),
     ('key = "domain_fid"', 'key = "domain_fid", reduce = "last"',
      r"measure\.reduce: a final measurement reads metrics.json as it is; remove reduce"),
-    ('reduce = "pixel_change"', 'reduce = "pixel"', r"measure\.reduce: latent has no reduction 'pixel'"),
-    (", value = 1.0}", "}", r"measure\.value: missing; latent pixel_change needs `value = \.\.\.`"),
-    ("value = 1.0}", "value = 1.0, epoch = 3}", r"measure\.epoch: not used by latent pixel_change; remove it"),
+    ('reduce = "pixel_change_max"', 'reduce = "pixel"', r"measure\.reduce: latent has no reduction 'pixel'"),
+    (", value = 1.0}", "}", r"measure\.value: missing; latent pixel_change_max needs `value = \.\.\.`"),
+    ("value = 1.0}", "value = 1.0, epoch = 3}", r"measure\.epoch: not used by latent pixel_change_max; remove it"),
     ("value = 1.0}", "value = inf}", r"measure\.value: must be a finite number"),
     ("value = 1.0}", 'value = "one"}', r"measure\.value: expected a number, got str 'one'"),
     ('kind = "final", key = "domain_fid"}', 'kind = "epoch_series", key = "domain_fid", reduce = "late_change", '
@@ -134,15 +134,34 @@ CASES = [  # (old text, new text, expected message pattern)
     ('b = "fast"', 'b = "mlp"', r"rule\.b: compares arm 'mlp' with itself"),
     ('expect = "better"', 'expect = "bigger"', r"rule\.expect: compare expects one of higher, lower, better, worse"),
     ('key = "domain_fid"', 'key = "sharpness"', r"rule\.kind: final\.sharpness has no better direction"),
-    (', note = "why"', "", r"claim\[1\]\.rule\.note: a threshold rule needs a note"),
+    ('kind = "threshold", arm = "mlp", expect = "below", bound = 0.05, reference = "base"',
+     'kind = "event", arm = "mlp", expect = "below", bound = 0.05, rate = 1.5', r"rule\.rate: a rate of seeds must be"),
+    (', reference = "base", note = "why"', ', reference = "base"', r"claim\[1\]\.rule\.note: missing required field"),
+    (', reference = "base", note = "why"', ', reference = "base", note = " "', r"claim\[1\]\.rule\.note: say why"),
+    (', min_effect = 0.1, scale = "of_b"', "", r"claim\[0\]\.rule\.min_effect: missing required field"),
+    ('min_effect = 0.1', 'min_effect = 0.0', r"rule\.min_effect: must be a positive finite number"),
+    ('scale = "of_b"', 'scale = "relative"', r"rule\.scale: must be one of absolute, of_b"),
+    ('reference = "base", ', "", r"claim\[1\]\.rule\.reference: missing required field"),
+    ('reference = "base"', 'reference = "guess"', r"rule\.reference: must be one of real, floor, base, convention"),
+    ('reduce = "pixel_change_max", value = 1.0}', 'reduce = "pixel_change_max", value = 1.0}\nx = 1',
+     r"claim\[1\]\.x: unknown field"),
+    ('paraphrase = "p"', 'paraphrase = "p"\nface_specific = true',
+     r"claim\[0\]\.face_specific: only a claim about the anime faces can be face-specific"),
+    ('paraphrase = "p"', 'paraphrase = "p"\nerrata = ["e99-004-none"]',
+     r"claim c004-a\.errata: 'e99-004-none' is no erratum"),
+    ('arms.fast = {experiment = "r004-mlp", overrides = {epochs = 1, optimizer.lr = 2e-4}}',
+     'arms.fast = {experiment = "r004-mlp"}', r"claim\[0\]\.arms: two arms are the same training \(r004-mlp\)"),
+    ('key = "domain_fid"}', 'key = "kl_to_uniform", against = "ratio"}',
+     r"measure\.against: kl_to_uniform has no reference value"),
     ('kind = "threshold"', 'kind = "treshold"', r"rule\.kind: unknown rule 'treshold' \(did you mean 'threshold'\?\)"),
     ("bound = 0.05", "bound = nan", r"rule\.bound: must be a finite number"),
     ('expect = "below"', 'expect = "under"', r"rule\.expect: threshold expects one of above, below"),
-    ('rule = {kind = "compare", a = "mlp", b = "fast", expect = "better"}',
-     'rule = {kind = "not_better", a = "mlp", b = "fast", margin = -0.1, note = "n"}',
-     r"rule\.margin: must be a positive finite number"),
+    ('rule = {kind = "compare", a = "mlp", b = "fast", expect = "better", min_effect = 0.1, scale = "of_b", '
+     'note = "why"}', 'rule = {kind = "not_better", a = "mlp", b = "fast", min_effect = -0.1, note = "n"}',
+     r"rule\.min_effect: must be a positive finite number"),
     ('arms = {mlp = {experiment = "r004-mlp"}}\nmeasure = {kind = "latent"',
-     'arms = {mlp = {experiment = "r004-mlp"}, x = {experiment = "r004-mlp"}}\nmeasure = {kind = "latent"',
+     'arms = {mlp = {experiment = "r004-mlp"}, x = {experiment = "r004-mlp", overrides = {epochs = 2}}}\n'
+     'measure = {kind = "latent"',
      r"claim\[1\]\.arms\.x: not used by the rule"),
     ('arms = {mlp = {experiment = "r004-mlp"}}', 'arms = {"M L P" = {experiment = "r004-mlp"}}',
      r"arms\.M L P: arm name 'M L P' must use lowercase"),
@@ -153,7 +172,7 @@ CASES = [  # (old text, new text, expected message pattern)
      r"claim\[0\]\.reason: only a claim with `measurable = false`"),
     ('measurable = false', 'measurable = "no"', r"claim\[2\]\.measurable: expected true/false"),
     ('arms = {mlp = {experiment = "r004-mlp"}}\n', "", r"claim\[1\]\.arms: a measurable claim needs its arms"),
-    ('measure = {kind = "latent", reduce = "pixel_change", value = 1.0}\n', "",
+    ('measure = {kind = "latent", reduce = "pixel_change_max", value = 1.0}\n', "",
      r"claim\[1\]\.measure: missing required field"),
 ]
 
@@ -195,7 +214,8 @@ _VALUES = st.one_of(st.integers(-3, 3), st.floats(allow_nan=True), st.text(max_s
                     st.lists(st.floats(-2, 2), max_size=3), st.just({}), st.just({"experiment": "r004-mlp"}))
 _FIELDS = ["id", "section", "quote", "data", "arms", "measure", "rule", "measurable", "reason", "proxy",
            "arms.mlp", "arms.fast.overrides", "arms.fast.overrides.epochs", "measure.kind", "measure.key",
-           "measure.value", "measure.reduce", "rule.kind", "rule.a", "rule.bound", "rule.margin", "rule.expect"]
+           "measure.value", "measure.reduce", "measure.against", "rule.kind", "rule.a", "rule.bound", "rule.min_effect",
+           "rule.scale", "rule.reference", "rule.rate", "rule.expect", "also", "errata", "face_specific"]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -187,6 +187,9 @@ def prove_printout_mixes(erratum: spec.Erratum, check: dict) -> None:
 
     assert fits(check["modified"]) == (True, True)
     assert fits(check["printed"]) == (False, False)
+    if "also" in check:  # the original's own module with the same settings: the line may be a misplaced copy of it
+        layer = repr(impl.build(check["printed"]).get_submodule(check["also"]))
+        assert settings in layer, f"{check['printed']}'s module {check['also']} does not have the line's settings"
 
 
 def prove_comment_marks(erratum: spec.Erratum, check: dict) -> None:
@@ -269,13 +272,28 @@ def prove_layer_claims(erratum: spec.Erratum, check: dict) -> None:
         assert against == [layers[0 if direction == "grow" else -1].path], f"{name}: channels against the claim"
 
 
+def prove_text_contradicts(erratum: spec.Erratum, check: dict) -> None:
+    """A contradiction between the report's own sentences (or its sentences and its documented setups): each
+    quoted sentence says the word the erratum reads in it, and where a number or a count of setups is involved,
+    the spec has it."""
+    for sentence, word in check["pairs"]:
+        assert word in quoted(erratum, sentence), f"{sentence!r} does not say {word!r}"
+    if "field" in check:  # the stated number is the documented one (the epoch after it does not exist)
+        stated = numbers(next(w for s, w in check["pairs"] if any(c.isdigit() for c in w)))[0]
+        assert getattr(spec.load(check["experiment"]), check["field"]).value == stated
+    if "runs" in check:  # the setups the report documents: fewer than 'many'
+        documented = [n for n in spec.names("experiment") if spec.load(n).report == check["report"]
+                      and not spec.load(n).addition]
+        assert len(documented) == check["runs"], documented
+
+
 PROOFS = {"printout": prove_printout, "code": prove_code, "steps_per_epoch": prove_steps_per_epoch,
           "bce_saturation": prove_bce_saturation, "head_activation": prove_head_activation,
           "output_shape": prove_output_shape, "forward_op": prove_forward_op, "baseline_named": prove_baseline_named,
           "unstated": prove_unstated, "latent_rows": prove_latent_rows, "printout_mixes": prove_printout_mixes,
           "comment_marks": prove_comment_marks, "losses_added": prove_losses_added,
           "mitigation_reverts": prove_mitigation_reverts, "table_layout": prove_table_layout,
-          "layer_claims": prove_layer_claims}
+          "layer_claims": prove_layer_claims, "text_contradicts": prove_text_contradicts}
 
 
 @pytest.mark.parametrize("erratum_id", sorted(ERRATA))

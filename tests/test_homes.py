@@ -64,7 +64,7 @@ def test_docs_state_each_metric_direction_as_spec_does() -> None:
     for line in (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 3 and line.startswith("| `"):
-            for key in re.findall(r"`([a-z_]+)`", cells[0]):
+            for key in re.findall(r"`([a-z0-9_]+)`", cells[0]):
                 rows[key] = cells[-1]
     for key, metric in METRICS.items():
         assert key in rows, f"docs/metrics.md has no row for {key}"

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import spec
 from impl import reproduce
@@ -53,9 +55,11 @@ def test_every_claim_gets_a_verdict_with_its_data(scorecard: dict[str, Path]) ->
     for claim in wanted:
         v = verdicts[claim.id]
         assert v["verdict"] in allowed, v
-        if not claim.measurable:
+        if not claim.measurable or claim.face_specific:  # a face claim on the stand-in: never re-meant
             assert v["verdict"] == "not measurable here" and v["reason"], v
+            assert v["shown"] == "not measurable here"
             continue
+        assert v["shown"] == "smoke: means nothing" and v["smoke"] and v["shown_holm"] == ""  # --quick says so
         dataset = spec.registry().experiments[next(iter(claim.arms.values())).experiment].dataset.value
         # the anime-face claims ran on the offline stand-in, and every verdict of them must say so
         assert ("FashionMNIST-64" in v["data_label"]) == (dataset == "anime-faces"), v
@@ -63,6 +67,10 @@ def test_every_claim_gets_a_verdict_with_its_data(scorecard: dict[str, Path]) ->
     assert all(f"`{c.id}`" in text for c in wanted)
     assert "2 seeds per arm" in text and "of the recipe's" in text  # cut runs say they were cut
     assert "- `r004-mlp` in `r004-mlp/seed-*/`: 8 steps" in text  # a verdict is traced to its run folders
+    rows = [line for line in text.splitlines() if line.startswith("| `c0")]
+    assert rows and all("**smoke: means nothing**" in r or "**not measurable here**" in r for r in rows)
+    assert not any("**holds**" in r or "**does not hold**" in r for r in rows)
+    assert "(smoke run: its verdicts mean nothing)" in text.splitlines()[0]
 
 
 @pytest.mark.slow
@@ -71,9 +79,9 @@ def test_an_arm_shared_by_claims_is_trained_once(scorecard: dict[str, Path]) -> 
     assert len({a.experiment for a in arms.values()}) == len(arms)  # no two arms differ only by a spelling
     runs = sorted(str(p.parent.relative_to(scorecard["out"])) for p in scorecard["out"].glob("*/seed-*/config.json"))
     assert runs == sorted(f"{arm.folder()}/seed-{s}" for arm in arms.values() for s in (0, 1))
-    # c003-clip-001-mitigates reads r003-wgan's runs, the same ones c003-collapse-alike compares against
+    # c003-collapse-modes reads r003-wgan's runs, the same ones c003-collapse-alike compares against
     saved = {v["claim"]: v for v in json.loads((scorecard["out"] / "scorecard.json").read_text())["claims"]}
-    shared = [set(map(str, paths)) for paths in saved["c003-clip-001-mitigates"]["runs"].values()]
+    shared = [set(map(str, paths)) for paths in saved["c003-collapse-modes"]["runs"].values()]
     assert set(map(str, saved["c003-collapse-alike"]["runs"]["wgan"])) in shared
 
 
@@ -83,6 +91,8 @@ def test_the_report_puts_the_evidence_beside_each_verdict(scorecard: dict[str, P
     assert "<h1>gan-spec scorecard: reports 002, 003, 004</h1>" in page
     assert 'id="differences"' not in page  # a scorecard's runs differ in seed and arm by design: no warning box
     section = page.partition("<h2>Scorecard</h2>")[2].split("<h2>Comparison</h2>")[0]
+    verdicts = [b.split("</span>")[0].rsplit(">", 1)[1] for b in section.split("<span class=verdict")[1:]]
+    assert verdicts and set(verdicts) <= {"smoke: means nothing", "not measurable here"}  # every badge says smoke
     blocks = {b.split('"', 1)[0]: b for b in section.split('<div class=claim id="')[1:]}
     claims = [c for c in spec.claims() if c.report in REPORTS]
     assert list(blocks) == [c.id for c in claims]
@@ -130,10 +140,11 @@ def test_an_interruption_keeps_finished_runs_and_names_the_resume(scorecard: dic
         return real(request)
 
     monkeypatch.setattr(engine, "run_experiment", stop_on_second)
-    args = ["004", "--quick", "--seeds", "1", "--fashion", str(scorecard["fashion"]), "--out", str(out), "--quiet"]
+    # report 004 has one arm: its second seed is the second run
+    args = ["004", "--quick", "--seeds", "2", "--fashion", str(scorecard["fashion"]), "--out", str(out), "--quiet"]
     assert reproduce.main(args) == 130
     err = capsys.readouterr().err
-    assert f"python -m impl.reproduce 004 --quick --seeds 1 --fashion {scorecard['fashion']} --quiet --out {out} " \
+    assert f"python -m impl.reproduce 004 --quick --seeds 2 --fashion {scorecard['fashion']} --quiet --out {out} " \
         "--resume" in err and "Traceback" not in err, err
     first = trained_at(out)
     assert len(first) == 1  # the first arm's run is finished and kept
@@ -194,3 +205,32 @@ def test_a_signal_between_trainings_names_the_resume_and_keeps_the_time(scorecar
     assert code == 128 + signal.SIGTERM and "SIGTERM" in err and f"--out {out} --resume" in err, (code, err)
     assert json.loads((out / "reproduce-time.json").read_text())["seconds"] > 0
     assert signal.getsignal(signal.SIGTERM) == before  # the handlers are the caller's again
+
+
+@pytest.mark.slow
+def test_on_a_folder_of_faces_the_face_claims_are_read_not_stood_in(tmp_path: Path, monkeypatch) -> None:
+    """With --data (a folder of face images) and Inception weights, report 003's quality claims are read from the
+    Inception scores of the faces (not the FashionMNIST stand-in) and its face-only claims are not labelled as
+    stood in. An Inception stand-in keeps it fast; the anime-face detector runs when it is installed."""
+    from impl.measure import features
+    from tests.helpers import SmallInception
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(48):
+        Image.fromarray(rng.integers(0, 255, (72, 64, 3), dtype=np.uint8)).save(faces / f"{i:02d}.png")
+    weights = tmp_path / features.INCEPTION_FILE
+    weights.write_bytes(b"stand-in")
+    monkeypatch.setattr(features, "load_inception", lambda path: (SmallInception(), "e" * 64))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    out = tmp_path / "sc"
+    assert reproduce.main(["003", "--quick", "--seeds", "1", "--data", str(faces), "--inception-weights",
+                           str(weights), "--out", str(out), "--quiet"]) == 0
+    verdicts = {v["claim"]: v for v in json.loads((out / "scorecard.json").read_text())["claims"]}
+    for claim in (c for c in spec.claims() if c.report == "003" and c.measurable):
+        v = verdicts[claim.id]
+        assert v["shown"] == "smoke: means nothing", v  # read from the faces' own scores: decided, not stood in
+        assert "FashionMNIST" not in v["data_label"], v
+    fid = json.loads(next(out.glob("r003-wgan/seed-0/metrics.json")).read_text())
+    assert fid["real_set"].startswith(str(faces)) and "inception_fid" in fid and "domain_fid" not in fid

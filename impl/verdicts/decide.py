@@ -1,10 +1,18 @@
-"""Deciding a claim from per-seed values: holds, does not hold, inconclusive, or not measurable here.
+"""Deciding a claim from its runs' values over seeds: holds, does not hold, inconclusive, or not measurable here.
 
-Seeds are paired by index (run i of every arm used seed i). Every rule looks at a 95 % Student-t interval over
-seeds: of the paired difference a - b (compare, not_better, similar) or of one arm's values (threshold). A claim
-holds when the whole interval lies on the claimed side, does not hold when it lies wholly on the other side, and
-is inconclusive when it straddles the line: the effect is within seed-to-seed noise. One seed has no spread, so
-it is always inconclusive. docs/claims.md states every rule with its statistics.
+Every rule turns the per-seed values into one claim-oriented sample and one line (docs/claims.md states each rule
+with its statistics):
+- threshold: the arm's values against the bound (anchored to a reference the rule names);
+- compare: the paired differences a - b (seeds paired by index) against the minimum effect, in the claimed
+  direction, so a difference smaller than the minimum effect never holds;
+- not_better: the improvement of a over b must stay below the minimum effect (a null claim);
+- similar: the difference within plus or minus the minimum effect (two one-sided tests);
+- event: per run the event happens or not; the rate over seeds against the claimed rate (exact binomial,
+  Clopper-Pearson), so "it even happened" is k of n seeds, never a mean.
+A claim holds when the 95 % interval lies wholly on the claimed side of the line, does not hold when it lies
+wholly on the other side, and is inconclusive otherwise, with the number of seeds that would likely decide it.
+A diverged run is an outcome, not missing data: it is the event of an event rule, and the worst value of a measure
+that has a better direction (then the seeds are decided by an exact sign test instead of t).
 """
 
 from __future__ import annotations
@@ -12,180 +20,179 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from impl.errors import RunError
 from impl.runs.folder import RunFolder
-from impl.verdicts.readings import read_measure
+from impl.verdicts import stats
+from impl.verdicts.readings import DIVERGED, read_measure
+from impl.verdicts.verdict import FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURABLE, VERDICTS, Verdict
 from spec.claim import ClaimSpec
 
-HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURABLE = "holds", "does not hold", "inconclusive", "not measurable here"
-VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURABLE)
-# Student-t 0.975 quantiles by degrees of freedom (statistics tables); between rows the smaller df is used, which
-# gives the wider (conservative) interval
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-        11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
-        20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048,
-        29: 2.045, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
-Z975 = 1.960  # the limit for infinitely many degrees of freedom
-MARKDOWN_HEADER = ("| claim | quote | data | measure | rule | verdict | effect [95 % interval] | seeds | why |\n"
-                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-
-
-def t975(df: int) -> float:
-    """The 0.975 quantile of Student's t with `df` degrees of freedom (df >= 1)."""
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
-    return T975[max(d for d in T975 if d <= df)] if df <= 120 else Z975
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Mean, sample standard deviation and 95 % t interval of the mean of n values (n >= 2)."""
-
-    mean: float
-    sd: float
-    low: float
-    high: float
-    n: int
-
-
-def interval(values: list[float]) -> Interval:
-    n = len(values)
-    mean, sd = statistics.fmean(values), statistics.stdev(values)
-    half = t975(n - 1) * sd / math.sqrt(n)
-    return Interval(mean, sd, mean - half, mean + half, n)
-
-
-@dataclass
-class Verdict:
-    """A claim decided: the verdict, the effect with its spread over seeds, and the evidence behind it."""
-
-    claim: str
-    report: str
-    quote: str
-    data: str  # the data set the report made the claim on
-    measure: str
-    rule: str
-    verdict: str
-    reason: str  # one line, in words
-    effect: float | None = None  # compare/not_better/similar: mean of a - b; threshold: mean of the arm
-    effect_label: str = ""
-    sd: float | None = None  # of the per-seed differences (or values)
-    ci: tuple[float, float] | None = None  # 95 % t interval of the effect
-    n: int = 0  # seeds with a value in every arm
-    values: dict[str, list[float | None]] = field(default_factory=dict)  # per arm, per seed
-    runs: dict[str, list[str]] = field(default_factory=dict)  # per arm, the run folders read
-    decided_on: list[str] = field(default_factory=list)  # the runs' training data (config.json "data")
-    proxy: str = ""  # what stands in for the claim's own words, when the measure is a proxy
-
-    @property
-    def data_label(self) -> str:
-        """The data the verdict was decided on, FashionMNIST-64 labelled as the stand-in it is."""
-        if not self.decided_on:
-            return self.data
-        if all(d.startswith("FashionMNIST") for d in self.decided_on):
-            size = "FashionMNIST-64" if any("adapted" in d for d in self.decided_on) else "FashionMNIST"
-            return f"{size} (offline stand-in for the anime faces)" if self.data == "anime-faces" else size
-        return "; ".join(self.decided_on)
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON types; a non-finite number becomes null (JSON has no NaN)."""
-        out = asdict(self)
-        out["ci"] = list(self.ci) if self.ci else None
-        out["data_label"] = self.data_label
-        return _plain(out)
-
-    def markdown_row(self) -> str:
-        effect = "-" if self.effect is None else f"{self.effect:.4g}"
-        if self.ci is not None:
-            effect += f" [{self.ci[0]:.4g}, {self.ci[1]:.4g}]"
-        cells = (f"`{self.claim}`", self.quote, self.data_label, f"`{self.measure}`", self.rule, f"**{self.verdict}**",
-                 effect, str(self.n), self.reason)
-        return "| " + " | ".join(" ".join(c.split()).replace("|", "\\|") for c in cells) + " |"
-
-
-def _plain(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
+__all__ = ["FAILS", "HOLDS", "INCONCLUSIVE", "NOT_MEASURABLE", "VERDICTS", "Verdict", "decide", "judge"]
+WORST = math.inf  # a diverged run's claim-oriented value when the measure has a better direction
 
 
 def _g(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _finite(x: Any) -> bool:
+def _finite(x: object) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _sample(claim: ClaimSpec, values: dict[str, list[float | None]]) -> tuple[list[float], list[float], str]:
-    """The per-seed sample the rule looks at (differences a - b, or the arm's values), the paired values of b
-    (for margins), and a note on seeds dropped for lack of a value."""
+def _orient(claim: ClaimSpec) -> tuple[float, bool]:
+    """(+1 or -1, whether worse is lower): the sign that makes the claimed direction positive."""
+    rule, direction = claim.rule, claim.measure.direction if claim.measure else ""
+    if rule.kind in ("threshold", "event"):
+        return (1.0 if rule.expect == "above" else -1.0), direction == "higher"
+    expect = rule.expect or "better"  # not_better, similar: the improvement of a over b
+    higher = expect == "higher" or (expect in ("better", "worse") and (direction == "higher") == (expect == "better"))
+    sign = 1.0 if higher else -1.0
+    return (-sign if rule.kind == "not_better" else sign), direction == "higher"  # not_better: no improvement
+
+
+def _worst(direction_higher: bool, measure_has_direction: bool) -> float | None:
+    """A diverged run's value on the measure's own scale: the worst one, or None where nothing is worse."""
+    if not measure_has_direction:
+        return None
+    return -WORST if direction_higher else WORST
+
+
+def _sample(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: dict[str, list[bool]]
+            ) -> tuple[list[float], list[float], str]:
+    """The claim-oriented per-seed sample (values or paired differences, diverged runs as the worst value where the
+    measure has a direction), arm b's values (for a minimum effect relative to b), and a note on seeds left out."""
+    rule = claim.rule
+    has_direction = bool(claim.measure and claim.measure.direction)
+    sign, higher_better = _orient(claim)
+
+    def value(arm: str, i: int) -> float | None:
+        down = diverged.get(arm, [])
+        if i < len(down) and down[i]:
+            return _worst(higher_better, has_direction)
+        raw = values[arm][i] if i < len(values[arm]) else None
+        return float(raw) if _finite(raw) else None
+
+    arms = [rule.arm] if rule.kind in ("threshold", "event") else [rule.a, rule.b]
+    total = max(len(values.get(a, [])) for a in arms)
+    sample, b_values = [], []
+    for i in range(total):
+        got = [value(a, i) for a in arms]
+        if any(x is None for x in got) or (len(got) == 2 and math.isinf(got[0]) and math.isinf(got[1])):
+            continue
+        if len(got) == 1:
+            sample.append(sign * got[0])
+        else:
+            sample.append(sign * (got[0] - got[1]))
+            b_values.append(got[1])
+    note = f"{total - len(sample)} of {total} seeds without a value" if len(sample) < total else ""
+    return sample, b_values, note
+
+
+def _line(claim: ClaimSpec, b_values: list[float]) -> float:
+    """The decision line on the claim-oriented scale."""
     rule = claim.rule
     if rule.kind == "threshold":
-        raw = values[rule.arm]
-        kept = [float(x) for x in raw if _finite(x)]
-        return kept, [], f"{len(raw) - len(kept)} of {len(raw)} seeds without a value" if len(kept) < len(raw) else ""
-    a, b = values[rule.a], values[rule.b]
-    pairs = [(float(x), float(y)) for x, y in zip(a, b, strict=False) if _finite(x) and _finite(y)]
-    total = max(len(a), len(b))
-    note = f"{total - len(pairs)} of {total} seeds without a value in both arms" if len(pairs) < total else ""
-    return [x - y for x, y in pairs], [y for _, y in pairs], note
+        return (1.0 if rule.expect == "above" else -1.0) * (rule.bound or 0.0)
+    finite_b = [abs(b) for b in b_values if math.isfinite(b)]
+    size = (rule.min_effect or 0.0) * (statistics.fmean(finite_b) if rule.scale == "of_b" and finite_b else 1.0)
+    return -size if rule.kind == "not_better" else size
 
 
-def _decide(claim: ClaimSpec, s: Interval, b_values: list[float]) -> tuple[str, str]:
-    """(verdict, reason) for a sample of >= 2 seeds."""
-    rule, lo, hi = claim.rule, s.low, s.high
-    span = f"{_g(s.mean)}, 95 % interval [{_g(lo)}, {_g(hi)}] over {s.n} seeds"
+def _t_decision(claim: ClaimSpec, s: stats.Interval, line: float) -> tuple[str, float, float, str]:
+    """(verdict, p-value of the decision, distance to the line, reason) from a t interval."""
+    span = f"{_g(s.mean)}, 95 % interval [{_g(s.low)}, {_g(s.high)}] over {s.n} seeds"
+    if claim.rule.kind == "similar":
+        m = abs(line)
+        p_hold = max(s.p_above(-m), s.p_below(m))
+        p_fail = min(s.p_above(m), s.p_below(-m))
+        distance = abs(m - abs(s.mean))
+        if p_hold < stats.ALPHA:
+            return HOLDS, p_hold, distance, f"a - b = {span} lies within +-{_g(m)}"
+        if p_fail < stats.ALPHA:
+            return FAILS, p_fail, distance, f"a - b = {span} lies beyond +-{_g(m)}"
+        return INCONCLUSIVE, min(p_hold, p_fail), distance, f"a - b = {span} is too wide to tell whether it stays " \
+            f"within +-{_g(m)}"
+    p_hold, p_fail = s.p_above(line), s.p_below(line)
+    what = _what(claim, line)
+    if p_hold < stats.ALPHA:
+        return HOLDS, p_hold, abs(s.mean - line), f"{what} beyond seed noise: {span}"
+    if p_fail < stats.ALPHA:
+        return FAILS, p_fail, abs(s.mean - line), f"not {what}: {span}"
+    return INCONCLUSIVE, min(p_hold, p_fail), abs(s.mean - line), f"{what} is within seed-to-seed noise: {span}"
+
+
+def _what(claim: ClaimSpec, line: float) -> str:
+    rule = claim.rule
     if rule.kind == "threshold":
-        above = rule.expect == "above"
-        if (lo > rule.bound) if above else (hi < rule.bound):
-            return HOLDS, f"{rule.arm} is {rule.expect} {_g(rule.bound)} beyond seed noise: mean {span}"
-        if (hi < rule.bound) if above else (lo > rule.bound):
-            return FAILS, f"{rule.arm} is on the other side of {_g(rule.bound)}: mean {span}"
-        return INCONCLUSIVE, f"the bound {_g(rule.bound)} is within seed-to-seed noise: mean {span}"
-    if rule.kind == "compare":
-        higher = rule.expect == "higher" or (rule.expect in ("better", "worse")
-                                             and (claim.measure.direction == "higher") == (rule.expect == "better"))
-        if (lo > 0) if higher else (hi < 0):
-            return HOLDS, f"{rule.a} is {rule.expect} than {rule.b} beyond seed noise: a - b = {span}"
-        if (hi < 0) if higher else (lo > 0):
-            return FAILS, f"{rule.a} is the opposite of {rule.expect} than {rule.b}: a - b = {span}"
-        if lo == hi == 0:  # no seed-to-seed noise to hide an effect in: the arms measured exactly the same
-            return FAILS, f"{rule.a} and {rule.b} measure exactly the same on every seed: a - b = {span}"
-        return INCONCLUSIVE, f"the effect is within seed-to-seed noise: a - b = {span} contains 0"
-    margin = rule.margin * abs(statistics.fmean(b_values))
-    if rule.kind == "similar":
-        if -margin < lo and hi < margin:
-            return HOLDS, f"a - b = {span} lies within +-{_g(margin)} ({rule.margin:.0%} of {rule.b})"
-        if lo >= margin or hi <= -margin:
-            return FAILS, f"a - b = {span} lies beyond +-{_g(margin)} ({rule.margin:.0%} of {rule.b})"
-        return INCONCLUSIVE, f"a - b = {span} is too wide to tell whether it stays within +-{_g(margin)}"
-    # not_better: the improvement of a over b (positive = a better) must stay below the margin
-    sign = -1.0 if claim.measure.direction == "lower" else 1.0
-    best, worst = max(sign * lo, sign * hi), min(sign * lo, sign * hi)
-    what = f"improvement of {rule.a} over {rule.b} {_g(sign * s.mean)}, 95 % interval [{_g(worst)}, {_g(best)}]"
-    if best < margin:
-        return HOLDS, f"{what} rules out a gain of {_g(margin)} ({rule.margin:.0%} of {rule.b}) or more"
-    if worst >= margin:
-        return FAILS, f"{what}: {rule.a} is better by more than {_g(margin)} ({rule.margin:.0%} of {rule.b})"
-    return INCONCLUSIVE, f"{what} cannot rule out a gain of {_g(margin)} ({rule.margin:.0%} of {rule.b})"
+        return f"{rule.arm} {rule.expect} {_g(rule.bound or 0.0)}"
+    if rule.kind == "not_better":
+        return f"{rule.a}'s gain over {rule.b} below {_g(-line)} (claim-oriented: above {_g(line)})"
+    return f"{rule.a} {rule.expect} than {rule.b} by at least {_g(line)}"
 
 
-def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iterable[str] = ()) -> Verdict:
+def _sign_decision(claim: ClaimSpec, sample: list[float], line: float) -> tuple[str, float, str]:
+    """An exact sign test when a diverged run makes a value infinite: seeds above the line against seeds below."""
+    above, below = sum(x > line for x in sample), sum(x < line for x in sample)
+    n = above + below
+    p_hold, p_fail = stats.binomial_sf(above, n, 0.5), stats.binomial_sf(below, n, 0.5)
+    what = f"{_what(claim, line)}: {above} of {len(sample)} seeds on the claimed side (a diverged run counts as its " \
+        f"arm's worst; exact sign test)"
+    if p_hold < stats.ALPHA:
+        return HOLDS, p_hold, what
+    if p_fail < stats.ALPHA:
+        return FAILS, p_fail, what
+    return INCONCLUSIVE, min(p_hold, p_fail), what
+
+
+def _event(claim: ClaimSpec, out: Verdict, values: dict[str, list[float | None]],
+           diverged: dict[str, list[bool]]) -> Verdict:
+    rule = claim.rule
+    raw, down = values.get(rule.arm, []), diverged.get(rule.arm, [])
+    hits = []
+    for i, x in enumerate(raw):
+        if i < len(down) and down[i]:
+            hits.append(True)  # a diverged run: the loss ran away, the event a collapse or a spike claim names
+        elif _finite(x):
+            hits.append(x > rule.bound if rule.expect == "above" else x < rule.bound)
+    n, k, rate = len(hits), sum(hits), rule.rate or 0.0
+    out.n, out.events = n, (k, n)
+    if n == 0:
+        return out
+    low, high = stats.clopper_pearson(k, n)
+    out.effect, out.ci = k / n, (low, high)
+    out.effect_label = "share of seeds with the event"
+    seen = f"the event in {k} of {n} seeds (rate 95 % interval [{low:.2f}, {high:.2f}])"
+    out.p_value = stats.binomial_sf(k, n, rate) if rate > 0 else (0.0 if k else 1.0)
+    if low > rate:
+        out.verdict, out.reason = HOLDS, f"{seen}: above {rate:.0%}" if rate else f"{seen}: it happens"
+    elif high < rate:
+        out.verdict, out.reason = FAILS, f"{seen}: below {rate:.0%}"
+        out.p_value = 1 - stats.binomial_sf(k + 1, n, rate)
+    else:
+        out.verdict = INCONCLUSIVE
+        out.reason = f"{seen}: " + ("an existence claim is settled only by seeing it" if not rate else
+                                    f"cannot tell from {rate:.0%}")
+        if rate:
+            out.seeds_needed = next((m for m in range(n + 1, 1001) if _event_decides(k / n, m, rate)), None)
+    return out
+
+
+def _event_decides(share: float, n: int, rate: float) -> bool:
+    low, high = stats.clopper_pearson(round(share * n), n)
+    return low > rate or high < rate
+
+
+def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iterable[str] = (),
+          diverged: dict[str, list[bool]] | None = None) -> Verdict:
     """Apply the claim's rule to per-seed values {arm name: [value of seed 0, seed 1, ...]} (None = no value;
-    `missing` says why, one reason per missing value)."""
+    `missing` says why, one reason per missing value; `diverged` marks the seeds whose run diverged)."""
+    diverged = diverged or {}
     out = Verdict(claim=claim.id, report=claim.report, quote=claim.quote, data=claim.data,
                   measure=claim.measure.describe() if claim.measure else "-", rule=claim.rule.describe(),
                   verdict=NOT_MEASURABLE, reason=claim.reason, values={k: list(v) for k, v in values.items()},
-                  proxy=claim.proxy)
+                  proxy=claim.proxy, diverged={k: sum(v) for k, v in diverged.items() if any(v)})
     if not claim.measurable:
         return out
     missing = list(missing)
@@ -193,30 +200,46 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
     if absent:
         out.reason = f"no runs for arm {absent[0]!r}"
         return out
-    sample, b_values, note = _sample(claim, values)
+    if claim.rule.kind == "event":
+        out = _event(claim, out, values, diverged)
+        if out.n == 0:
+            out.reason = missing[0] if missing else "no seed gave a value"
+        return out
+    sample, b_values, note = _sample(claim, values, diverged)
     out.n = len(sample)
-    out.effect_label = f"mean of {claim.rule.arm}" if claim.rule.kind == "threshold" else \
-        f"mean paired difference {claim.rule.a} - {claim.rule.b}"
+    out.effect_label = f"{claim.rule.arm}, claim-oriented" if claim.rule.kind == "threshold" else \
+        f"paired difference {claim.rule.a} - {claim.rule.b}, claim-oriented"
     why = f" ({note}: {missing[0]})" if note and missing else (f" ({note})" if note else "")
+    if out.diverged:
+        why += " (diverged: " + ", ".join(f"{arm} {k} seed{'s' * (k > 1)}" for arm, k in out.diverged.items()) + ")"
     if not sample:
         out.reason = (missing[0] if missing else "no seed gave a value") + (f" (and {len(missing) - 1} more)"
                                                                              if len(missing) > 1 else "")
         return out
-    out.effect = statistics.fmean(sample)
+    line = _line(claim, b_values)
+    out.effect = statistics.median(sample) if any(math.isinf(x) for x in sample) else statistics.fmean(sample)
     if len(sample) == 1:
         out.verdict = INCONCLUSIVE
         out.reason = f"one seed: no spread to judge the effect {_g(out.effect)} by; run 3 or more seeds{why}"
         return out
-    try:
-        s = interval(sample)
-    except (OverflowError, ValueError):
-        out.verdict, out.reason = INCONCLUSIVE, f"the values are too large to summarise{why}"
+    if any(math.isinf(x) for x in sample):
+        out.verdict, out.p_value, reason = _sign_decision(claim, sample, line)
+        out.reason = reason + why
         return out
-    if not all(math.isfinite(x) for x in (s.sd, s.low, s.high)):
+    try:
+        s = stats.interval(sample)
+    except (OverflowError, ValueError):
+        s = None
+    if s is None or not all(math.isfinite(x) for x in (s.sd, s.low, s.high)):
         out.verdict, out.reason = INCONCLUSIVE, f"the values are too large to summarise{why}"
         return out
     out.sd, out.ci = s.sd, (s.low, s.high)
-    out.verdict, reason = _decide(claim, s, b_values)
+    out.verdict, out.p_value, distance, reason = _t_decision(claim, s, line)
+    if out.verdict == INCONCLUSIVE:
+        out.seeds_needed = stats.seeds_needed(s.sd, distance)
+        more = f"about {out.seeds_needed} seeds would likely decide it" if out.seeds_needed else \
+            "no number of seeds is likely to decide it (the effect sits on the line)"
+        reason += f"; {more}"
     out.reason = reason + why
     return out
 
@@ -235,17 +258,22 @@ def decide(claim: ClaimSpec, runs_by_arm: dict[str, list[Path]]) -> Verdict:
     if not claim.measurable:
         return judge(claim, {})
     values: dict[str, list[float | None]] = {}
+    refs: dict[str, list[float | None]] = {}
+    diverged: dict[str, list[bool]] = {}
     missing: list[str] = []
     runs: dict[str, list[str]] = {}
     for name, arm in claim.arms.items():
         paths = runs_by_arm.get(name, runs_by_arm.get(arm.key()))
         if paths is None:
             continue
-        readings = [read_measure(claim.measure, Path(p)) for p in paths]
+        readings = [read_measure(claim.measure, Path(p), claim.face_specific) for p in paths]
         values[name] = [r.value for r in readings]
+        refs[name] = [r.reference for r in readings]
+        diverged[name] = [r.outcome == DIVERGED for r in readings]
         runs[name] = [str(p) for p in paths]
-        missing += [f"{name} run {i}: {r.reason}" for i, r in enumerate(readings) if r.value is None]
-    verdict = judge(claim, values, missing)
-    verdict.runs = runs
+        missing += [f"{name} run {i}: {r.reason}" for i, r in enumerate(readings) if r.value is None
+                    and r.outcome != DIVERGED]
+    verdict = judge(claim, values, missing, diverged)
+    verdict.runs, verdict.references = runs, refs
     verdict.decided_on = sorted({d for paths in runs.values() for d in map(_run_data, map(Path, paths)) if d})
     return verdict

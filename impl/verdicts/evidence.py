@@ -14,11 +14,12 @@ from pathlib import Path
 from impl.pages import charts, html
 from impl.runs.folder import RunFolder
 from impl.runs.untrusted import esc, image
-from impl.verdicts.decide import Verdict
 from impl.verdicts.readings import curve
+from impl.verdicts.verdict import SMOKE, Verdict
 from spec.claim import ClaimSpec
 
-COLOURS = {"holds": "#186a3b", "does not hold": "#a61b1b", "inconclusive": "#9a6700", "not measurable here": "#555"}
+COLOURS = {"holds": "#186a3b", "does not hold": "#a61b1b", "inconclusive": "#9a6700", "not measurable here": "#555",
+           SMOKE: "#888"}
 CSS = """.claim{border-left:4px solid #ccc;padding-left:1em;margin:1.5em 0}.verdict{color:#fff;padding:2px 8px;
 border-radius:3px;font-size:.85em;white-space:nowrap}.grids{display:flex;gap:1em;flex-wrap:wrap}
 .grids img{max-width:420px}blockquote{color:#444;margin:.3em 0}.counts span{margin-right:1.2em}"""
@@ -65,14 +66,19 @@ def curve_chart(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
 
 
 def numbers(v: Verdict) -> str:
-    """The value of every arm at every seed."""
+    """The value of every arm at every seed, and beside it the reference it was read against (the real set's own
+    value, the floor, or the probe's unchanged images)."""
     if not v.values:
         return ""
     seeds = max(len(values) for values in v.values.values())
     head = "".join(f"<th>seed {i}</th>" for i in range(seeds))
-    rows = "".join(f"<tr><td>{esc(arm)}</td>" + "".join(
-        f"<td>{'-' if x is None else html.number(float(x))}</td>" for x in values) + "</tr>"
-        for arm, values in v.values.items())
+
+    def cells(values: list) -> str:
+        return "".join(f"<td>{'-' if x is None else html.number(float(x))}</td>" for x in values)
+
+    rows = "".join(f"<tr><td>{esc(arm)}</td>{cells(values)}</tr>" for arm, values in v.values.items())
+    rows += "".join(f"<tr class=note><td>{esc(arm)}: reference</td>{cells(refs)}</tr>"
+                    for arm, refs in v.references.items() if any(r is not None for r in refs))
     return f"<table><tr><th>arm</th>{head}</tr>{rows}</table>"
 
 
@@ -85,9 +91,10 @@ def claim_html(v: Verdict, claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
            if claim.measurable else "")
     grids = latent_grid(claim, runs) + \
         "".join(last_grid(Path(paths[0]), f"{arm}, seed 0") for arm, paths in runs.items() if paths)
-    colour = COLOURS.get(v.verdict, "#555")
+    colour = COLOURS.get(v.shown, "#555")
+    holm = f" (after Holm: {esc(v.shown_holm)})" if v.shown_holm and v.shown_holm != v.shown else ""
     return (f'<div class=claim id="{esc(v.claim)}"><h3><span class=verdict style="background:{colour}">'
-            f"{esc(v.verdict)}</span> {esc(v.claim)}</h3><blockquote>{esc(v.quote)}</blockquote>"
+            f"{esc(v.shown)}</span> {esc(v.claim)}{holm}</h3><blockquote>{esc(v.quote)}</blockquote>"
             f"<p>{esc(claim.paraphrase)} <i>{esc(claim.reading)}</i></p>"
             f"<p>{how}{esc(effect)}{esc(v.reason)}</p>{numbers(v)}{curve_chart(claim, runs)}"
             f"<div class=grids>{grids}</div></div>")
@@ -96,8 +103,8 @@ def claim_html(v: Verdict, claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
 def section(verdicts: list[Verdict], claims: list[ClaimSpec], runs_by_key: dict[str, list[Path]]) -> str:
     """The Scorecard section: the counts of each verdict, then every claim with its evidence."""
     by_id = {c.id: c for c in claims}
-    counts = "".join(f"<span><b>{sum(x.verdict == name for x in verdicts)}</b> {esc(name)}</span>"
-                     for name in COLOURS)
+    counts = "".join(f"<span><b>{sum(x.shown == name for x in verdicts)}</b> {esc(name)}</span>"
+                     for name in COLOURS if any(x.shown == name for x in verdicts) or name != SMOKE)
     parts, rows = [], []
     for v in verdicts:
         claim = by_id[v.claim]
@@ -105,7 +112,7 @@ def section(verdicts: list[Verdict], claims: list[ClaimSpec], runs_by_key: dict[
         parts.append(claim_html(v, claim, runs))
         effect = "-" if v.effect is None else html.number(v.effect)
         rows.append(f'<tr><td><a href="#{esc(v.claim)}">{esc(v.claim)}</a></td><td>{esc(claim.paraphrase)}</td>'
-                    f'<td><span class=verdict style="background:{COLOURS.get(v.verdict, "#555")}">{esc(v.verdict)}'
+                    f'<td><span class=verdict style="background:{COLOURS.get(v.shown, "#555")}">{esc(v.shown)}'
                     f"</span></td><td>{esc(effect)}</td><td>{v.n or '-'}</td></tr>")
     table = ("<table><tr><th>claim</th><th>what the report says</th><th>verdict</th><th>effect</th><th>seeds</th>"
              f"</tr>{''.join(rows)}</table>")

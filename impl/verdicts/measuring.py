@@ -58,6 +58,11 @@ def needs_latent(arm: ArmSpec, claims: list[ClaimSpec]) -> bool:
     return any(c.measure is not None and c.measure.kind == "latent" for c in claims_on(arm, claims))
 
 
+def per_step(arm: ArmSpec, claims: list[ClaimSpec]) -> bool:
+    """Whether a claim reads a peak of the loss: such an arm logs every step (a 50-step mean dilutes a spike)."""
+    return any(c.measure is not None and c.measure.reduce == "early_peak" for c in claims_on(arm, claims))
+
+
 def epoch_keys(arm: ArmSpec, claims: list[ClaimSpec]) -> set[str]:
     return {c.measure.key for c in claims_on(arm, claims) if c.measure is not None and c.measure.kind == "epoch_series"}
 
@@ -69,12 +74,16 @@ def hooks_for(arm: ArmSpec, claims: list[ClaimSpec], score: ScoreSettings
         return None
 
     def hook(trainer: Trainer, run: RunFolder) -> None:
-        if not evaluation.is_fashion(run.path):
-            return  # per-epoch metrics need the domain classifier (FashionMNIST data): the claim says so
+        fashion = run.on_fashion()
+        if not fashion and not (score.faces and score.inception_weights):
+            return  # a face run's per-epoch metrics need Inception weights: the claim says so (not measurable)
         gen = torch.Generator().manual_seed(LATENT_SEED)
         noise = torch.randn(score.epoch_n, *trainer.G.spec.input, generator=gen)
         images = torch.cat([trainer.samples(part) for part in noise.split(500)]).clamp(-1, 1)
-        scores = domain_scores(images, score.ref, fashion_folder=score.fashion, n_real=score.n_real)
+        if fashion:
+            scores = domain_scores(images, score.ref, fashion_folder=score.fashion, n_real=score.n_real)
+        else:  # the anime faces: Inception FID/KID against the real faces, the network and real side kept
+            scores = score.ref.inception_scores(images, Path(score.faces), score.inception_weights, score.n_real)
         row = {"epoch": trainer.epoch, "step": trainer.step, "samples": score.epoch_n,
                **{k: v for k, v in scores.items() if isinstance(v, int | float)}}
         run.append_row(RunFolder.EPOCH_LOG, row)
@@ -90,7 +99,7 @@ def evaluated(run: Path, n: int) -> bool:
 def evaluate_run(run: Path, score: ScoreSettings, latent_probe: bool = False) -> None:
     """metrics.json on score.n images (kept when it is there already), and the latent probe when a claim reads it."""
     if not evaluated(run, score.n):
-        real = Path(score.faces) if score.faces and not evaluation.is_fashion(run) else None
+        real = Path(score.faces) if score.faces and not RunFolder(run).on_fashion() else None
         evaluation.evaluate(run, score.n, inception_weights=score.inception_weights, real_folder=real,
                             fashion_folder=score.fashion, progress=not score.quiet, n_real=score.n_real,
                             ref=score.ref)

@@ -13,13 +13,14 @@ from impl.data.files import image_files
 from impl.errors import DataError, UsageError
 from impl.training.request import RunRequest
 from impl.training.run import resolve_device
-from impl.verdicts.measuring import ScoreSettings, hooks_for
+from impl.verdicts.measuring import ScoreSettings, hooks_for, per_step
 from impl.verdicts.readings import arms_needed
 from spec.arm import ArmSpec
 from spec.claim import ClaimSpec
 
-QUICK_STEPS = 8  # --quick: enough for a generator step at n_critic 5, and for epochs on a tiny data set
-QUICK_BATCH = 16  # --quick: the smoke run checks the plumbing, not the recipe; small batches keep it to minutes
+QUICK_STEPS = 8  # --quick: a generator step at n_critic 5, two epochs of the tiny data set, 8 logged rows
+QUICK_BATCH = 8  # --quick: the smoke run checks the plumbing, not the recipe; small batches keep it to minutes
+QUICK_IMAGES = 32  # --quick: the first 32 images (4 steps per epoch: two epochs), adapted in no time
 QUICK_N = 40  # --quick: images per metric
 RUN_KEYS = ("epochs", "steps", "batch_size")  # arm overrides that are run lengths, not recipe values
 
@@ -87,7 +88,9 @@ def request(arm: ArmSpec, seed: int, folder: Path, score: ScoreSettings, claims:
                       steps=score.steps or over.get("steps"), epochs=None if score.steps else over.get("epochs"),
                       batch_size=score.batch_size or over.get("batch_size"),
                       sets={k: v for k, v in over.items() if k not in RUN_KEYS},
-                      extra={"reproduce": {"arm": arm.key(), "seed": seed}}, epoch_hook=hooks_for(arm, claims, score))
+                      extra={"reproduce": {"arm": arm.key(), "seed": seed}}, epoch_hook=hooks_for(arm, claims, score),
+                      log_every=1 if score.quick or per_step(arm, claims) else None,
+                      data_limit=QUICK_IMAGES if score.quick else None)
 
 
 def plan(claims: list[ClaimSpec], score: ScoreSettings, out: Path) -> list[tuple[ArmSpec, Planned]]:

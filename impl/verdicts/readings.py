@@ -2,7 +2,10 @@
 
 A run folder gives four sources (docs/claims.md defines every measurement on them): impl.evaluate's metrics
 (kind "final"), per-epoch metrics ("epoch_series"), the training log ("loss_curve") and impl.latent's probe
-("latent"). A value that cannot be read is a Reading with no value and the reason, never an exception.
+("latent"). A claim's metric role resolves to the key its data has (`fid` is `domain_fid` on FashionMNIST and
+`inception_fid` on the faces, spec/metrics.py), and a measure read against its reference (the real set's own
+value, or the floor) comes back with that reference beside it. A run that diverged is an outcome the rule reads,
+not a missing value. A value that cannot be read is a Reading with no value and the reason, never an exception.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from impl.runs.folder import RunFolder
 from impl.verdicts.reductions import NotMeasurable, late_change, latent_property, loss_property, max_rise, number
 from spec.arm import ArmSpec
 from spec.claim import ClaimSpec, MeasureSpec
+from spec.metrics import METRICS, ROLES, reference, resolve
 
-# metrics.json keys computed on the FashionMNIST classifier (impl.evaluate: only for FashionMNIST runs)
-_CLASSIFIER_KEYS = ("domain_fid", "domain_kid", "domain_fid_floor", "classes_covered", "kl_to_uniform",
-                    "mean_confidence", "confident_share", "precision", "recall", "density", "coverage")
+DIVERGED = "diverged"
+STAND_IN = "not measurable on the FashionMNIST stand-in: the claim is about the anime faces' own features"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Reading:
     value: float | None
     reason: str = ""  # why there is no value
     source: str = ""  # the file the value was read from
+    reference: float | None = None  # the real set's own value or the floor the value was read against
+    outcome: str = ""  # "diverged": the run stopped on a non-finite loss (the rule decides what that means)
 
 
 def arms_needed(claims: Iterable[ClaimSpec]) -> dict[str, ArmSpec]:
@@ -58,31 +63,52 @@ def _json_file(run: RunFolder, name: str, how: str) -> dict[str, Any]:
 
 def _missing_metric_hint(key: str) -> str:
     if key.startswith("inception_"):
-        return "it was evaluated without Inception weights; pass --inception-weights FILE to impl.evaluate"
-    if key in _CLASSIFIER_KEYS:
-        return ("the domain classifier knows FashionMNIST only, so face data has none; "
-                "pass --inception-weights for Inception FID")
+        return "the run was evaluated without Inception weights; pass --inception-weights FILE"
+    if key in METRICS and METRICS[key].faces_only:
+        return "face metrics need the anime-face detector (pip install 'gan-spec[faces]') and the real faces"
+    if key in {pair[0] for pair in ROLES.values()} or key in ("confident_share", "mean_confidence"):
+        return "the domain classifier knows FashionMNIST only"
     return "evaluate the run again with python -m impl.evaluate RUN"
 
 
-def _final(run: RunFolder, key: str) -> tuple[float, Path]:
+def _against(value: float, ref: float | None, how: str, where: str) -> float:
+    """A value read against its reference: its ratio, its excess, or the absolute log of the ratio."""
+    if not how:
+        return value
+    if ref is None:
+        raise NotMeasurable(f"{where} has no finite reference value to read it against")
+    if how == "above":
+        return value - ref
+    if ref <= 0 or (how == "log_ratio" and value <= 0):
+        raise NotMeasurable(f"{where}: a ratio to a reference of {ref:.4g} is not defined")
+    return abs(math.log(value / ref)) if how == "log_ratio" else value / ref
+
+
+def _final(run: RunFolder, measure: MeasureSpec, fashion: bool) -> tuple[float, Path, float | None]:
     path = run.file(RunFolder.EVALUATION)
     data = _json_file(run, RunFolder.EVALUATION, f"run python -m impl.evaluate {run}")
+    key = resolve(measure.key, fashion)
     value = number(data.get(key))
     if value is None:
         problem = "has no" if key not in data else f"has a non-finite {data[key]!r} as"
         raise NotMeasurable(f"{path} {problem} {key}: {_missing_metric_hint(key)}")
-    return value, path
+    ref = number(data.get(resolve(reference(measure.key), fashion))) if measure.against else None
+    return _against(value, ref, measure.against, f"{path} {key}"), path, ref
 
 
-def _epoch_series(run: RunFolder, key: str) -> tuple[dict[int, float], Path]:
-    """epoch -> value of `key`, the last line of an epoch counting (a resumed run may repeat one)."""
-    path = run.file(RunFolder.EPOCH_LOG)
+def _epoch_series(run: RunFolder, measure: MeasureSpec, fashion: bool) -> tuple[dict[int, float], Path]:
+    """epoch -> value (read against its reference when the measure says so), the last line of an epoch counting."""
+    path, key = run.file(RunFolder.EPOCH_LOG), resolve(measure.key, fashion)
+    ref_key = resolve(reference(measure.key), fashion) if measure.against else ""
     series: dict[int, float] = {}
     for row in _rows(run, RunFolder.EPOCH_LOG):
         epoch, value = number(row.get("epoch")), number(row.get(key))
         if epoch is not None and epoch == int(epoch) and epoch >= 1 and value is not None:
-            series[int(epoch)] = value
+            ref = number(row.get(ref_key)) if ref_key else None
+            try:
+                series[int(epoch)] = _against(value, ref, measure.against, f"{path} epoch {int(epoch)}")
+            except NotMeasurable:
+                continue
     if not series:
         raise NotMeasurable(f"{path} has no epoch with a finite {key}: {_missing_metric_hint(key)}")
     return series, path
@@ -110,7 +136,7 @@ def curve(measure: MeasureSpec, path: Path) -> tuple[list[float], list[float]]:
     run = RunFolder(path, trusted=False)
     try:
         if measure.kind == "epoch_series":
-            series = _epoch_series(run, measure.key)[0]
+            series = _epoch_series(run, measure, run.on_fashion())[0]
         elif measure.kind == "loss_curve":
             series = _by_step(run, measure.key)
         else:
@@ -121,43 +147,51 @@ def curve(measure: MeasureSpec, path: Path) -> tuple[list[float], list[float]]:
     return [float(x) for x in xs], [series[x] for x in xs]
 
 
-def _read(measure: MeasureSpec, run: RunFolder) -> tuple[float, Path]:
+def _read(measure: MeasureSpec, run: RunFolder) -> tuple[float, Path, float | None]:
+    fashion = run.on_fashion()
     if measure.kind == "final":
-        return _final(run, measure.key)
+        return _final(run, measure, fashion)
     if measure.kind == "epoch_series":
-        series, path = _epoch_series(run, measure.key)
+        series, path = _epoch_series(run, measure, fashion)
         if measure.reduce == "last":
-            return series[max(series)], path
+            return series[max(series)], path, None
         if measure.reduce == "at_epoch":
             if measure.epoch not in series:
                 raise NotMeasurable(f"{path} has epochs {min(series)}-{max(series)}; the claim reads epoch "
                                     f"{measure.epoch}")
-            return series[measure.epoch], path
+            return series[measure.epoch], path, None
         if measure.reduce == "late_change":
-            return late_change(series, measure.fraction or 0.8), path
-        return max_rise(series, relative=measure.reduce == "max_rel_rise"), path
+            return late_change(series, measure.fraction or 0.8), path, None
+        return max_rise(series, relative=measure.reduce == "max_rel_rise"), path, None
     if measure.kind == "loss_curve":
         values, path = _loss_series(run, measure.key)
         over = _loss_series(run, measure.over)[0] if measure.over else None
-        return loss_property(values, measure.reduce, measure.fraction, over), path
+        return loss_property(values, measure.reduce, measure.fraction, over), path, None
     probe = _json_file(run, RunFolder.LATENT, f"run python -m impl.latent {run}")
-    return latent_property(probe, measure.reduce, measure.value or 0.0), run.file(RunFolder.LATENT)
+    ref = number(probe.get("base_row_spread"))
+    return latent_property(probe, measure.reduce, measure.value or 0.0), run.file(RunFolder.LATENT), ref
 
 
-def read_measure(measure: MeasureSpec, run: Path) -> Reading:
-    """The value of `measure` in run folder `run`, or a Reading without a value saying why (never raises for
-    missing, damaged or too short files)."""
-    if not run.is_dir():
+def read_measure(measure: MeasureSpec, path: Path, face_specific: bool = False) -> Reading:
+    """The value of `measure` in run folder `path`, or a Reading without a value saying why (never raises for
+    missing, damaged or too short files). A face-specific claim is never read on the stand-in."""
+    run = RunFolder(path, trusted=False)
+    if not run.path.is_dir():
         return Reading(None, f"{run} is not a run folder")
+    outcome = run.outcome()
+    if outcome.get("outcome") == DIVERGED:
+        return Reading(None, f"{run}: diverged ({outcome.get('reason', 'a non-finite loss')})", outcome=DIVERGED)
+    if face_specific and run.on_fashion():
+        return Reading(None, STAND_IN, outcome="stand-in")
     try:
-        value, path = _read(measure, RunFolder(run, trusted=False))
+        value, source, ref = _read(measure, run)
     except NotMeasurable as exc:
         return Reading(None, str(exc))
     except OSError as exc:
         return Reading(None, f"{run}: cannot read ({exc.strerror})")
     if not math.isfinite(value):
-        return Reading(None, f"{measure.describe()} is not finite ({value}) in {path}")
-    return Reading(value, source=str(path))
+        return Reading(None, f"{measure.describe()} is not finite ({value}) in {source}")
+    return Reading(value, source=str(source), reference=ref)
 
 
 # ---------------------------------------------------------------- the claims as a table
@@ -167,15 +201,22 @@ def _cell(text: str) -> str:
 
 
 def claims_table(claims: Iterable[ClaimSpec]) -> str:
-    """Markdown: id, report, quote, reading, measurement (arms, proxy), rule or the not-measurable reason."""
-    lines = ["| id | report | quote | reading | measurement | rule |", "| --- | --- | --- | --- | --- | --- |"]
+    """Markdown: id, report, quote (and the further sentences saying the same), reading (with the errata it follows
+    and the inferred settings it depends on), measurement (arms, proxy), and the rule with its minimum effect or
+    its bound's reference and why, or the not-measurable reason."""
+    lines = ["| id | report | quote | reading | measurement | rule (minimum effect, reference: why) |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for c in claims:
         arms = ", ".join(f"{name} = {arm.key()}" for name, arm in c.arms.items())
         if c.measure is None:
             measurement, rule = f"not measurable ({arms})" if arms else "not measurable", f"*{c.reason}*"
         else:
-            measurement = f"`{c.measure.describe()}` on {arms}" + (f"; proxy: {c.proxy}" if c.proxy else "")
-            rule = c.rule.describe() + (f" ({c.rule.note})" if c.rule.note else "")
-        lines.append("| " + " | ".join(_cell(x) for x in (f"`{c.id}`", c.report, c.quote,
-                                                              c.reading or c.paraphrase, measurement, rule)) + " |")
+            where = "; face-specific: measured on the anime faces only" if c.face_specific else ""
+            measurement = f"`{c.measure.describe()}` on {arms}" + (f"; proxy: {c.proxy}" if c.proxy else "") + where
+            rule = f"{c.rule.describe()}: {c.rule.note}"
+        quote = c.quote + "".join(f" / also: {q}" for q in c.also)
+        reading = (c.reading or c.paraphrase) + (f" Errata: {', '.join(c.errata)}." if c.errata else "") + \
+            (f" Inferred: {c.inferred}." if c.inferred else "")
+        lines.append("| " + " | ".join(_cell(x) for x in (f"`{c.id}`", c.report, quote, reading, measurement, rule))
+                     + " |")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """The reductions a claim's measurement applies, on plain numbers: the largest rise between consecutive epochs,
-the change over the last part of training, loss-curve properties (early peak over late level, volatility, settling)
-and properties of report 004's latent probe. A value that cannot be computed raises NotMeasurable with the reason.
+the change over the last part of training, loss-curve properties (early peak, its ratio to the late level, the
+late level, the trend, volatility and settling) and properties of report 004's latent probe, each anchored to the
+probe's unchanged images. A value that cannot be computed raises NotMeasurable with the reason.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ def _volatility(values: list[float]) -> float:
     return statistics.pstdev(diffs)
 
 
+def _window(values: list[float], start: float, end: float) -> list[float]:
+    n = len(values)
+    return values[math.floor(start * n): math.ceil(end * n)]
+
+
 def loss_property(values: list[float], reduce: str, fraction: float | None, over: list[float] | None = None) -> float:
     """A property of one logged series (in step order): see docs/claims.md for each reduction's formula."""
     n = len(values)
@@ -57,19 +63,26 @@ def loss_property(values: list[float], reduce: str, fraction: float | None, over
         raise NotMeasurable(f"{n} logged rows; loss-curve measures need at least {MIN_LOSS_ROWS} "
                             "(train longer or log more often with --log-every)")
     early = max(1, math.ceil((fraction or 0.0) * n))
+    late = statistics.median(values[n // 2:])
+    if reduce == "late_level":
+        return late
     if reduce in ("early_peak", "early_peak_ratio"):
         peak = max(values[:early])
         if reduce == "early_peak":
             return peak
-        level = statistics.median(values[n // 2:])
-        if level <= 0:
-            raise NotMeasurable(f"the late median is {level:.4g}; a ratio to it needs a positive level")
-        return peak / level
-    if reduce == "settling":
-        first = _volatility(values[:n // 2])
-        if first == 0:
-            raise NotMeasurable("the first half does not fluctuate at all; no ratio to it")
-        return _volatility(values[n // 2:]) / first
+        if late <= 0:
+            raise NotMeasurable(f"the late median is {late:.4g}; a ratio to it needs a positive level")
+        return peak / late
+    if reduce == "trend":  # the fall from the second tenth to the last fifth, relative to both levels (-1 to 1)
+        before, after = statistics.median(_window(values, 0.1, 0.2)), statistics.median(_window(values, 0.8, 1.0))
+        if before == after == 0:
+            raise NotMeasurable("the loss is 0 early and late; a relative fall needs a non-zero level")
+        return (before - after) / (abs(before) + abs(after))
+    if reduce == "settling":  # late window (70-100 %) over middle window (20-50 %): the early transient left out
+        middle = _volatility(_window(values, 0.2, 0.5))
+        if middle == 0:
+            raise NotMeasurable("the middle of the run does not fluctuate at all; no ratio to it")
+        return _volatility(_window(values, 0.7, 1.0)) / middle
     own = _volatility(values[early:])
     if reduce == "volatility":
         return own
@@ -80,27 +93,30 @@ def loss_property(values: list[float], reduce: str, fraction: float | None, over
 
 
 def latent_property(probe: dict[str, Any], reduce: str, value: float) -> float:
-    """A property of impl.latent's rows at one value (averaged over positions): see docs/claims.md."""
+    """A property of impl.latent's rows at one value, over the positions: see docs/claims.md. Pixel changes and
+    row spreads are read against the base row (the 8 unchanged images' mean pixel distance)."""
     rows = [r for r in probe.get("rows", []) if isinstance(r, dict) and number(r.get("value")) is not None
             and math.isclose(r["value"], value, rel_tol=1e-9)]
     if not rows:
         values = sorted({r.get("value") for r in probe.get("rows", []) if isinstance(r, dict)}, key=str)
         raise NotMeasurable(f"the latent probe has no rows at value {value:g} (values: {values}); "
                             f"run python -m impl.latent RUN --values ... {value:g}")
-    field = {"pixel_change": "pixel_change", "position_spread": "pixel_change", "row_spread_ratio": "row_spread",
-             "class_flips": "class_flips"}[reduce]
+    if reduce == "direction_spread":
+        spreads = probe.get("direction_spread")
+        found = number(spreads.get(f"{value:g}")) if isinstance(spreads, dict) else None
+        if found is None:
+            raise NotMeasurable(f"the latent probe has no direction_spread at value {value:g}; run impl.latent again")
+        return found
+    field = {"pixel_change_max": "pixel_change", "pixel_change_median": "pixel_change",
+             "row_spread_max": "row_spread", "class_flips": "class_flips"}[reduce]
     numbers = [number(r.get(field)) for r in rows]
     if any(x is None for x in numbers):
         hint = " (class flips need a FashionMNIST run)" if field == "class_flips" else ""
         raise NotMeasurable(f"the latent probe's rows at value {value:g} lack a finite {field}{hint}")
-    mean = statistics.fmean(numbers)
-    if reduce == "position_spread":
-        if len(numbers) < 2 or mean == 0:
-            raise NotMeasurable("needs two positions with a non-zero mean change")
-        return statistics.pstdev(numbers) / mean
-    if reduce == "row_spread_ratio":
-        base = number(probe.get("base_row_spread"))
-        if not base:
-            raise NotMeasurable("the latent probe has no positive base_row_spread")
-        return mean / base
-    return mean
+    if reduce == "class_flips":
+        return statistics.fmean(numbers)
+    base = number(probe.get("base_row_spread"))
+    if not base:
+        raise NotMeasurable("the latent probe has no positive base_row_spread")
+    pick = statistics.median if reduce == "pixel_change_median" else max
+    return pick(numbers) / base

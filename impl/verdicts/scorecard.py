@@ -1,6 +1,7 @@
 """The scorecard: every claim's verdict with its evidence, as scorecard.md, scorecard.json and a section of the
-HTML report (impl/evidence.py: the numbers per seed, the arms' sample grids side by side, the curves read).
-Every row says the data it was decided on and the length its runs trained for."""
+HTML report (impl/verdicts/evidence.py: the numbers per seed, the arms' sample grids side by side, the curves
+read). Every row says the data it was decided on and the length its runs trained for; the raw decisions are
+adjusted over the scorecard's family of claims by Holm's method, both shown; a smoke run's verdicts say so."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from impl.errors import RunError
 from impl.pages import html
 from impl.runs.folder import RunFolder
-from impl.verdicts import evidence
-from impl.verdicts.decide import MARKDOWN_HEADER, Verdict, decide
+from impl.verdicts import evidence, stats
+from impl.verdicts.decide import decide
+from impl.verdicts.verdict import FAILS, HOLDS, INCONCLUSIVE, MARKDOWN_HEADER, SMOKE, VERDICTS, Verdict
 from spec.claim import ClaimSpec
 
 if TYPE_CHECKING:
@@ -33,10 +35,23 @@ def runs_by_key(items: Items) -> dict[str, list[Path]]:
     return runs
 
 
-def decide_all(claims: list[ClaimSpec], items: Items) -> list[Verdict]:
-    """Each claim decided from the runs of its arms, in seed order."""
+def decide_all(claims: list[ClaimSpec], items: Items, smoke: bool = False) -> list[Verdict]:
+    """Each claim decided from the runs of its arms, in seed order, then Holm's adjustment over the family."""
     runs = runs_by_key(items)
-    return [decide(claim, runs) for claim in claims]
+    verdicts = [decide(claim, runs) for claim in claims]
+    for v in verdicts:
+        v.smoke = smoke
+    return adjust(verdicts)
+
+
+def adjust(verdicts: list[Verdict]) -> list[Verdict]:
+    """Holm's step-down adjustment over every decided claim (one p-value each, that of the decision taken or, for
+    an inconclusive one, of the nearer decision): a raw 'holds' or 'does not hold' stays only when its adjusted
+    p-value is below the same 2.5 % per side; the others read 'inconclusive'."""
+    family = [v for v in verdicts if v.p_value is not None]
+    for v, p in zip(family, stats.holm([v.p_value for v in family])):
+        v.holm = v.verdict if v.verdict in (HOLDS, FAILS) and p < stats.ALPHA else INCONCLUSIVE
+    return verdicts
 
 
 def lengths(items: Items) -> dict[str, str]:
@@ -58,18 +73,26 @@ def lengths(items: Items) -> dict[str, str]:
     return out
 
 
+def counts(verdicts: list[Verdict]) -> dict[str, int]:
+    """How many claims got each verdict as shown (a smoke run's all 'smoke: means nothing')."""
+    return {name: sum(x.shown == name for x in verdicts) for name in (*VERDICTS, SMOKE)
+            if any(x.shown == name for x in verdicts) or name in VERDICTS}
+
+
 def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, Any], arms: dict[str, str]) -> str:
-    counts = {v: sum(x.verdict == v for x in verdicts) for v in ("holds", "does not hold", "inconclusive",
-                                                                   "not measurable here")}
     faces = f"face claims decided on {meta['faces']}; " if any(c.data == "anime-faces" for c in claims) else ""
-    head = [f"# Scorecard: reports {', '.join(meta['reports'])}", "",
+    smoke = meta.get("quick")
+    head = [f"# Scorecard: reports {', '.join(meta['reports'])}" + (" (smoke run: its verdicts mean nothing)"
+                                                                    if smoke else ""), "",
             f"{meta['seeds']} seeds per arm"
-            + (f" at batch {meta['batch_size']} (--quick: a smoke run, its verdicts mean nothing)"
-               if meta.get("batch_size") else "")
+            + (f" at batch {meta['batch_size']} and {meta['steps']} steps (--quick: a smoke run that checks the "
+               "plumbing; every verdict reads 'smoke: means nothing')" if smoke else "")
             + f"; {meta['n']:,} generated images per run for the metrics; device "
             f"{meta['device']}; {faces}wall time {meta['wall_s']:,.0f} s over all its "
             f"calls ({meta.get('this_call_s', meta['wall_s']):,.0f} s in the last).", "",
-            " · ".join(f"{n} {v}" for v, n in counts.items()), "", MARKDOWN_HEADER,
+            " · ".join(f"{n} {v}" for v, n in counts(verdicts).items()), "",
+            "Holm: the decision after Holm's adjustment over all the claims decided here (family-wise 2.5 % per "
+            "side); a raw decision that does not survive it reads inconclusive.", "", MARKDOWN_HEADER,
             *(v.markdown_row() for v in verdicts), "", ARMS_HEADING, "",
             *(f"- `{key}` {text}" for key, text in arms.items()), "", "## Readings and proxies", ""]
     by_id = {c.id: c for c in claims}
