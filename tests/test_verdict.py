@@ -95,8 +95,9 @@ def test_known_answers(c: ClaimSpec, values: dict, expected: str) -> None:
 def test_interval_is_the_t_interval() -> None:
     """Mean 2, sd 1, n 3: half width t(2) / sqrt(3) = 4.30265 / 1.73205 = 2.48414 (computed by hand)."""
     result = V.judge(threshold("below", 10.0), {"a": [1.0, 2.0, 3.0]})
-    assert result.effect == pytest.approx(-2.0) and result.sd == pytest.approx(1.0) and result.n == 3
-    assert result.ci == pytest.approx((-2.0 - 2.48414, -2.0 + 2.48414), abs=1e-4)  # oriented: below is positive
+    assert result.effect == pytest.approx(2.0) and result.sd == pytest.approx(1.0) and result.n == 3
+    assert result.ci == pytest.approx((2.0 - 2.48414, 2.0 + 2.48414), abs=1e-4)  # the measure's own scale
+    assert "a = 2, 95 % interval [-0.4841, 4.484] over 3 seeds" in result.reason, result.reason
     assert result.verdict == V.HOLDS  # 4.48 < 10
 
 

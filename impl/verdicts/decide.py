@@ -100,19 +100,32 @@ def _line(claim: ClaimSpec, b_values: list[float]) -> float:
     return -size if rule.kind == "not_better" else size
 
 
+def _natural(claim: ClaimSpec, x: float) -> float:
+    """A claim-oriented number back on the measure's own scale: the arm's value, or the difference a - b."""
+    return _orient(claim)[0] * x
+
+
+def _natural_interval(claim: ClaimSpec, low: float, high: float) -> tuple[float, float]:
+    a, b = _natural(claim, low), _natural(claim, high)
+    return (min(a, b), max(a, b))
+
+
 def _t_decision(claim: ClaimSpec, s: stats.Interval, line: float) -> tuple[str, float, float, str]:
-    """(verdict, p-value of the decision, distance to the line, reason) from a t interval."""
-    span = f"{_g(s.mean)}, 95 % interval [{_g(s.low)}, {_g(s.high)}] over {s.n} seeds"
+    """(verdict, p-value of the decision, distance to the line, reason) from a t interval. The decision is taken on
+    the claim-oriented scale; the reason states the numbers on the measure's own scale."""
+    low, high = _natural_interval(claim, s.low, s.high)
+    name = claim.rule.arm if claim.rule.kind == "threshold" else f"{claim.rule.a} - {claim.rule.b}"
+    span = f"{name} = {_g(_natural(claim, s.mean))}, 95 % interval [{_g(low)}, {_g(high)}] over {s.n} seeds"
     if claim.rule.kind == "similar":
         m = abs(line)
         p_hold = max(s.p_above(-m), s.p_below(m))
         p_fail = min(s.p_above(m), s.p_below(-m))
         distance = abs(m - abs(s.mean))
         if p_hold < stats.ALPHA:
-            return HOLDS, p_hold, distance, f"a - b = {span} lies within +-{_g(m)}"
+            return HOLDS, p_hold, distance, f"{span} lies within +-{_g(m)}"
         if p_fail < stats.ALPHA:
-            return FAILS, p_fail, distance, f"a - b = {span} lies beyond +-{_g(m)}"
-        return INCONCLUSIVE, min(p_hold, p_fail), distance, f"a - b = {span} is too wide to tell whether it stays " \
+            return FAILS, p_fail, distance, f"{span} lies beyond +-{_g(m)}"
+        return INCONCLUSIVE, min(p_hold, p_fail), distance, f"{span} is too wide to tell whether it stays " \
             f"within +-{_g(m)}"
     p_hold, p_fail = s.p_above(line), s.p_below(line)
     what = _what(claim, line)
@@ -128,7 +141,7 @@ def _what(claim: ClaimSpec, line: float) -> str:
     if rule.kind == "threshold":
         return f"{rule.arm} {rule.expect} {_g(rule.bound or 0.0)}"
     if rule.kind == "not_better":
-        return f"{rule.a}'s gain over {rule.b} below {_g(-line)} (claim-oriented: above {_g(line)})"
+        return f"{rule.a}'s gain over {rule.b} below {_g(-line)}"
     return f"{rule.a} {rule.expect} than {rule.b} by at least {_g(line)}"
 
 
@@ -207,8 +220,8 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
         return out
     sample, b_values, note = _sample(claim, values, diverged)
     out.n = len(sample)
-    out.effect_label = f"{claim.rule.arm}, claim-oriented" if claim.rule.kind == "threshold" else \
-        f"paired difference {claim.rule.a} - {claim.rule.b}, claim-oriented"
+    out.effect_label = claim.rule.arm if claim.rule.kind == "threshold" else \
+        f"paired difference {claim.rule.a} - {claim.rule.b}"
     why = f" ({note}: {missing[0]})" if note and missing else (f" ({note})" if note else "")
     if out.diverged:
         why += " (diverged: " + ", ".join(f"{arm} {k} seed{'s' * (k > 1)}" for arm, k in out.diverged.items()) + ")"
@@ -217,7 +230,8 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
                                                                              if len(missing) > 1 else "")
         return out
     line = _line(claim, b_values)
-    out.effect = statistics.median(sample) if any(math.isinf(x) for x in sample) else statistics.fmean(sample)
+    out.effect = _natural(claim, statistics.median(sample) if any(math.isinf(x) for x in sample)
+                          else statistics.fmean(sample))  # on the measure's own scale, as the interval
     if len(sample) == 1:
         out.verdict = INCONCLUSIVE
         out.reason = f"one seed: no spread to judge the effect {_g(out.effect)} by; run 3 or more seeds{why}"
@@ -233,7 +247,7 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
     if s is None or not all(math.isfinite(x) for x in (s.sd, s.low, s.high)):
         out.verdict, out.reason = INCONCLUSIVE, f"the values are too large to summarise{why}"
         return out
-    out.sd, out.ci = s.sd, (s.low, s.high)
+    out.sd, out.ci = s.sd, _natural_interval(claim, s.low, s.high)
     out.verdict, out.p_value, distance, reason = _t_decision(claim, s, line)
     if out.verdict == INCONCLUSIVE:
         out.seeds_needed = stats.seeds_needed(s.sd, distance)

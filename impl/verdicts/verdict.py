@@ -27,7 +27,7 @@ class Verdict:
     rule: str
     verdict: str
     reason: str  # one line, in words
-    effect: float | None = None  # the claim-oriented effect: mean of the arm, or of the paired difference a - b
+    effect: float | None = None  # on the measure's scale: mean of the arm, or of the paired difference a - b
     effect_label: str = ""
     sd: float | None = None  # of the per-seed differences (or values)
     ci: tuple[float, float] | None = None  # 95 % t interval of the effect (None: one seed, events, a sign test)
