@@ -51,13 +51,14 @@ def shapes(n: int, seed: int = 0) -> torch.Tensor:
     return images
 
 
+@pytest.mark.slow
 def test_a_generator_of_ten_images_scores_collapsed() -> None:
     """c002-training-often-collapses' event (near-copy pairs above the real set's share by 0.05): a generator of
     ten images repeats itself in about a tenth of random pairs, one of a single image in all of them, a fresh
     sample of the data in (almost) none. c003-collapse-alike's structure MS-SSIM rises with the collapse: 1 for one
     image, above a fresh sample for ten, and a fresh sample of the data scores what the data does."""
-    real, fresh = shapes(400), shapes(400, seed=1)
-    ten, one = shapes(10, seed=2).repeat(40, 1, 1, 1), shapes(1, seed=3).repeat(400, 1, 1, 1)
+    real, fresh = shapes(200), shapes(200, seed=1)
+    ten, one = shapes(10, seed=2).repeat(20, 1, 1, 1), shapes(1, seed=3).repeat(200, 1, 1, 1)
     noise = torch.randn(ten.shape, generator=torch.Generator().manual_seed(5))
     base = metrics.duplicate_share(real)
     assert metrics.duplicate_share(ten) - base == pytest.approx(0.1, abs=0.04)
