@@ -15,12 +15,13 @@ from impl.training.request import RunRequest
 from impl.training.run import resolve_device
 from impl.verdicts.measuring import ScoreSettings, hooks_for, per_step
 from impl.verdicts.readings import arms_needed
+from impl.verdicts.reductions import MIN_LOSS_ROWS
 from spec.arm import ArmSpec
 from spec.claim import ClaimSpec
 
-QUICK_STEPS = 8  # --quick: a generator step at n_critic 5, two epochs of the tiny data set, 8 logged rows
+QUICK_STEPS = MIN_LOSS_ROWS  # --quick: each step logged, so the loss-curve claims get exactly the rows they need
 QUICK_BATCH = 8  # --quick: the smoke run checks the plumbing, not the recipe; small batches keep it to minutes
-QUICK_IMAGES = 32  # --quick: the first 32 images (4 steps per epoch: two epochs), adapted in no time
+QUICK_IMAGES = 32  # --quick: the first 32 images (4 steps per epoch), adapted in no time
 QUICK_N = 40  # --quick: images per metric
 RUN_KEYS = ("epochs", "steps", "batch_size")  # arm overrides that are run lengths, not recipe values
 
