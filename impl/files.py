@@ -31,6 +31,15 @@ from typing import IO, Any
 from impl.errors import RunError
 
 
+def unwritable(path: Path) -> Path | None:
+    """The folder that stops gan-spec from writing `path` (the path itself when it exists, else the nearest folder
+    above it that exists) when it cannot be written: read-only file system or no permission; None when it can.
+    Commands ask before the work, so a read-only output is one line at the start, never after an hour."""
+    path = Path(path)
+    existing = next(p for p in (path, *path.absolute().parents) if p.exists() or p == Path(p.anchor or "."))
+    return None if os.access(existing, os.W_OK | os.X_OK) else existing
+
+
 class Unsafe(RunError):
     """A path inside a folder gan-spec writes to is a symbolic link, or leads outside the folder."""
 
