@@ -136,7 +136,8 @@ class Root:
                         fh.flush()
                         os.fsync(fh.fileno())
                     except RuntimeError as exc:  # torch.save on a full disk
-                        raise OSError(errno.ENOSPC, f"cannot write ({exc})") from None
+                        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}: torch's writer stopped part way "
+                                      f"({str(exc).splitlines()[0][:80]})") from None
                 os.replace(tmp, parts[-1], src_dir_fd=fd, dst_dir_fd=fd)
                 os.fsync(fd)
             except BaseException:

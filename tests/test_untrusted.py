@@ -297,3 +297,23 @@ def test_evaluate_refuses_sizes_it_cannot_hold_before_the_work(tmp_path: Path, a
     except SystemExit as exc:  # argparse's own one-line refusal
         code = exc.code
     assert code == 2
+
+
+# ---------------------------------------------------------------- finished and evaluated runs are never deleted
+
+@pytest.mark.parametrize("evaluated", [True, False])
+def test_a_finished_run_whose_checkpoints_were_removed_is_kept(tmp_path: Path, evaluated: bool) -> None:
+    from impl.arms.engine import Planned, train_or_resume
+    from impl.training.request import RunRequest
+    from tests.helpers import make_run
+
+    run = make_run(tmp_path / "study" / "arm", steps=20, evaluation={"fid": 1.0} if evaluated else None)
+    file, _ = victims(tmp_path)
+    before = digest(run) | digest(file)
+    item = Planned("arm", RunRequest(experiment="r004-mlp", out=run, data="synthetic", quiet=True))
+    if evaluated:
+        train_or_resume(item, "python -m impl.collapse --resume")  # kept: nothing to train, nothing deleted
+    else:
+        with pytest.raises(RunError, match="finished, but its checkpoints/ are gone"):
+            train_or_resume(item, "python -m impl.collapse --resume")
+    assert digest(run) | digest(file) == before

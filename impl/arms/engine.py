@@ -130,7 +130,10 @@ class ArmsFolder:
 def train_or_resume(item: Planned, resume_command: str) -> None:
     """Train one planned run, continue it from its checkpoint, or leave it when it has finished."""
     run = RunFolder(item.folder)
-    if run.finished():
+    if run.finished():  # kept as it is, even when its checkpoints were removed to save space
+        if not run.has_checkpoint() and run.evaluation() is None and not run.outcome():
+            raise RunError(f"{run.path}: finished, but its checkpoints/ are gone and it holds no metrics.json, so it "
+                           "cannot be evaluated; restore checkpoints/, or move the folder away to train it again")
         return
     request = item.request
     if run.has_checkpoint():  # prev.pt serves when last.pt is damaged
