@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from impl.data.load import DataError
-from impl.errors import UsageError
+from impl.errors import UsageError, user_cache
 from impl.measure.classifier import CLASSES
 
 MIN_SAMPLES = 10  # FID, KID, IS, precision/recall/density/coverage refuse fewer generated (and real) images
@@ -56,8 +56,8 @@ def check_finite(what: str, *features: torch.Tensor) -> None:
     aborts on NaN, so a NaN from a damaged file or network stops here, in one line."""
     for side, value in zip(("real", "generated"), features):
         if not torch.isfinite(value).all():
-            raise DataError(f"{what}: the {side} features hold NaN or infinite values; a cache or weights file is "
-                            "damaged (delete ~/.cache/gan-spec/real-features, check --inception-weights)")
+            raise DataError(f"{what}: the {side} features hold NaN or infinite values; a feature cache or the "
+                            f"feature network's weights are damaged (delete {user_cache() / 'real-features'})")
 
 
 def finite_cpu(images: torch.Tensor) -> torch.Tensor:
