@@ -317,3 +317,14 @@ def test_a_finished_run_whose_checkpoints_were_removed_is_kept(tmp_path: Path, e
         with pytest.raises(RunError, match="finished, but its checkpoints/ are gone"):
             train_or_resume(item, "python -m impl.collapse --resume")
     assert digest(run) | digest(file) == before
+
+
+def test_a_scorecard_checks_the_inception_file_before_its_first_training(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    from impl import reproduce
+
+    path = tmp_path / features.INCEPTION_FILE
+    torch.save({"fc.weight": torch.full((2, 2), float("nan"))}, path)
+    out = tmp_path / "scorecard"
+    assert reproduce.main(["003", "--quick", "--seeds", "1", "--inception-weights", str(path), "--out", str(out)]) == 2
+    assert "fc.weight holds NaN" in capsys.readouterr().err and not out.exists()

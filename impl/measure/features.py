@@ -94,6 +94,20 @@ def load_inception(weights: Path) -> tuple[nn.Module, str]:
     path, torch-fidelity reads that file and never touches the network."""
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
+    path = check_inception_file(weights)
+    try:
+        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                          feature_extractor_weights_path=str(path))
+    except RuntimeError as exc:  # load_state_dict: missing, unexpected or mis-shaped tensors
+        raise _weights_problem(path, f"its tensors do not fit torch-fidelity's InceptionV3 ({_mismatch(str(exc))})"
+                               ) from None
+    return net.eval(), classifier.sha256(path)
+
+
+def check_inception_file(weights: Path) -> Path:
+    """The weights file's path if it holds a state dict of finite floating-point tensors (read with
+    weights_only=True: a file carrying code is refused unrun); else one DataError line. Cheap enough for a
+    scorecard to ask before its first training, not after it."""
     path = Path(weights).expanduser()
     if not path.is_file():
         raise _weights_problem(path, "no such file")
@@ -110,13 +124,7 @@ def load_inception(weights: Path) -> tuple[nn.Module, str]:
             raise _weights_problem(path, f"{name} holds {value.dtype} values, not floating point")
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise _weights_problem(path, f"{name} holds NaN or infinite values (a damaged file)")
-    try:
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
-                                          feature_extractor_weights_path=str(path))
-    except RuntimeError as exc:  # load_state_dict: missing, unexpected or mis-shaped tensors
-        raise _weights_problem(path, f"its tensors do not fit torch-fidelity's InceptionV3 ({_mismatch(str(exc))})"
-                               ) from None
-    return net.eval(), classifier.sha256(path)
+    return path
 
 
 def _mismatch(message: str) -> str:
