@@ -106,6 +106,13 @@ class Root:
         return Unsafe(f"{path}: {what}; gan-spec never writes through links in a folder it writes to "
                       "(someone prepared this folder); remove the link or choose another folder")
 
+    def refuse_links(self, relatives: list[str]) -> None:
+        """Unsafe (one line naming it) when one of these paths under the root is a symbolic link: a folder's own
+        names checked before any work, so a planted link stops a command at the start, not half way."""
+        for relative in relatives:
+            if self.path.joinpath(relative).is_symlink():
+                raise self._unsafe(_parts(relative), OSError(errno.ELOOP, "link"))
+
     @contextmanager
     def folder(self, relative: str | Path = "", create: bool = True) -> Iterator[int]:
         """A descriptor of a folder under the root (made when missing), closed after use."""

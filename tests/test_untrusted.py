@@ -328,3 +328,42 @@ def test_a_scorecard_checks_the_inception_file_before_its_first_training(tmp_pat
     out = tmp_path / "scorecard"
     assert reproduce.main(["003", "--quick", "--seeds", "1", "--inception-weights", str(path), "--out", str(out)]) == 2
     assert "fc.weight holds NaN" in capsys.readouterr().err and not out.exists()
+
+
+# ---------------------------------------------------------------- a run resumed with a link at one of its names
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from impl import train
+
+    out = tmp_path_factory.mktemp("runs") / "run"
+    assert train.main(["r004-mlp", "--data", "synthetic", "--steps", "4", "--batch-size", "32", "--log-every", "2",
+                       "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+@pytest.mark.parametrize("name", [".lock", "metrics.jsonl", "loss.png", "epoch_metrics.jsonl", "outcome.json",
+                                  "metrics.json", "checkpoints/last.pt", "checkpoints/prev.pt",
+                                  "samples/step_000008.png", "checkpoints", "samples", "latent"])
+def test_a_resume_refuses_a_link_at_any_of_the_runs_names_before_training(small_run: Path, tmp_path: Path,
+                                                                          name: str,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    from impl import train
+
+    run = Path(shutil.copytree(small_run, tmp_path / "run"))
+    file, folder = victims(tmp_path)
+    at = run / name
+    if at.is_dir():
+        shutil.rmtree(at)
+    elif at.exists():
+        at.unlink()
+    at.symlink_to(folder if "." not in name else file)
+    before = digest(file) | digest(folder)
+    log = (run / "metrics.jsonl").read_bytes() if name != "metrics.jsonl" else b""
+    assert train.main(["--resume", str(run), "--steps", "8", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{at}: a symbolic link" in err and err.count("\n") == 1
+    assert digest(file) | digest(folder) == before
+    assert name == "metrics.jsonl" or (run / "metrics.jsonl").read_bytes() == log  # refused before training

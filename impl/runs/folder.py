@@ -278,6 +278,16 @@ class RunFolder:
             raise RunError(f"{self.path}: cannot write its lock file ({exc.strerror or exc}); check the folder"
                            ) from None
 
+    def refuse_links(self) -> None:
+        """Before a command writes into the run: none of its own names (config.json, .lock, checkpoints/ and what is
+        in it, samples/..., latent/...) may be a symbolic link; else Unsafe, one line naming the link (exit 2)."""
+        names = list(self.OWN)
+        for sub in (self.SAMPLES, self.CHECKPOINTS, self.LATENT_DIR):
+            folder = self.path / sub
+            if folder.is_dir() and not folder.is_symlink():
+                names += [f"{sub}/{p.name}" for p in folder.iterdir()]
+        self.root.refuse_links(names)
+
     def drop_checkpoints(self) -> None:
         """Delete the run's checkpoints once it is evaluated (a smoke run's weights are not worth their space)."""
         if self.file(self.CHECKPOINTS).exists():
