@@ -367,3 +367,44 @@ def test_a_resume_refuses_a_link_at_any_of_the_runs_names_before_training(small_
     assert f"{at}: a symbolic link" in err and err.count("\n") == 1
     assert digest(file) | digest(folder) == before
     assert name == "metrics.jsonl" or (run / "metrics.jsonl").read_bytes() == log  # refused before training
+
+
+# ---------------------------------------------------------------- run files edited into the wrong shape
+
+CONFIG_EDITS = [("recipe", "x"), ("overrides", [1, 2]), ("total_steps", 10**30), ("total_steps", 0),
+                ("settings", [1]), ("experiment", 5), ("total_steps", 2.5), ("recipe", None)]
+LOG_EDITS = [b'{"d_loss": 1.0}\n', b'{"step": "x", "d_loss": 1.0}\n', b"[1, 2]\n", b"", b"\xff\xfe\x00garbage",
+             b'{"step": 4, "d_loss": "nan", "g_loss": null}\n', b'{"step": 99999999999, "d_loss": 1.0}\n']
+
+
+@pytest.mark.parametrize("key,value", CONFIG_EDITS)
+def test_a_config_edited_into_the_wrong_shape_is_one_line(small_run: Path, tmp_path: Path, key: str, value: object,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    import json
+    import shutil
+
+    from impl import train
+
+    run = Path(shutil.copytree(small_run, tmp_path / "run"))
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(config | {key: value}))
+    file, _ = victims(tmp_path)
+    before = digest(file)
+    assert train.main(["--resume", str(run), "--steps", "8", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "config.json" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert digest(file) == before
+
+
+@pytest.mark.parametrize("log", LOG_EDITS)
+def test_a_training_log_edited_into_anything_resumes_or_is_one_line(small_run: Path, tmp_path: Path, log: bytes,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    from impl import train
+
+    run = Path(shutil.copytree(small_run, tmp_path / "run"))
+    (run / "metrics.jsonl").write_bytes(log)
+    assert train.main(["--resume", str(run), "--steps", "8", "--quiet"]) in (0, 2)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "unexpectedly" not in err

@@ -31,8 +31,11 @@ from typing import Any
 from impl.errors import RunError
 from impl.files import Root
 from impl.runs.untrusted import kind, text
+from spec.recipe import OVERRIDES
 
 CONFIG_KEYS = {"experiment": str, "settings": dict, "total_steps": int}  # what every strict reader relies on
+OPTIONAL_TABLES = ("recipe", "overrides")  # tables a strict reader reads when they are there
+MAX_STEPS = OVERRIDES["steps"].limit  # a run's length as --set steps bounds it
 
 
 def file_in_the_way(folder: Path, itself: bool = True) -> Path | None:
@@ -151,6 +154,13 @@ class RunFolder:
                 if not isinstance(config.get(key), want) or isinstance(config.get(key), bool):
                     raise RunError(f"{path}: {key!r} missing or not {want.__name__}; the run folder is damaged or "
                                    "was made by another gan-spec version")
+            for key in OPTIONAL_TABLES:
+                if key in config and not isinstance(config[key], dict):
+                    raise RunError(f"{path}: {key!r} holds {kind(config[key])}, not an object; the run folder is "
+                                   "damaged")
+            if not 1 <= config["total_steps"] <= MAX_STEPS:
+                raise RunError(f"{path}: total_steps {config['total_steps']} is outside 1 to {MAX_STEPS:,}; the run "
+                               "folder is damaged")
         return config
 
     def optional(self, name: str) -> tuple[dict[str, Any] | None, str]:
