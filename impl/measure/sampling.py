@@ -83,8 +83,16 @@ def check_space(out: Path | None, n: int, shape: tuple[int, ...]) -> None:
     existing = next(p for p in (out, *out.absolute().parents) if p.exists())
     free = shutil.disk_usage(existing).free
     if need > free:
-        raise UsageError(f"--n {n:,}: {n:,} images of {'x'.join(map(str, shape))} take up to {need / 1e9:,.1f} GB and "
-                         f"{existing} has {free / 1e9:,.1f} GB free; ask for fewer images or choose another --out")
+        raise UsageError(f"--n {n:,}: {n:,} images of {'x'.join(map(str, shape))} take up to {size(need)} and "
+                         f"{existing} has {size(free)} free; ask for fewer images or choose another --out")
+
+
+def size(n: int) -> str:
+    """A byte count for a message: '3.1 GB', '2.4 MB', '80 kB'."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n} bytes"
 
 
 def check_out(fmt: str, n: int, out: Path | None, run: Path) -> None:
