@@ -408,3 +408,33 @@ def test_a_training_log_edited_into_anything_resumes_or_is_one_line(small_run: P
     assert train.main(["--resume", str(run), "--steps", "8", "--quiet"]) in (0, 2)
     err = capsys.readouterr().err
     assert "Traceback" not in err and "unexpectedly" not in err
+
+
+# ---------------------------------------------------------------- a real full disk (a small tmpfs, when mountable)
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Path:
+    import subprocess
+
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4500k", "tmpfs", str(folder)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("no small tmpfs can be mounted here (needs root)")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_real_full_disk_at_a_checkpoint_is_exit_3_with_the_last_one_kept(small_run: Path, small_disk: Path,
+                                                                           capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    from impl import train
+
+    run = Path(shutil.copytree(small_run, small_disk / "run"))  # last.pt (2.6 MB) fits; a second copy does not
+    before = digest(run / "checkpoints")
+    assert train.main(["--resume", str(run), "--steps", "8", "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "last.pt is intact" in err
+    assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1 and "Traceback" not in err
+    assert digest(run / "checkpoints") == before  # the last good checkpoint, byte for byte; no temporary file
