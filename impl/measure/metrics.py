@@ -73,10 +73,10 @@ def finite_cpu(images: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def frechet(real: torch.Tensor, fake: torch.Tensor) -> float:
     """FID between two feature sets (torchmetrics' arithmetic, float64)."""
-    from torchmetrics.image.fid import FrechetInceptionDistance
-
     check_count("FID", min(len(real), len(fake)), 2)
     check_finite("FID", real, fake)
+    from torchmetrics.image.fid import FrechetInceptionDistance  # a slow import, after the cheap refusals
+
     fid = FrechetInceptionDistance(feature=_Given(real.shape[1]))
     fid.update(real.double(), real=True)
     fid.update(fake.double(), real=False)
@@ -86,11 +86,11 @@ def frechet(real: torch.Tensor, fake: torch.Tensor) -> float:
 @torch.no_grad()
 def kernel(real: torch.Tensor, fake: torch.Tensor, subsets: int = KID_SUBSETS, seed: int = 0) -> tuple[float, float]:
     """KID (mean and std over `subsets` random subsets of up to 1,000), seeded so that it repeats exactly."""
-    from torchmetrics.image.kid import KernelInceptionDistance
-
     size = min(KID_SUBSET_SIZE, len(real), len(fake))
     check_count("KID", size, 2)
     check_finite("KID", real, fake)
+    from torchmetrics.image.kid import KernelInceptionDistance  # a slow import, after the cheap refusals
+
     with warnings.catch_warnings():  # KID keeps every feature vector: 2 x 10,000 x 2048 doubles is fine here
         warnings.simplefilter("ignore", UserWarning)
         kid = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=size)
