@@ -104,7 +104,8 @@ def check_out(fmt: str, n: int, out: Path | None, run: Path) -> None:
     where = out if out is not None else run / RunFolder.SAMPLES
     stuck = unwritable(where)
     if stuck is not None:
-        raise UsageError(f"{'--out ' if out is not None else ''}{where}: {stuck} cannot be written (read-only or no "
+        blocker = "it" if stuck == where else str(stuck)
+        raise UsageError(f"{'--out ' if out is not None else ''}{where}: {blocker} cannot be written (read-only or no "
                          "permission); choose another --out")
     if out is None:
         return
