@@ -19,6 +19,7 @@ from impl import cli
 from impl.errors import DataError, boundary
 from impl.measure import metrics, reference
 from impl.measure.evaluation import evaluate
+from impl.runs.folder import RunFolder
 
 
 @boundary("impl.evaluate")
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         raise DataError(f"--n {args.n}: MS-SSIM diversity compares pairs, so at least 2 images are needed")
     metrics.check_at_most("--n", args.n)
     metrics.check_at_most("--n-real", args.n_real)
-    cli.writable_run(args.run, "metrics.json")
+    cli.writable_run(args.run, RunFolder.EVALUATION)
     result = evaluate(Path(args.run), args.n, args.inception_weights, args.real, args.fashion, not args.quiet,
                       n_real=args.n_real)
     print(json.dumps({k: v for k, v in result.items() if k != "class_histogram"}, indent=2))

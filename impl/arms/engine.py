@@ -132,8 +132,9 @@ def train_or_resume(item: Planned, resume_command: str) -> None:
     run = RunFolder(item.folder)
     if run.finished():  # kept as it is, even when its checkpoints were removed to save space
         if not run.has_checkpoint() and run.evaluation() is None and not run.outcome():
-            raise RunError(f"{run.path}: finished, but its checkpoints/ are gone and it holds no metrics.json, so it "
-                           "cannot be evaluated; restore checkpoints/, or move the folder away to train it again")
+            raise RunError(f"{run.path}: finished, but its {run.CHECKPOINTS}/ are gone and it holds no "
+                           f"{run.EVALUATION}, so it cannot be evaluated; restore {run.CHECKPOINTS}/, or move the "
+                           "folder away to train it again")
         return
     request = item.request
     if run.has_checkpoint():  # prev.pt serves when last.pt is damaged
