@@ -7,6 +7,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
 T = TypeVar("T")
@@ -74,3 +75,16 @@ def latent_value(text: str) -> float:
     if abs(value) > 1e6:
         raise argparse.ArgumentTypeError(f"must lie between -1e6 and 1e6, got {text}")
     return value
+
+
+def writable_run(run: Path | str, writes: str) -> None:
+    """Refuse a run folder this command would write into (`writes`: 'metrics.json') when it cannot be written
+    (read-only file system, no permission): one line before the work, not an error after it."""
+    from impl.errors import UsageError
+    from impl.files import unwritable
+
+    run = Path(run)
+    stuck = unwritable(run) if run.is_dir() else None
+    if stuck is not None:
+        raise UsageError(f"{run}: cannot be written (read-only or no permission), and {writes} goes into it; copy the "
+                         "run to a folder you can write and pass the copy")

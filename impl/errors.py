@@ -96,8 +96,16 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
+def user_cache() -> Path:
+    """gan-spec's folder in the user cache: $XDG_CACHE_HOME/gan-spec, or ~/.cache/gan-spec when the variable is unset,
+    empty or relative (the XDG rule: a relative path is ignored, so an empty one never means the current folder)."""
+    given = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(given) if given and Path(given).is_absolute() else Path.home() / ".cache"
+    return base / "gan-spec"
+
+
 def crash_folder() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gan-spec" / "crashes"
+    return user_cache() / "crashes"
 
 
 def save_traceback(command: str, exc: BaseException) -> Path:
@@ -123,6 +131,18 @@ def expected_exit(exc: BaseException) -> int | None:
     return getattr(exc, "exit_code", None) if isinstance(exc, BadInput | RunFailed | Interrupted) else None
 
 
+def printable_streams() -> None:
+    """Under an ASCII locale (LC_ALL=C, no PYTHONIOENCODING) stdout and stderr cannot encode the reports' Chinese
+    quotes or the tables' box characters: such characters are written as escapes instead of ending the command."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if encoding not in ("utf8", "utf16", "utf32") and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a closed or unusual stream: leave it as it is
+                pass
+
+
 def boundary(command: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
     """Decorate a command's `main(argv) -> int`: expected errors become their line and exit code, anything else one
     line naming the command and the saved traceback (exit 1). argparse's own usage errors (SystemExit 2) pass."""
@@ -130,10 +150,11 @@ def boundary(command: str) -> Callable[[Callable[..., int]], Callable[..., int]]
     def wrap(main: Callable[..., int]) -> Callable[..., int]:
         @functools.wraps(main)
         def guarded(*args: object, **kwargs: object) -> int:
+            printable_streams()
             try:
                 return main(*args, **kwargs)
-            except KeyboardInterrupt:
-                say("\ninterrupted twice (Ctrl-C); stopped at once, without saving; what was saved before is intact")
+            except KeyboardInterrupt:  # training saves on the first Ctrl-C; anything else stops here at once
+                say("\ninterrupted (Ctrl-C); stopped at once, without saving; what was saved before is intact")
                 return 130
             except BrokenPipeError:  # `... | head`: the reader went away; nothing to say to it
                 sys.stderr.close()

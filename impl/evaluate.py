@@ -17,8 +17,9 @@ from pathlib import Path
 
 from impl import cli
 from impl.errors import DataError, boundary
-from impl.measure import reference
+from impl.measure import metrics, reference
 from impl.measure.evaluation import evaluate
+from impl.runs.folder import RunFolder
 
 
 @boundary("impl.evaluate")
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p = cli.parser("python -m impl.evaluate", __doc__)
     p.add_argument("run", help="a run directory made by impl.train")
     p.add_argument("--n", type=int, default=10000, help="generated images to evaluate (default 10,000)")
-    p.add_argument("--n-real", type=int, default=reference.N_REAL,
+    p.add_argument("--n-real", type=cli.positive, default=reference.N_REAL,
                    help="real images to compare with (default 10,000: the whole FashionMNIST test split)")
     p.add_argument("--inception-weights", type=Path, metavar="FILE",
                    help=f"torch-fidelity's FID Inception weights ({reference.features.INCEPTION_FILE}); never "
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.n < 2:
         raise DataError(f"--n {args.n}: MS-SSIM diversity compares pairs, so at least 2 images are needed")
+    metrics.check_at_most("--n", args.n)
+    metrics.check_at_most("--n-real", args.n_real)
+    cli.writable_run(args.run, RunFolder.EVALUATION)
     result = evaluate(Path(args.run), args.n, args.inception_weights, args.real, args.fashion, not args.quiet,
                       n_real=args.n_real)
     print(json.dumps({k: v for k, v in result.items() if k != "class_histogram"}, indent=2))

@@ -31,6 +31,15 @@ from typing import IO, Any
 from impl.errors import RunError
 
 
+def unwritable(path: Path) -> Path | None:
+    """The folder that stops gan-spec from writing `path` (the path itself when it exists, else the nearest folder
+    above it that exists) when it cannot be written: read-only file system or no permission; None when it can.
+    Commands ask before the work, so a read-only output is one line at the start, never after an hour."""
+    path = Path(path)
+    existing = next(p for p in (path, *path.absolute().parents) if p.exists() or p == Path(p.anchor or "."))
+    return None if os.access(existing, os.W_OK | os.X_OK) else existing
+
+
 class Unsafe(RunError):
     """A path inside a folder gan-spec writes to is a symbolic link, or leads outside the folder."""
 
@@ -97,6 +106,13 @@ class Root:
         return Unsafe(f"{path}: {what}; gan-spec never writes through links in a folder it writes to "
                       "(someone prepared this folder); remove the link or choose another folder")
 
+    def refuse_links(self, relatives: list[str]) -> None:
+        """Unsafe (one line naming it) when one of these paths under the root is a symbolic link: a folder's own
+        names checked before any work, so a planted link stops a command at the start, not half way."""
+        for relative in relatives:
+            if self.path.joinpath(relative).is_symlink():
+                raise self._unsafe(_parts(relative), OSError(errno.ELOOP, "link"))
+
     @contextmanager
     def folder(self, relative: str | Path = "", create: bool = True) -> Iterator[int]:
         """A descriptor of a folder under the root (made when missing), closed after use."""
@@ -127,7 +143,8 @@ class Root:
                         fh.flush()
                         os.fsync(fh.fileno())
                     except RuntimeError as exc:  # torch.save on a full disk
-                        raise OSError(errno.ENOSPC, f"cannot write ({exc})") from None
+                        raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}: torch's writer stopped part way "
+                                      f"({str(exc).splitlines()[0][:80]})") from None
                 os.replace(tmp, parts[-1], src_dir_fd=fd, dst_dir_fd=fd)
                 os.fsync(fd)
             except BaseException:

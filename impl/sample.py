@@ -18,7 +18,7 @@ from impl import cli
 from impl.cli import positive, seed
 from impl.errors import RunFailed, boundary
 from impl.files import Root
-from impl.measure.sampling import FORMATS, check_out, generate, write_folder, write_npz
+from impl.measure.sampling import FORMATS, check_out, check_space, generate, write_folder, write_npz
 from impl.progress import Progress
 from impl.runs import grids
 from impl.runs.checkpoint import load_generator
@@ -42,8 +42,9 @@ def parser() -> argparse.ArgumentParser:
 @boundary("impl.sample")
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    check_out(args.format, args.n, args.out)
+    check_out(args.format, args.n, args.out, args.run)
     g, state = load_generator(args.run, args.checkpoint)
+    check_space(args.out, args.n, tuple(g.spec.output))
     batches = generate(g, args.n, args.seed, state.get("fixed_noise"), args.batch)
     progress = Progress(args.n, 0, f"sampling {args.run.name}", args.quiet or args.format == "grid", unit="image")
     try:

@@ -161,3 +161,13 @@ def check_claims(claims: dict[str, ClaimSpec], experiments: dict, datasets: dict
                 raise SpecError(f"{at}.experiment: {exp.name} trains on {exp.dataset.value}, but the claim's data "
                                 f"is {c.data}; a claim's arms train on the data the report made it on")
             check_arm(arm, exp, at)
+        seen: dict[tuple, str] = {}
+        for name, arm in c.arms.items():  # an override equal to the experiment's own value changes nothing
+            facts = experiments[arm.experiment].facts()
+            changed = tuple((k, v) for k, v in arm.overrides
+                            if k not in facts or facts[k].value != (list(v) if isinstance(v, tuple) else v))
+            if (arm.experiment, changed) in seen:
+                raise SpecError(f"{where}.arms: {seen[(arm.experiment, changed)]} and {name} are the same training "
+                                f"({arm.key()}: its overrides are {arm.experiment}'s own values); change a value "
+                                "the claim compares")
+            seen[(arm.experiment, changed)] = name

@@ -200,3 +200,29 @@ def test_the_package_ships_every_spec_and_asset_file() -> None:
         shipped = {p for pattern in data[package] for p in (root / package).glob(pattern)}
         files = {p for p in (root / package).rglob("*") if p.suffix in suffixes and "__pycache__" not in p.parts}
         assert files <= shipped, f"not in package-data: {sorted(str(p.relative_to(root)) for p in files - shipped)}"
+
+
+@pytest.mark.parametrize("command", [["impl.claims", "4"], ["impl.summary", "r000-dcgan"], ["impl.summary", "--list"]])
+def test_an_ascii_locale_does_not_break_a_command(command: list[str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONIOENCODING", "PYTHONUTF8", "LANG", "LC_CTYPE")}
+    env |= {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", *command], env=env, capture_output=True, timeout=120,
+                          cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-500:]
+    assert done.stdout.isascii()
+    if command[0] == "impl.claims":
+        assert b"\\u" in done.stdout  # the reports' Chinese quotes, escaped
+
+
+@pytest.mark.parametrize("given,report", [("4", "004"), ("04", "004"), ("004", "004"), (" 3", "003")])
+def test_claims_name_reports_as_reproduce_does(capsys: pytest.CaptureFixture, given: str, report: str) -> None:
+    from impl import claims
+
+    assert claims.main([given]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| `c")]
+    assert rows and all(f"| {report} |" in line for line in rows)
+    assert claims.main([""]) == 2

@@ -90,15 +90,21 @@ class ArmsFolder:
     def opened(self, wanted: dict[str, Any]) -> Iterator[None]:
         """Make the folder, hold its lock while the block runs (a second process on it stops in one line naming
         the first), and save the arguments of a new one."""
-        holder = f"process {os.getpid()} ({' '.join(sys.argv[:3])}, since {time.strftime('%H:%M:%S')})"
         try:
             self.root.mkdir(".")
         except OSError as exc:
             raise RunError(f"--out {self.path}: cannot create it ({exc.strerror or exc}); choose another --out"
                            ) from None
-        with self.root.locked(".gan-spec.lock", holder):
+        with self.held():
             if not (self.path / self.args_file).exists():
                 self.root.write_json(self.args_file, wanted)
+            yield
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the folder's lock while the block runs (the study's last files are written under it too)."""
+        holder = f"process {os.getpid()} ({' '.join(sys.argv[:3])}, since {time.strftime('%H:%M:%S')})"
+        with self.root.locked(".gan-spec.lock", holder):
             yield
 
     @contextlib.contextmanager
@@ -124,7 +130,11 @@ class ArmsFolder:
 def train_or_resume(item: Planned, resume_command: str) -> None:
     """Train one planned run, continue it from its checkpoint, or leave it when it has finished."""
     run = RunFolder(item.folder)
-    if run.finished():
+    if run.finished():  # kept as it is, even when its checkpoints were removed to save space
+        if not run.has_checkpoint() and run.evaluation() is None and not run.outcome():
+            raise RunError(f"{run.path}: finished, but its {run.CHECKPOINTS}/ are gone and it holds no "
+                           f"{run.EVALUATION}, so it cannot be evaluated; restore {run.CHECKPOINTS}/, or move the "
+                           "folder away to train it again")
         return
     request = item.request
     if run.has_checkpoint():  # prev.pt serves when last.pt is damaged

@@ -19,7 +19,7 @@ from impl import cli
 from impl.arms.engine import MIN_N, ArmsFolder, Planned, eta, resume_command, signals_name, train_or_resume
 from impl.cli import nonempty, positive, seed
 from impl.errors import DataError, UsageError, say
-from impl.measure import evaluation
+from impl.measure import evaluation, metrics
 from impl.measure.reference import Reference
 from impl.pages import html
 from impl.runs import grids
@@ -72,6 +72,7 @@ def check_args(args: argparse.Namespace, arms: list[tuple[str, str]], varies: tu
     any folder exists, so that a typo never leaves a folder that blocks the corrected command."""
     if args.n < MIN_N:
         raise UsageError(f"--n {args.n}: the metrics need at least {MIN_N} generated images per arm")
+    metrics.check_at_most("--n", args.n)
     if args.data is not None:
         if args.data not in ("synthetic", "fashion-mnist") and not Path(args.data).expanduser().exists():
             raise DataError(f"--data {args.data}: no such file or folder; pass a folder of images, a folder of "
@@ -133,8 +134,9 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace, varie
 def write(out: Path, study: str, summary: dict, text: str, arms: list[str]) -> None:
     """OUT/<study>.json and .md, and OUT/report.html: every arm's recipe, curves, grids and metrics on one page."""
     folder = ArmsFolder(out, study, f"{study} study")
-    folder.root.write_json(f"{study}.json", summary)
-    folder.root.write_text(f"{study}.md", text)
-    folder.root.write_text("report.html", html.build([out / arm for arm in arms]))
+    with folder.held():  # the lock again: a second process must not start on the folder while these are written
+        folder.root.write_json(f"{study}.json", summary)
+        folder.root.write_text(f"{study}.md", text)
+        folder.root.write_text("report.html", html.build([out / arm for arm in arms]))
     print(text + f"\nsample grids side by side, in the table's order: {out / f'{study}.png'}\n"
           f"all runs on one page: {out / 'report.html'}")

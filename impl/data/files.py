@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from impl.errors import user_cache
+from impl.files import Root
 from impl.runs.folder import RunFolder
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
@@ -47,24 +49,46 @@ def cache_path(folder: Path, files: list[Path], size: int, channels: int) -> Pat
     name = f"{_cache_name(folder, size, channels)}{key.hexdigest()[:16]}.pt"
     if os.access(folder, os.W_OK):
         return folder / name
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gan-spec" / name
+    return user_cache() / name
+
+
+def read_cache(cache: Path, size: int, channels: int, count: int) -> tuple[torch.Tensor, dict[str, int]] | None:
+    """The images and skip counts of a cache, if it holds what gan-spec writes for this folder: uint8 images of
+    shape (n, channels, size, size) with 1 <= n <= count, and a table of counts. Anyone who can write beside the
+    data can replace the file, so anything else (an 8x8 tensor, floats, NaN, a list) is removed and rebuilt:
+    None. weights_only=True: the file cannot run code."""
+    try:
+        saved = torch.load(cache, weights_only=True)
+    except Exception:  # truncated, not a torch file, a pickle carrying code
+        saved = None
+    images = saved.get("images") if isinstance(saved, dict) else None
+    skipped = saved.get("skipped") if isinstance(saved, dict) else None
+    if (isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and images.dim() == 4
+            and tuple(images.shape[1:]) == (channels, size, size) and 1 <= len(images) <= count
+            and isinstance(skipped, dict) and all(isinstance(k, str) and type(v) is int for k, v in skipped.items())):
+        return images, skipped
+    try:
+        Root(cache.parent).remove(cache.name)
+    except OSError:
+        pass
+    return None
 
 
 def write_cache(cache: Path, images: torch.Tensor, skipped: dict[str, int]) -> None:
     """Save the decoded set, then remove the older caches of the same folder and size: one cache per folder and
-    size is kept (a folder whose files change would otherwise leave one more file of its whole size each time)."""
+    size is kept (a folder whose files change would otherwise leave one more file of its whole size each time).
+    Written through impl.files.Root: a link planted at a cache's name (or its temporary name) is never followed."""
+    root = Root(cache.parent)
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        torch.save({"images": images, "skipped": skipped}, tmp)
-        os.replace(tmp, cache)
+        with root.replacing(cache.name) as fh:
+            torch.save({"images": images, "skipped": skipped}, fh)
     except OSError:
         return  # a cache is an optimisation; a read-only or full disk must not stop training
     stem = cache.name[: -len("0123456789abcdef.pt")]
     for old in cache.parent.iterdir():
         if old.name.startswith(stem) and old.suffix in (".pt", ".tmp") and old != cache:
             try:
-                old.unlink()
+                root.remove(old.name)  # a link is removed itself, never its target
             except OSError:
                 pass
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from impl.data.files import RUN_FILES, cache_path, image_files, printable, write_cache
+from impl.data.files import RUN_FILES, cache_path, image_files, printable, read_cache, write_cache
 from impl.errors import DataError
 
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
@@ -148,13 +148,9 @@ def image_folder(folder: Path, size: int, channels: int = 3, workers: int | None
         raise DataError(f"{shown}: no image files (.jpg, .png, ...) found{inside}; "
                         "pass --data pointing at a folder of images")
     cache = cache_path(folder, files, size, channels)
-    if cache.is_file():
-        try:
-            saved = torch.load(cache, weights_only=True)
-            return Dataset(saved["images"], None, f"{len(saved['images']):,} images from {shown} (cached)",
-                           dict(saved["skipped"]))
-        except Exception:  # a damaged cache is rebuilt, never trusted
-            cache.unlink(missing_ok=True)
+    saved = read_cache(cache, size, channels, len(files)) if cache.is_file() else None
+    if saved is not None:  # anything but what gan-spec wrote for this folder and size is removed and rebuilt
+        return Dataset(saved[0], None, f"{len(saved[0]):,} images from {shown} (cached)", saved[1])
     from PIL import Image
 
     from impl.progress import tracked

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sys
 import warnings
@@ -24,6 +23,8 @@ import torch
 from torch import nn
 
 from impl.data.load import DataError
+from impl.errors import user_cache
+from impl.files import Root
 from impl.measure import classifier
 
 FEATURE_VERSION = "v3"  # bump when the cached real side changes: old cache entries stop matching
@@ -38,6 +39,7 @@ class FeatureNet(nn.Module):
     name: str
     identity: str
     batch: int
+    path: Path
 
     def extract(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -64,6 +66,7 @@ class InceptionNet(FeatureNet):
     def __init__(self, weights: Path, device: str = "cpu") -> None:
         super().__init__()
         self.net, self.identity = load_inception(weights)
+        self.path = Path(weights)
         self.net.to(device)
         self.name, self.batch, self.device = "inception-v3", 50, device
 
@@ -91,6 +94,20 @@ def load_inception(weights: Path) -> tuple[nn.Module, str]:
     path, torch-fidelity reads that file and never touches the network."""
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
+    path = check_inception_file(weights)
+    try:
+        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+                                          feature_extractor_weights_path=str(path))
+    except RuntimeError as exc:  # load_state_dict: missing, unexpected or mis-shaped tensors
+        raise _weights_problem(path, f"its tensors do not fit torch-fidelity's InceptionV3 ({_mismatch(str(exc))})"
+                               ) from None
+    return net.eval(), classifier.sha256(path)
+
+
+def check_inception_file(weights: Path) -> Path:
+    """The weights file's path if it holds a state dict of finite floating-point tensors (read with
+    weights_only=True: a file carrying code is refused unrun); else one DataError line. Cheap enough for a
+    scorecard to ask before its first training, not after it."""
     path = Path(weights).expanduser()
     if not path.is_file():
         raise _weights_problem(path, "no such file")
@@ -102,13 +119,12 @@ def load_inception(weights: Path) -> tuple[nn.Module, str]:
         raise _weights_problem(path, f"not a tensor-only PyTorch state dict ({type(exc).__name__})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise _weights_problem(path, "not a state dict of tensors")
-    try:
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
-                                          feature_extractor_weights_path=str(path))
-    except RuntimeError as exc:  # load_state_dict: missing, unexpected or mis-shaped tensors
-        raise _weights_problem(path, f"its tensors do not fit torch-fidelity's InceptionV3 ({_mismatch(str(exc))})"
-                               ) from None
-    return net.eval(), classifier.sha256(path)
+    for name, value in state.items():  # checked here: NaN weights abort inside the convolution or LAPACK later
+        if "num_batches_tracked" not in name and not value.is_floating_point():
+            raise _weights_problem(path, f"{name} holds {value.dtype} values, not floating point")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise _weights_problem(path, f"{name} holds NaN or infinite values (a damaged file)")
+    return path
 
 
 def _mismatch(message: str) -> str:
@@ -135,12 +151,15 @@ def extract(net: FeatureNet, images: torch.Tensor, progress: bool = False, desc:
     starts = range(0, len(images), net.batch)
     for start in tracked(starts, len(starts), desc, "batch", not progress):
         for key, value in net.extract(images[start:start + net.batch]).items():
+            if not torch.isfinite(value).all():  # never passed on to FID's eigenvalues (oneMKL crashes on NaN)
+                raise DataError(f"{net.name}: its {key} of finite images hold NaN or infinite values; its weights "
+                                f"are damaged ({net.path}); use an intact copy")
             parts.setdefault(key, []).append(value.double().cpu())
     return {key: torch.cat(values) for key, values in parts.items()}
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gan-spec"
+    return user_cache()
 
 
 def cache_key(net: FeatureNet, data_identity: str, shape: tuple[int, ...], count: int) -> str:
@@ -155,34 +174,62 @@ def data_identity(images: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
+def sound(tensors: object) -> str:
+    """Why a table of real-side tensors read from a cache cannot be used ('' when it can): each a floating-point
+    tensor, every value finite, the features 2-D with one radius per row. A cache file anyone could have written
+    is checked before any number of it reaches an eigenvalue or a square root (oneMKL crashes on NaN)."""
+    if not isinstance(tensors, dict) or not all(isinstance(v, torch.Tensor) for v in tensors.values()):
+        return "not a table of tensors"
+    feats = tensors.get("features")
+    if not isinstance(feats, torch.Tensor) or feats.dim() != 2 or len(feats) < 2 or feats.shape[1] < 1:
+        return "no 2-D features of at least two images"
+    for name, value in tensors.items():
+        if not value.is_floating_point():
+            return f"{name} is {value.dtype}, not floating point"
+        if name.startswith("radius") and tuple(value.shape) != (len(feats),):
+            return f"{name} has shape {tuple(value.shape)}, not one radius per image"
+        if not torch.isfinite(value).all():
+            return f"{name} holds NaN or infinite values"
+    return ""
+
+
 def cached(key: str, compute: Callable[[], tuple[dict[str, torch.Tensor], dict]],
            memory: dict[str, tuple[dict[str, torch.Tensor], dict]], say: Callable[[str], None] | None = None,
            what: str = "real-set features") -> tuple[dict[str, torch.Tensor], dict]:
     """The tensors and JSON-able info stored under `key` (the caller's `memory`, then disk), else compute() and
-    store them. A damaged cache file is recomputed; a disk that cannot be written only loses the cache."""
+    store them. A damaged cache file (unreadable, of another shape or type, holding NaN) is removed and computed
+    again; a disk that cannot be written only loses the cache. Writes go through impl.files.Root (no link
+    followed, a temporary file of its own)."""
     if key in memory:
         return memory[key]
-    from safetensors.torch import load_file, safe_open, save_file
+    from safetensors.torch import load_file, safe_open, save
 
-    path = cache_dir() / "real-features" / f"{key}.safetensors"
+    root = Root(cache_dir() / "real-features")
+    path = root.path / f"{key}.safetensors"
     if path.is_file():
         try:
             with safe_open(path, "pt") as fh:
                 info = json.loads(fh.metadata()["info"])
-            memory[key] = (load_file(path), info)
-            return memory[key]
+            tensors = load_file(path)
+            problem = sound(tensors) or ("" if isinstance(info, dict) else "info is not an object")
         except Exception:  # damaged or from another version: computed again below
-            path.unlink(missing_ok=True)
+            problem = "unreadable"
+        if not problem:
+            memory[key] = (tensors, info)
+            return memory[key]
+        print(f"note: {path}: damaged cache ({problem}); computing it again", file=sys.stderr)
+        try:
+            root.remove(path.name)
+        except OSError:
+            pass
     if say:
         say(f"preparing {what} once (cached in {path.parent})")
     tensors, info = compute()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata={"info": json.dumps(info)})
-        os.replace(tmp, path)
+        root.write_bytes(path.name, save({k: v.contiguous() for k, v in tensors.items()},
+                                         metadata={"info": json.dumps(info)}))
     except OSError as exc:
-        print(f"note: {path}: cache not written ({exc.strerror}); the next evaluation computes it again",
+        print(f"note: {path}: cache not written ({exc.strerror or exc}); the next evaluation computes it again",
               file=sys.stderr)
     memory[key] = (tensors, info)
     return memory[key]

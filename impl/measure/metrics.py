@@ -17,9 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from impl.data.load import DataError
+from impl.errors import UsageError, user_cache
 from impl.measure.classifier import CLASSES
 
 MIN_SAMPLES = 10  # FID, KID, IS, precision/recall/density/coverage refuse fewer generated (and real) images
+MAX_SAMPLES = 200_000  # images held in memory at once: 200,000 FashionMNIST-64 images are 9.8 GB of floats
 K_PR, K_DC = 3, 5  # neighbours: Kynkaanniemi et al. (precision, recall), Naeem et al. (density, coverage)
 KID_SUBSETS, KID_SUBSET_SIZE = 25, 1000  # torch-fidelity uses 100 subsets; 25 keep a 2,000-image check fast
 CONFIDENT = 0.9
@@ -36,10 +38,26 @@ class _Given(nn.Module):
         return features
 
 
+def check_at_most(flag: str, n: int) -> None:
+    """Refuse an image count whose images and features cannot be held in memory, before any folder or image."""
+    if n > MAX_SAMPLES:
+        raise UsageError(f"{flag} {n:,}: at most {MAX_SAMPLES:,} images are held in memory for the scores (published "
+                         "FIDs use 50,000); ask for fewer")
+
+
 def check_count(what: str, n: int, minimum: int = MIN_SAMPLES) -> None:
     if n < minimum:
         raise DataError(f"{what}: {n} images, too few for FID, KID and the neighbour scores (they need at least "
                         f"{minimum}; 2,000 or more give stable numbers); evaluate more images")
+
+
+def check_finite(what: str, *features: torch.Tensor) -> None:
+    """Features about to reach LAPACK (FID's eigenvalues, KID's kernels) hold only numbers: oneMKL segfaults or
+    aborts on NaN, so a NaN from a damaged file or network stops here, in one line."""
+    for side, value in zip(("real", "generated"), features):
+        if not torch.isfinite(value).all():
+            raise DataError(f"{what}: the {side} features hold NaN or infinite values; a feature cache or the "
+                            f"feature network's weights are damaged (delete {user_cache() / 'real-features'})")
 
 
 def finite_cpu(images: torch.Tensor) -> torch.Tensor:
@@ -55,9 +73,10 @@ def finite_cpu(images: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def frechet(real: torch.Tensor, fake: torch.Tensor) -> float:
     """FID between two feature sets (torchmetrics' arithmetic, float64)."""
-    from torchmetrics.image.fid import FrechetInceptionDistance
-
     check_count("FID", min(len(real), len(fake)), 2)
+    check_finite("FID", real, fake)
+    from torchmetrics.image.fid import FrechetInceptionDistance  # a slow import, after the cheap refusals
+
     fid = FrechetInceptionDistance(feature=_Given(real.shape[1]))
     fid.update(real.double(), real=True)
     fid.update(fake.double(), real=False)
@@ -67,10 +86,11 @@ def frechet(real: torch.Tensor, fake: torch.Tensor) -> float:
 @torch.no_grad()
 def kernel(real: torch.Tensor, fake: torch.Tensor, subsets: int = KID_SUBSETS, seed: int = 0) -> tuple[float, float]:
     """KID (mean and std over `subsets` random subsets of up to 1,000), seeded so that it repeats exactly."""
-    from torchmetrics.image.kid import KernelInceptionDistance
-
     size = min(KID_SUBSET_SIZE, len(real), len(fake))
     check_count("KID", size, 2)
+    check_finite("KID", real, fake)
+    from torchmetrics.image.kid import KernelInceptionDistance  # a slow import, after the cheap refusals
+
     with warnings.catch_warnings():  # KID keeps every feature vector: 2 x 10,000 x 2048 doubles is fine here
         warnings.simplefilter("ignore", UserWarning)
         kid = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=size)

@@ -3,6 +3,7 @@ not depend on the batch size), written as numbered PNGs or one streamed .npz arr
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +12,10 @@ import numpy as np
 import torch
 
 from impl.errors import UsageError
-from impl.files import Root
+from impl.files import Root, unwritable
 from impl.networks.build import SpecNet
 from impl.progress import Progress
-from impl.runs.folder import file_in_the_way
+from impl.runs.folder import RunFolder, file_in_the_way
 
 FORMATS = ("grid", "folder", "npz")
 MAX_GRID = 1024  # images in one PNG grid; more belong in a folder or an .npz
@@ -73,12 +74,39 @@ def write_npz(batches: Iterator[torch.Tensor], out: Path, n: int, shape: tuple[i
             progress.update(done)
 
 
-def check_out(fmt: str, n: int, out: Path | None) -> None:
+def check_space(out: Path | None, n: int, shape: tuple[int, ...]) -> None:
+    """Refuse a --n whose images (uint8, at most one byte a value before compression) cannot fit on the disk of
+    --out: one line before any image is made, not a full disk (and a multi-GB temporary file) an hour later."""
+    if out is None:
+        return
+    need = n * int(np.prod(shape))
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if need > free:
+        raise UsageError(f"--n {n:,}: {n:,} images of {'x'.join(map(str, shape))} take up to {size(need)} and "
+                         f"{existing} has {size(free)} free; ask for fewer images or choose another --out")
+
+
+def size(n: int) -> str:
+    """A byte count for a message: '3.1 GB', '2.4 MB', '80 kB'."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n} bytes"
+
+
+def check_out(fmt: str, n: int, out: Path | None, run: Path) -> None:
     """Refuse an output that cannot work before any image is made."""
     if fmt == "grid" and n > MAX_GRID:
         raise UsageError(f"--n {n}: a grid holds at most {MAX_GRID} images; use --format folder or npz")
     if fmt != "grid" and out is None:
         raise UsageError(f"--format {fmt} needs --out ({'a folder' if fmt == 'folder' else 'a .npz file'})")
+    where = out if out is not None else run / RunFolder.SAMPLES
+    stuck = unwritable(where)
+    if stuck is not None:
+        blocker = "it" if stuck == where else str(stuck)
+        raise UsageError(f"{'--out ' if out is not None else ''}{where}: {blocker} cannot be written (read-only or no "
+                         "permission); choose another --out")
     if out is None:
         return
     blocker = file_in_the_way(out, itself=False)

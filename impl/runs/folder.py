@@ -31,8 +31,11 @@ from typing import Any
 from impl.errors import RunError
 from impl.files import Root
 from impl.runs.untrusted import kind, text
+from spec.recipe import OVERRIDES
 
 CONFIG_KEYS = {"experiment": str, "settings": dict, "total_steps": int}  # what every strict reader relies on
+OPTIONAL_TABLES = ("recipe", "overrides")  # tables a strict reader reads when they are there
+MAX_STEPS = OVERRIDES["steps"].limit  # a run's length as --set steps bounds it
 
 
 def file_in_the_way(folder: Path, itself: bool = True) -> Path | None:
@@ -151,6 +154,13 @@ class RunFolder:
                 if not isinstance(config.get(key), want) or isinstance(config.get(key), bool):
                     raise RunError(f"{path}: {key!r} missing or not {want.__name__}; the run folder is damaged or "
                                    "was made by another gan-spec version")
+            for key in OPTIONAL_TABLES:
+                if key in config and not isinstance(config[key], dict):
+                    raise RunError(f"{path}: {key!r} holds {kind(config[key])}, not an object; the run folder is "
+                                   "damaged")
+            if not 1 <= config["total_steps"] <= MAX_STEPS:
+                raise RunError(f"{path}: total_steps {config['total_steps']} is outside 1 to {MAX_STEPS:,}; the run "
+                               "folder is damaged")
         return config
 
     def optional(self, name: str) -> tuple[dict[str, Any] | None, str]:
@@ -277,6 +287,16 @@ class RunFolder:
         except OSError as exc:
             raise RunError(f"{self.path}: cannot write its lock file ({exc.strerror or exc}); check the folder"
                            ) from None
+
+    def refuse_links(self) -> None:
+        """Before a command writes into the run: none of its own names (config.json, .lock, checkpoints/ and what is
+        in it, samples/..., latent/...) may be a symbolic link; else Unsafe, one line naming the link (exit 2)."""
+        names = list(self.OWN)
+        for sub in (self.SAMPLES, self.CHECKPOINTS, self.LATENT_DIR):
+            folder = self.path / sub
+            if folder.is_dir() and not folder.is_symlink():
+                names += [f"{sub}/{p.name}" for p in folder.iterdir()]
+        self.root.refuse_links(names)
 
     def drop_checkpoints(self) -> None:
         """Delete the run's checkpoints once it is evaluated (a smoke run's weights are not worth their space)."""

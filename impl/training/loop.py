@@ -16,6 +16,7 @@ from types import FrameType
 import torch
 
 from impl.errors import Diverged, RunError, RunFailed
+from impl.files import Unsafe
 from impl.progress import Progress
 from impl.runs import grids
 from impl.runs.checkpoint import load_checkpoint, save_checkpoint, snapshot
@@ -167,6 +168,8 @@ def train_loop(trainer: Trainer, run: RunFolder | None, quiet: bool, epoch_hook:
                     return stopping
         logger.finish()
         return 0
+    except Unsafe:  # a link planted in the run while it trained: bad input, named as it is (exit 2)
+        raise
     except RunError as exc:  # a checkpoint could not be written (disk full): the previous one is intact
         raise RunFailed(str(exc)) from None
     except OSError as exc:  # metrics.jsonl or a last grid could not be written

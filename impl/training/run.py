@@ -97,6 +97,7 @@ def open_folder(req: RunRequest, trainer: Trainer, data: str, where: Path | None
         return None
     if req.resume is not None:
         run = RunFolder(req.resume)
+        run.refuse_links()
         stack.enter_context(run.locked())
         resume_into(trainer, run, req)
         record_resume(run, trainer.settings, trainer, overrides_of(req, ("epochs", "steps", "data")))

@@ -11,6 +11,7 @@ import spec
 from impl.arms.engine import MIN_N, Planned
 from impl.data.files import image_files
 from impl.errors import DataError, UsageError
+from impl.measure import features, metrics
 from impl.training.request import RunRequest
 from impl.training.run import resolve_device
 from impl.verdicts.measuring import ScoreSettings, hooks_for, per_step
@@ -62,11 +63,15 @@ def settings_of(args: Any) -> ScoreSettings:
     n, epoch_n = (min(args.n, QUICK_N), min(args.epoch_n, QUICK_N)) if args.quick else (args.n, args.epoch_n)
     if n < MIN_N:
         raise UsageError(f"--n {n}: the metrics need at least {MIN_N} generated images per run")
+    metrics.check_at_most("--n", n)
+    metrics.check_at_most("--epoch-n", epoch_n)
     if args.fashion is not None and not args.fashion.is_dir():
         raise DataError(f"--fashion {args.fashion}: no such folder; pass the folder holding the FashionMNIST IDX files")
     if args.inception_weights is not None and not args.inception_weights.is_file():
         raise DataError(f"--inception-weights {args.inception_weights}: no such file; pass torch-fidelity's "
                         "weights-inception-2015-12-05-6726825d.pth")
+    if args.inception_weights is not None:  # its contents too, before the first arm trains, not after
+        features.check_inception_file(args.inception_weights)
     reports = tuple(sorted({c.report for c in chosen_claims(args.reports)}))
     return ScoreSettings(reports=reports, seeds=args.seeds, n=n, epoch_n=epoch_n, fashion=args.fashion,
                          faces=faces_folder(args.data), inception_weights=args.inception_weights,
