@@ -16,6 +16,7 @@ import spec
 from impl import reproduce
 from impl.arms import engine
 from impl.errors import Interrupted
+from impl.verdicts.plan import QUICK_STEPS
 from impl.verdicts.readings import arms_needed
 from tests.helpers import fake_fashion_split
 
@@ -66,7 +67,8 @@ def test_every_claim_gets_a_verdict_with_its_data(scorecard: dict[str, Path]) ->
     text = (scorecard["out"] / "scorecard.md").read_text()
     assert all(f"`{c.id}`" in text for c in wanted)
     assert "2 seeds per arm" in text and "of the recipe's" in text  # cut runs say they were cut
-    assert "- `r004-mlp` in `r004-mlp/seed-*/`: 8 steps" in text  # a verdict is traced to its run folders
+    # a verdict is traced to its run folders; a smoke arm is two whole epochs
+    assert f"- `r004-mlp` in `r004-mlp/seed-*/`: {QUICK_STEPS} steps (2 epochs)" in text
     rows = [line for line in text.splitlines() if line.startswith("| `c0")]
     assert rows and all("**smoke: means nothing**" in r or "**not measurable here**" in r for r in rows)
     assert not any("**holds**" in r or "**does not hold**" in r for r in rows)

@@ -20,9 +20,10 @@ from spec.arm import ArmSpec
 from spec.claim import ClaimSpec
 
 QUICK_STEPS = MIN_LOSS_ROWS  # --quick: each step logged, so the loss-curve claims get exactly the rows they need
-QUICK_BATCH = 8  # --quick: the smoke run checks the plumbing, not the recipe; small batches keep it to minutes
-QUICK_IMAGES = 32  # --quick: the first 32 images (4 steps per epoch), adapted in no time
-QUICK_N = 40  # --quick: images per metric
+QUICK_BATCH = 4  # --quick: the smoke run checks the plumbing, not the recipe; small batches keep it to minutes
+QUICK_IMAGES = QUICK_BATCH * QUICK_STEPS // 2  # --quick: two whole epochs, so each arm's per-epoch metrics get two
+# rows and the last step is an epoch end (no extra grid or checkpoint); 20 images are adapted in no time
+QUICK_N = MIN_N  # --quick: images per metric (the fewest the metrics accept)
 RUN_KEYS = ("epochs", "steps", "batch_size")  # arm overrides that are run lengths, not recipe values
 
 
