@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from impl import cli
-from impl.arms.engine import ArmsFolder, eta, resume_command, signals_name, train_or_resume
+from impl.arms.engine import ArmsFolder, resume_command, signals_name, train_or_resume
 from impl.errors import Diverged, NonFinite, boundary, say
+from impl.progress import eta
 from impl.runs.folder import RunFolder
 from impl.verdicts import scorecard
 from impl.verdicts.measuring import evaluate_run, needs_latent
