@@ -16,7 +16,7 @@ import spec
 from impl import reproduce
 from impl.arms import engine
 from impl.errors import Interrupted
-from impl.verdicts.plan import QUICK_STEPS
+from impl.verdicts.plan import QUICK_BATCH, QUICK_SAMPLES, QUICK_STEPS
 from impl.verdicts.readings import arms_needed
 from tests.helpers import fake_fashion_split
 
@@ -85,6 +85,17 @@ def test_an_arm_shared_by_claims_is_trained_once(scorecard: dict[str, Path]) -> 
     saved = {v["claim"]: v for v in json.loads((scorecard["out"] / "scorecard.json").read_text())["claims"]}
     shared = [set(map(str, paths)) for paths in saved["c003-collapse-modes"]["runs"].values()]
     assert set(map(str, saved["c003-collapse-alike"]["runs"]["wgan"])) in shared
+
+
+@pytest.mark.slow
+def test_a_smoke_run_is_small(scorecard: dict[str, Path]) -> None:
+    """--quick keeps no checkpoint and draws a 16-image grid, except where the grid is report 004's latent study."""
+    assert not list(scorecard["out"].glob("*/seed-*/checkpoints/*.pt"))
+    for config in scorecard["out"].glob("*/seed-*/config.json"):
+        saved = json.loads(config.read_text())
+        grid = saved["overrides"].get("samples", {}).get("value")
+        assert grid == (None if spec.load(saved["experiment"]).latent else QUICK_SAMPLES), config
+        assert saved["overrides"]["batch_size"]["value"] == QUICK_BATCH
 
 
 @pytest.mark.slow
