@@ -15,7 +15,7 @@ from PIL import Image
 import spec
 from impl import reproduce
 from impl.arms import engine
-from impl.errors import Interrupted
+from impl.errors import Diverged, Interrupted
 from impl.verdicts.plan import QUICK_BATCH, QUICK_SAMPLES, QUICK_STEPS
 from impl.verdicts.readings import arms_needed
 from tests.helpers import fake_fashion_split
@@ -96,6 +96,19 @@ def test_a_smoke_run_is_small(scorecard: dict[str, Path]) -> None:
         grid = saved["overrides"].get("samples", {}).get("value")
         assert grid == (None if spec.load(saved["experiment"]).latent else QUICK_SAMPLES), config
         assert saved["overrides"]["batch_size"]["value"] == QUICK_BATCH
+
+
+@pytest.mark.slow
+def test_a_diverged_smoke_run_keeps_no_checkpoint_either(scorecard: dict[str, Path], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def diverge(run: Path, score: object, latent_probe: bool = False) -> None:
+        raise Diverged("non-finite loss at step 3; last good checkpoint at step 2")
+
+    monkeypatch.setattr(reproduce, "evaluate_run", diverge)
+    out = tmp_path / "sc"
+    assert reproduce.main(["004", "--quick", "--seeds", "1", "--fashion", str(scorecard["fashion"]), "--out", str(out),
+                           "--quiet"]) == 0
+    assert list(out.glob("*/seed-0/outcome.json")) and not list(out.glob("*/seed-*/checkpoints/*.pt"))
 
 
 @pytest.mark.slow
