@@ -15,7 +15,7 @@ from impl.data.load import DataError, to_unit
 from impl.errors import NonFinite
 from impl.measure import metrics, reference
 from impl.measure.sampling import batch_count, generate
-from impl.progress import tracked
+from impl.progress import duration, tracked
 from impl.runs.checkpoint import load_generator
 from impl.runs.folder import RunFolder
 from impl.training.tensorboard import write_evaluation
@@ -62,7 +62,7 @@ def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, r
     inception = reference.inception_net(inception_weights, say) if inception_weights else None  # a bad file: now
     fake, state = run_images(run, n, checkpoint=checkpoint, progress=progress)
     if say:
-        say(f"sharpness and MS-SSIM diversity of the generated images ({time.monotonic() - start:,.0f} s elapsed)")
+        say(f"sharpness and MS-SSIM diversity of the generated images ({duration(time.monotonic() - start)} elapsed)")
     result: dict = metrics.image_scores(fake)
     shape = tuple(fake.shape[1:])
     if fashion:
