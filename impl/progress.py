@@ -1,8 +1,8 @@
 """Progress of long work (training, decoding, dumping samples) where a person is looking.
 
-On a terminal: a tqdm bar. Without one (CI, `nohup`, output sent to a log file), carriage-return redraws would
-fill the log with one unreadable line, so plain lines are printed instead: at most one every `every_s` seconds,
-at epoch ends, and at the end.
+On a terminal: a tqdm bar (with its elapsed time and estimate). Without one (CI, `nohup`, output sent to a log
+file), carriage-return redraws would fill the log with one unreadable line, so plain lines are printed instead: at
+most one every `every_s` seconds, at epoch ends, and at the end, each with the time elapsed and the time left.
 """
 
 from __future__ import annotations
@@ -19,12 +19,35 @@ def plural(unit: str) -> str:
     return unit + ("es" if unit.endswith(("ch", "s", "x")) else "s")
 
 
+def now() -> float:
+    """The clock every estimate reads (monotonic seconds); tests replace it."""
+    return time.monotonic()
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '12 min 03 s', '2 h 05 min'."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def eta(done: float, total: float, spent: float) -> str:
+    """'1 min 05 s elapsed, about 40 s left' from the share done so far (no estimate before any is done, none after
+    the end)."""
+    left = spent / done * (total - done) if 0 < done < total else None
+    return f"{duration(spent)} elapsed" + (f", about {duration(left)} left" if left is not None else "")
+
+
 class Progress:
     """Counts `total` units from `initial`; `update(done, text)` sets the count reached and a short status."""
 
     def __init__(self, total: int, initial: int = 0, desc: str = "", disabled: bool = False, unit: str = "step",
                  stream: TextIO | None = None, every_s: float = 30.0) -> None:
         self.total, self.done, self.desc, self.unit = total, initial, desc, unit
+        self.initial, self.start = initial, now()  # the estimate counts this call's work only
         self.stream = stream or sys.stderr
         self.disabled, self.every_s = disabled, every_s
         self.text, self.last_line = "", time.monotonic()
@@ -52,7 +75,8 @@ class Progress:
     def line(self, note: str = "") -> None:
         share = f"{self.done / self.total:.0%}" if self.total else "-"
         count = f"{self.done:,}/{self.total:,} {plural(self.unit)} ({share})"
-        parts = [p for p in (self.desc, count, self.text, note) if p]
+        timing = eta(self.done - self.initial, self.total - self.initial, now() - self.start)
+        parts = [p for p in (self.desc, count, self.text, timing, note) if p]
         print(" | ".join(parts), file=self.stream, flush=True)
         self.last_line = time.monotonic()
 

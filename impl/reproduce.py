@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from impl import cli
-from impl.arms.engine import ArmsFolder, eta, resume_command, signals_name, train_or_resume
+from impl.arms.engine import ArmsFolder, resume_command, signals_name, train_or_resume
 from impl.errors import Diverged, NonFinite, boundary, say
+from impl.progress import eta
 from impl.runs.folder import RunFolder
 from impl.verdicts import scorecard
 from impl.verdicts.measuring import evaluate_run, needs_latent
@@ -74,9 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             except (Diverged, NonFinite) as exc:  # an outcome the claims read, never a reason to stop
                 RunFolder(item.folder).write_outcome(DIVERGED, str(exc).split(";")[0])
                 say(f"{item.label}: diverged ({str(exc).split(';')[0]}); recorded as an outcome of the run")
-                continue
-            if score.quick:  # a smoke run keeps its numbers, not its weights (109 MB per course-DCGAN run)
-                RunFolder(item.folder).drop_checkpoints()
+            if score.quick:  # a smoke run keeps its numbers, not its weights (109 MB per course-DCGAN run), diverged
+                RunFolder(item.folder).drop_checkpoints()  # or not: its outcome marks it finished for --resume
         verdicts = scorecard.decide_all(claims, items, smoke=score.quick)
         scorecard.write(folder, claims, verdicts, items, score.saved() | {
             "wall_s": clock(), "this_call_s": round(time.time() - t0, 1),

@@ -80,3 +80,15 @@ def test_a_row_whose_capture_failed_is_refused_not_timed(monkeypatch: pytest.Mon
     out, err = capsys.readouterr()
     assert "refused r004-mlp batch 16 fast: r004-mlp batch 16: no CUDA graph was captured" in err
     assert [line.split()[2] for line in out.splitlines() if line.startswith("r004-mlp")] == ["eager"]
+
+
+def test_memory_reads_each_commands_own_peak(tmp_path: Path) -> None:
+    """Each command's peak is its own (wait4), not the largest of all children so far (RUSAGE_CHILDREN)."""
+    from benchmarks import memory
+
+    big = memory.Command("big", ("-c", "import numpy; a = numpy.ones(40_000_000); print(a.sum())"))  # 320 MB
+    small = memory.Command("small", ("-c", "pass"))
+    peaks = [memory.measure(c, tmp_path, tmp_path / "log") for c in (big, small)]
+    assert peaks[0].max_rss_mb > 300 and peaks[1].max_rss_mb < 100 and peaks[0].exit_code == 0
+    assert peaks[0].command == "python -c import numpy; a = numpy.ones(40_000_000); print(a.sum())"
+    assert [c.name for c in memory.chosen(["evaluate-mlp"])] == ["mlp-train", "evaluate-mlp"]  # its run first

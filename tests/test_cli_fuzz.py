@@ -155,36 +155,50 @@ def test_console_script_dispatches_every_command(capsys: pytest.CaptureFixture) 
     assert "unknown command 'trian' (did you mean 'train'?)" in capsys.readouterr().err
 
 
-def test_progress_without_a_terminal_is_plain_lines() -> None:
-    """Output sent to a log file gets whole lines (at most one per interval, one per epoch), no carriage returns."""
+def test_progress_without_a_terminal_is_plain_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Output sent to a log file gets whole lines (at most one per interval, one per epoch), no carriage returns,
+    each with the time elapsed and the time left."""
     import io
 
-    from impl.progress import Progress
+    from impl import progress as P
 
+    clock = iter([100.0, 102.0, 104.0, 106.0, 106.0, 108.0, 200.0, 210.0, 210.0])
+    monkeypatch.setattr(P, "now", lambda: next(clock))
     log = io.StringIO()
-    progress = Progress(100, 0, "r004-mlp", stream=log, every_s=0.0)
+    progress = P.Progress(100, 0, "r004-mlp", stream=log, every_s=0.0)
     for done in (10, 20, 30):
         progress.update(done, f"d {done / 100:.2f}")
     progress.epoch_done(1)
     progress.close()
     lines = log.getvalue().splitlines()
     assert "\r" not in log.getvalue() and len(lines) == 5
-    assert lines[0] == "r004-mlp | 10/100 steps (10%) | d 0.10" and lines[3].endswith("epoch 1 done")
+    assert lines[0] == "r004-mlp | 10/100 steps (10%) | d 0.10 | 2 s elapsed, about 18 s left"
+    assert lines[3] == "r004-mlp | 30/100 steps (30%) | d 0.30 | 6 s elapsed, about 14 s left | epoch 1 done"
     quiet = io.StringIO()
-    slow = Progress(100, 0, "x", stream=quiet, every_s=3600)
-    slow.update(50, "half")
+    slow = P.Progress(100, 50, "x", stream=quiet, every_s=3600)  # resumed at 50: the estimate counts this call's work
+    slow.update(60, "tenth")
     slow.close()
-    assert quiet.getvalue().splitlines() == ["x | 50/100 steps (50%) | half | end"]
+    assert quiet.getvalue().splitlines() == ["x | 60/100 steps (60%) | tenth | 10 s elapsed, about 40 s left | end"]
+
+
+def test_durations_and_estimates_read_as_words() -> None:
+    from impl.progress import duration, eta
+
+    assert [duration(s) for s in (0.4, 45, 725, 7500)] == ["0 s", "45 s", "12 min 05 s", "2 h 05 min"]
+    assert eta(0, 30, 5) == "5 s elapsed"  # nothing done yet: no estimate
+    assert eta(3, 30, 60) == "1 min 00 s elapsed, about 9 min 00 s left" and eta(30, 30, 61) == "1 min 01 s elapsed"
 
 
 def test_tracked_work_without_a_terminal_is_plain_lines(capsys: pytest.CaptureFixture) -> None:
-    """Feature extraction, decoding and the classifier count their batches through impl.progress.tracked: every
-    item comes through once, and a log gets whole lines ending with 'done', never carriage-return redraws."""
+    """Feature extraction, decoding, generating and the classifier count their batches through
+    impl.progress.tracked: every item comes through once, and a log gets whole lines ending with 'done', never
+    carriage-return redraws."""
     from impl.progress import tracked
 
     assert list(tracked(iter("abcd"), 4, "features", "batch", every_s=0.0)) == list("abcd")
     err = capsys.readouterr().err
-    assert "\r" not in err and err.splitlines()[-1] == "features | 4/4 batches (100%) | done", err
+    assert "\r" not in err and err.splitlines()[-1].startswith("features | 4/4 batches (100%) | "), err
+    assert err.splitlines()[-1].endswith(" s elapsed | done") and ", about" in err.splitlines()[0], err
     assert list(tracked(range(3), 3, "quiet", disabled=True)) == [0, 1, 2]
     assert capsys.readouterr().err == ""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -61,6 +62,9 @@ def test_evaluate_writes_every_metric_and_prepares_the_real_side_once(fashion_ru
     first = json.loads((run / "metrics.json").read_text())
     err = capsys.readouterr().err
     assert "preparing fashion-classifier features of the FashionMNIST test split (256 images) once" in err
+    # the long parts say how far they are, with the time elapsed
+    generating = r"^evaluate: generating 64 images \| 1/1 batches \(100%\) \| \d+ s elapsed \| done$"
+    assert re.search(generating, err, re.M), err
     for key in RUN_KEYS + DOMAIN_KEYS:
         assert isinstance(first[key], (int, float)) and math.isfinite(first[key]), key
     assert first["samples"] == 64 and first["real_samples"] == 256 and 1 <= first["classes_covered"] <= 10

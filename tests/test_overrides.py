@@ -63,6 +63,22 @@ def test_wrong_keys_and_values_are_one_line(sets: dict, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("value,line", [
+    ("clip_value=0.1", "error: --set clip_value: r004-mlp uses the bce loss, which never reads clip_value (only wgan "
+                       "does); drop it"),
+    ("gp_weight=5", "error: --set gp_weight: r004-mlp uses the bce loss, which never reads gp_weight (only wgan-gp "
+                    "does); drop it"),
+    ("optimizer.betas=0.5,0.99", "error: --set optimizer.betas: expected an array, got str '0.5,0.99'; "
+                                 "e.g. --set optimizer.betas=[0.5,0.999]"),
+])
+def test_the_command_refuses_a_change_in_one_line_before_any_folder(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                    value: str, line: str) -> None:
+    """What a user types, end to end: exit 2, one line with the user's key (no internal '.value'), nothing made."""
+    out = tmp_path / "run"
+    assert train.main(["r004-mlp", "--set", value, "--out", str(out), *ARGS]) == 2
+    assert capsys.readouterr().err.strip() == line and not out.exists()
+
+
 @pytest.mark.slow
 def test_resume_keeps_the_change_and_refuses_another(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out, whole = tmp_path / "run", tmp_path / "whole"

@@ -15,8 +15,8 @@ from PIL import Image
 import spec
 from impl import reproduce
 from impl.arms import engine
-from impl.errors import Interrupted
-from impl.verdicts.plan import QUICK_STEPS
+from impl.errors import Diverged, Interrupted
+from impl.verdicts.plan import QUICK_BATCH, QUICK_SAMPLES, QUICK_STEPS
 from impl.verdicts.readings import arms_needed
 from tests.helpers import fake_fashion_split
 
@@ -67,7 +67,8 @@ def test_every_claim_gets_a_verdict_with_its_data(scorecard: dict[str, Path]) ->
     text = (scorecard["out"] / "scorecard.md").read_text()
     assert all(f"`{c.id}`" in text for c in wanted)
     assert "2 seeds per arm" in text and "of the recipe's" in text  # cut runs say they were cut
-    assert f"- `r004-mlp` in `r004-mlp/seed-*/`: {QUICK_STEPS} steps" in text  # a verdict is traced to its run folders
+    # a verdict is traced to its run folders; a smoke arm is two whole epochs
+    assert f"- `r004-mlp` in `r004-mlp/seed-*/`: {QUICK_STEPS} steps (2 epochs)" in text
     rows = [line for line in text.splitlines() if line.startswith("| `c0")]
     assert rows and all("**smoke: means nothing**" in r or "**not measurable here**" in r for r in rows)
     assert not any("**holds**" in r or "**does not hold**" in r for r in rows)
@@ -84,6 +85,30 @@ def test_an_arm_shared_by_claims_is_trained_once(scorecard: dict[str, Path]) -> 
     saved = {v["claim"]: v for v in json.loads((scorecard["out"] / "scorecard.json").read_text())["claims"]}
     shared = [set(map(str, paths)) for paths in saved["c003-collapse-modes"]["runs"].values()]
     assert set(map(str, saved["c003-collapse-alike"]["runs"]["wgan"])) in shared
+
+
+@pytest.mark.slow
+def test_a_smoke_run_is_small(scorecard: dict[str, Path]) -> None:
+    """--quick keeps no checkpoint and draws a 16-image grid, except where the grid is report 004's latent study."""
+    assert not list(scorecard["out"].glob("*/seed-*/checkpoints/*.pt"))
+    for config in scorecard["out"].glob("*/seed-*/config.json"):
+        saved = json.loads(config.read_text())
+        grid = saved["overrides"].get("samples", {}).get("value")
+        assert grid == (None if spec.load(saved["experiment"]).latent else QUICK_SAMPLES), config
+        assert saved["overrides"]["batch_size"]["value"] == QUICK_BATCH
+
+
+@pytest.mark.slow
+def test_a_diverged_smoke_run_keeps_no_checkpoint_either(scorecard: dict[str, Path], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def diverge(run: Path, score: object, latent_probe: bool = False) -> None:
+        raise Diverged("non-finite loss at step 3; last good checkpoint at step 2")
+
+    monkeypatch.setattr(reproduce, "evaluate_run", diverge)
+    out = tmp_path / "sc"
+    assert reproduce.main(["004", "--quick", "--seeds", "1", "--fashion", str(scorecard["fashion"]), "--out", str(out),
+                           "--quiet"]) == 0
+    assert list(out.glob("*/seed-0/outcome.json")) and not list(out.glob("*/seed-*/checkpoints/*.pt"))
 
 
 @pytest.mark.slow

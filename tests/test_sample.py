@@ -43,6 +43,8 @@ def test_generation_is_batched(run: Path) -> None:
     g, _ = load_generator(run)
     sizes = [len(b) for b in sampling.generate(g, 1001, seed=0, batch=300)]
     assert sizes == [300, 300, 300, 100, 1]  # never more than --batch, never across a noise chunk
+    assert sampling.batch_count(1001, 300) == len(sizes)  # what a progress count of the batches expects
+    assert [sampling.batch_count(n) for n in (1, 500, 501, 2000, 2001)] == [1, 1, 2, 4, 5]
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -116,6 +116,43 @@ def test_resume_continues_exactly(tmp_path: Path, name: str, total: int, cut: in
             assert torch.equal(a[net][key], b[net][key]), f"{net}.{key} differs after resume"
 
 
+def test_steps_train_exactly_that_many_past_the_recipes_epochs(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    """r004-mlp's 3 epochs of 8 steps (1,024 synthetic images at batch 128) are 24 steps: --steps 30 trains 30,
+    and the first line names the run folder."""
+    out = tmp_path / "run"
+    assert train.main(["r004-mlp", "--steps", "30", "--out", str(out), "--data", "synthetic", "--batch-size", "128",
+                       "--log-every", "10"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"training r004-mlp in {out}/" and err[1].startswith("30 steps (3.75 epochs of 8, batch 128)")
+    assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 30
+
+
+def test_epochs_that_end_a_run_before_its_steps_say_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert train.main(["r004-mlp", "--steps", "100", "--epochs", "1", "--data", "synthetic", "--batch-size", "32",
+                       "--dry-run"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "dry run of r004-mlp (nothing kept)"
+    out = tmp_path / "run"
+    assert train.main(["r004-mlp", "--steps", "100", "--epochs", "1", "--out", str(out), "--data", "synthetic",
+                       "--batch-size", "32"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[1].startswith("32 steps (1 epochs of 32, batch 32): --epochs 1 ends it before --steps 100"), err
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_only_the_first_process_prints(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+                                       dry_run: bool) -> None:
+    """Under torchrun the second process's result (no folder, no metrics) prints nothing: a 'dry run ok ... nan'
+    line once came from it on a real run."""
+    from impl.training.request import RunResult
+
+    second = RunResult(None, "r004-mlp", 3, "synthetic", "cpu", {}, dry_run=dry_run, rank=1)
+    monkeypatch.setattr(train, "run_experiment", lambda req: second)
+    assert train.main(["r004-mlp", "--data", "synthetic"] + (["--dry-run"] if dry_run else [])) == 0
+    assert capsys.readouterr().out == ""
+
+
 def test_existing_output_directory_is_never_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "run"
     assert run_main(tmp_path, "r004-mlp", "--steps", "3", "--out", str(out)) == 0

@@ -181,9 +181,3 @@ def signals_name(resume: str, what: str) -> Iterator[None]:
     finally:
         for name, handler in before.items():
             signal.signal(getattr(signal, name), handler)
-
-
-def eta(done: int, total: int, spent: float) -> str:
-    """'12 s elapsed, about 40 s left' from the share of trainings done so far."""
-    left = spent / done * (total - done) if done else None
-    return f"{spent:,.0f} s elapsed" + (f", about {left:,.0f} s left" if left is not None else "")

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import spec
 from impl import cli
-from impl.arms.engine import MIN_N, ArmsFolder, Planned, eta, resume_command, signals_name, train_or_resume
+from impl.arms.engine import MIN_N, ArmsFolder, Planned, resume_command, signals_name, train_or_resume
 from impl.cli import nonempty, positive, seed
 from impl.errors import DataError, UsageError, say
 from impl.measure import evaluation, metrics
 from impl.measure.reference import Reference
 from impl.pages import html
+from impl.progress import eta
 from impl.runs import grids
 from impl.runs.folder import RunFolder
 from impl.training import overrides

@@ -14,17 +14,20 @@ import torch
 from impl.data.load import DataError, to_unit
 from impl.errors import NonFinite
 from impl.measure import metrics, reference
-from impl.measure.sampling import generate
+from impl.measure.sampling import batch_count, generate
+from impl.progress import duration, tracked
 from impl.runs.checkpoint import load_generator
 from impl.runs.folder import RunFolder
 from impl.training.tensorboard import write_evaluation
 
 
-def run_images(run: Path, n: int, seed: int = 0, checkpoint: str | None = None) -> tuple[torch.Tensor, dict]:
+def run_images(run: Path, n: int, seed: int = 0, checkpoint: str | None = None, progress: bool = False
+               ) -> tuple[torch.Tensor, dict]:
     """n images in [-1, 1] from the run's last checkpoint (or the one named), noise from `seed`, and the checkpoint;
-    refused when the generator makes non-finite pixels."""
+    refused when the generator makes non-finite pixels. `progress`: batches counted on stderr, with elapsed and ETA."""
     g, state = load_generator(run, checkpoint)
-    images = torch.cat(list(generate(g, n, seed=seed)))
+    images = torch.cat(list(tracked(generate(g, n, seed=seed), batch_count(n), f"evaluate: generating {n:,} images",
+                                    "batch", not progress)))
     bad = int((~torch.isfinite(images.flatten(1))).any(1).sum())
     if bad:
         raise NonFinite(f"{run}: the generator made {bad} of {n} images with NaN or infinite pixels; the checkpoint "
@@ -57,7 +60,9 @@ def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, r
         if say and n < 2000:
             say(f"note: FID grows as the sample count shrinks; compare FIDs only at the same --n ({n:,} here)")
     inception = reference.inception_net(inception_weights, say) if inception_weights else None  # a bad file: now
-    fake, state = run_images(run, n, checkpoint=checkpoint)
+    fake, state = run_images(run, n, checkpoint=checkpoint, progress=progress)
+    if say:
+        say(f"sharpness and MS-SSIM diversity of the generated images ({duration(time.monotonic() - start)} elapsed)")
     result: dict = metrics.image_scores(fake)
     shape = tuple(fake.shape[1:])
     if fashion:

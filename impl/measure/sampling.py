@@ -40,6 +40,12 @@ def generate(g: SpecNet, n: int, seed: int | None = None, fixed: torch.Tensor | 
             yield g(noise[i:i + batch]).clamp(-1, 1)
 
 
+def batch_count(n: int, batch: int = 500) -> int:
+    """How many batches `generate(g, n, seed=..., batch=batch)` yields (each noise chunk is split into batches)."""
+    full, rest = divmod(n, NOISE_CHUNK)
+    return full * -(-NOISE_CHUNK // batch) + -(-rest // batch)
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """[-1, 1] NCHW floats -> uint8 NHWC (grey stays one channel), as image tools expect."""
     return ((images * 0.5 + 0.5) * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()

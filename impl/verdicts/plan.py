@@ -21,9 +21,11 @@ from spec.arm import ArmSpec
 from spec.claim import ClaimSpec
 
 QUICK_STEPS = MIN_LOSS_ROWS  # --quick: each step logged, so the loss-curve claims get exactly the rows they need
-QUICK_BATCH = 8  # --quick: the smoke run checks the plumbing, not the recipe; small batches keep it to minutes
-QUICK_IMAGES = 32  # --quick: the first 32 images (4 steps per epoch), adapted in no time
-QUICK_N = 40  # --quick: images per metric
+QUICK_BATCH = 4  # --quick: the smoke run checks the plumbing, not the recipe; small batches keep it to minutes
+QUICK_IMAGES = QUICK_BATCH * QUICK_STEPS // 2  # --quick: two whole epochs, so each arm's per-epoch metrics get two
+# rows and the last step is an epoch end (no extra grid or checkpoint); 20 images are adapted in no time
+QUICK_N = MIN_N  # --quick: images per metric (the fewest the metrics accept)
+QUICK_SAMPLES = 16  # --quick: each epoch's sample grid (a course DCGAN's grid of 64 cost as much as its 10 steps)
 RUN_KEYS = ("epochs", "steps", "batch_size")  # arm overrides that are run lengths, not recipe values
 
 
@@ -87,13 +89,19 @@ def data_for(arm: ArmSpec, score: ScoreSettings) -> str | None:
     return (score.faces or fashion or "fashion-mnist") if dataset == "anime-faces" else fashion
 
 
+def quick_sets(arm: ArmSpec, score: ScoreSettings) -> dict[str, int]:
+    """A smoke run's smaller sample grid, where the grid is not also a latent study's (report 004's grid is its
+    positions x values)."""
+    return {"samples": QUICK_SAMPLES} if score.quick and spec.load(arm.experiment).latent is None else {}
+
+
 def request(arm: ArmSpec, seed: int, folder: Path, score: ScoreSettings, claims: list[ClaimSpec]) -> RunRequest:
     over = arm.overrides_dict()
     return RunRequest(experiment=arm.experiment, seed=seed, out=folder, data=data_for(arm, score),
                       device=score.device, quiet=score.quiet, origin="reproduce",
                       steps=score.steps or over.get("steps"), epochs=None if score.steps else over.get("epochs"),
                       batch_size=score.batch_size or over.get("batch_size"),
-                      sets={k: v for k, v in over.items() if k not in RUN_KEYS},
+                      sets=quick_sets(arm, score) | {k: v for k, v in over.items() if k not in RUN_KEYS},
                       extra={"reproduce": {"arm": arm.key(), "seed": seed}}, epoch_hook=hooks_for(arm, claims, score),
                       log_every=1 if score.quick or per_step(arm, claims) else None,
                       data_limit=QUICK_IMAGES if score.quick else None)
