@@ -3,6 +3,7 @@ runs the domain scores of the shipped classifier (FID/KID with their real-vs-rea
 density/coverage, class coverage, confidence); with --inception-weights the standard Inception FID/KID/IS.
 
     python -m impl.evaluate runs/r004-conv-20261123-101500 --n 10000
+    python -m impl.evaluate RUN_DIR --checkpoint epoch_005.pt     # a checkpoint kept by --keep-checkpoints
     python -m impl.evaluate RUN_DIR --inception-weights weights-inception-2015-12-05-6726825d.pth --real faces/
 
 Real-set features are prepared once and cached (~/.cache/gan-spec/real-features). See docs/metrics.md for what
@@ -33,12 +34,14 @@ def main(argv: list[str] | None = None) -> int:
                         "downloaded")
     p.add_argument("--real", type=Path, help="folder of real images for Inception scores of non-FashionMNIST runs")
     p.add_argument("--fashion", type=Path, help="folder of the FashionMNIST IDX files (default: Debian's)")
+    p.add_argument("--checkpoint", metavar="NAME", help="a checkpoint of RUN/checkpoints/ (default last.pt; "
+                   "prev.pt, or epoch_NNN.pt kept by impl.train --keep-checkpoints); metrics.json names it")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     if args.n < 2:
         raise DataError(f"--n {args.n}: MS-SSIM diversity compares pairs, so at least 2 images are needed")
     result = evaluate(Path(args.run), args.n, args.inception_weights, args.real, args.fashion, not args.quiet,
-                      n_real=args.n_real)
+                      n_real=args.n_real, checkpoint=args.checkpoint)
     print(json.dumps({k: v for k, v in result.items() if k != "class_histogram"}, indent=2))
     return 0
 
