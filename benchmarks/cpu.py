@@ -8,7 +8,8 @@ other processes slows both alike and their ratio survives it.
 
 A mode is how gan-spec trains: fp32 (what `impl.train` does on the CPU), bf16 (`--precision bf16`), compiled and
 compiled-bf16 (`--compile`). Each round times one unit of every mode and of the plain loop (n_critic steps each,
-in a rotating order); "x plain" is the ratio of the summed times, and "median" the median of the per-round ratios.
+in a rotating order); "x plain" is the ratio of the summed times, "median" the median of the per-round ratios and
+"best" the ratio of the fastest rounds (on a shared machine the least disturbed ones; timeit's rule).
 GFLOP per step is counted by torch.utils.flop_counter on each loop's own step (matmuls and convolutions, forward
 and backward); the share is of the fp32 (or, for bf16 modes, the bf16) matmul peak measured at the start.
 """
@@ -102,6 +103,7 @@ class Row:
     peak_share: float
     x_plain: float | None  # summed plain time / summed time of this loop
     median_x_plain: float | None  # median over rounds of the same ratio
+    best_x_plain: float | None  # the plain loop's fastest round / this loop's fastest (the least disturbed rounds)
 
 
 def trainer_step(trainer: Trainer) -> Callable[[], object]:
@@ -134,9 +136,10 @@ def compare(name: str, batch: int, modes: list[str], rounds: int, warmup: int, p
         seconds = sum(spent) / len(spent)
         ratio = sum(times["plain"]) / sum(spent) if key != "plain" else None
         median = statistics.median(p / s for p, s in zip(times["plain"], spent)) if key != "plain" else None
+        best = min(times["plain"]) / min(spent) if key != "plain" else None
         peak = peaks["bf16" if "bf16" in key else "fp32"]
         rows.append(Row(name, batch, key, seconds * 1e3, batch / seconds, flops[key] / 1e9, flops[key] / seconds / 1e9,
-                        flops[key] / seconds / peak, ratio, median))
+                        flops[key] / seconds / peak, ratio, median, best))
     return rows
 
 
@@ -144,11 +147,12 @@ def header(peaks: dict[str, float]) -> str:
     return (f"matmul peak measured now ({torch.get_num_threads()} threads): fp32 {peaks['fp32'] / 1e9:,.0f} GFLOP/s, "
             f"bf16 {peaks['bf16'] / 1e9:,.0f} GFLOP/s\n"
             f"{'experiment':13} {'batch':>5} {'loop':14} {'ms/step':>8} {'images/s':>9} {'GFLOP':>6} {'GFLOP/s':>8} "
-            f"{'peak':>6} {'x plain':>7} {'median':>6}")
+            f"{'peak':>6} {'x plain':>7} {'median':>6} {'best':>5}")
 
 
 def line(r: Row) -> str:
-    gain = f"{r.x_plain:7.2f} {r.median_x_plain:6.2f}" if r.x_plain is not None else f"{'-':>7} {'-':>6}"
+    gain = (f"{r.x_plain:7.2f} {r.median_x_plain:6.2f} {r.best_x_plain:5.2f}" if r.x_plain is not None
+            else f"{'-':>7} {'-':>6} {'-':>5}")
     return (f"{r.experiment:13} {r.batch:5d} {r.loop:14} {r.ms_per_step:8.1f} {r.images_per_s:9,.0f} "
             f"{r.gflop_per_step:6.2f} {r.gflop_per_s:8.1f} {r.peak_share:6.1%} {gain}")
 

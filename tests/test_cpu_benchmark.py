@@ -66,7 +66,7 @@ def test_the_benchmark_prints_every_loop_beside_the_plain_one(tmp_path: Path, ca
                      "--modes", "fp32", "bf16", "--json", str(out)]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("r004-mlp")]
     assert [r[2] for r in rows] == ["fp32", "bf16", "plain"]
-    assert all(float(r[-2]) > 0 for r in rows[:2]) and rows[2][-2:] == ["-", "-"]
+    assert all(float(r[-1]) > 0 for r in rows[:2]) and rows[2][-3:] == ["-", "-", "-"]
     saved = json.loads(out.read_text())
     assert saved["peaks"]["fp32"] > 0 and len(saved["rows"]) == 3
 
@@ -81,3 +81,14 @@ def test_a_step_the_flop_counter_cannot_follow_is_timed_with_its_flops_unknown()
     the row is still timed, its FLOP columns NaN."""
     rows = cpu.compare("r004-wgangp", 8, ["fp32"], rounds=1, warmup=1, peaks={"fp32": 1e9, "bf16": 1e9})
     assert [r.loop for r in rows] == ["fp32", "plain"] and all(r.images_per_s > 0 for r in rows)
+
+
+def test_curves_compare_two_runs_at_their_common_steps(tmp_path: Path) -> None:
+    from benchmarks import curves
+
+    a = [{"step": s, "d_loss": 1.0, "g_loss": 2.0, "d_real": 0.5, "d_fake": 0.25} for s in (10, 20, 30)]
+    b = [r | {"d_loss": r["d_loss"] + (0.5 if r["step"] == 20 else 0.0)} for r in a] + [a[0] | {"step": 40}]
+    got = {key: (mean_a, mean_b, diff) for key, mean_a, mean_b, diff in curves.summary(a, b)}
+    assert got["d_loss"] == (1.0, 1.0, 0.5) and got["g_loss"] == (2.0, 2.0, 0.0)
+    curves.draw({"a": a, "b": b}, tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 1000
