@@ -152,6 +152,10 @@ def test_cpu_optimizers_are_multi_tensor_and_compute_torchs_default_bit_for_bit(
             opt.step()
         weights.append(params)
     assert all(torch.equal(a, b) for a, b in zip(*weights))
+    fast = optimizer_options(name, torch.device("cpu"), False, False, bf16=True)  # bf16 gave up fp32's numbers
+    assert fast == ({"fused": True} if name == "Adam" else {"foreach": True})
+    opt = getattr(torch.optim, name)([torch.nn.Parameter(torch.zeros(2))], **kwargs, **fast)
+    assert all(opt.param_groups[0][k] == v for k, v in fast.items())
 
 
 def test_the_critic_step_runs_the_generator_without_a_graph() -> None:

@@ -71,7 +71,8 @@ class Trainer:
         self.g_call, self.d_call = distribute(self.G, self.D, sync_bn, self.device) if world_size > 1 \
             else (self.G, self.D)
         self.graphs = settings.fast and world_size == 1  # DDP's gradient hooks are not captured: eager under DDP
-        self.opt_g, self.opt_d = make_optimizers(exp, self.G, self.D, self.device, settings.fast, self.graphs)
+        self.opt_g, self.opt_d = make_optimizers(exp, self.G, self.D, self.device, settings.fast, self.graphs,
+                                                 settings.precision == "bf16")
         self.g_params = [p for p in self.G.parameters() if p.requires_grad]
         gen = torch.Generator().manual_seed(settings.seed + 1)
         self.fixed_noise = torch.randn(exp.samples.value, *self.G.spec.input, generator=gen).to(self.device)
