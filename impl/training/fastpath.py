@@ -42,11 +42,10 @@ def optimizer_options(name: str, device: torch.device, fast: bool, graph: bool, 
     computes bit for bit what torch's default CPU loop computes (tests/test_fastpath.py checks it) at half its
     time or less. Adam's fused CPU kernel is ten times faster again but rounds differently (1e-7 after 20 steps), so
     it is taken only where the user gave up fp32's numbers anyway: under --precision bf16. On CUDA without the fast
-    path ({}): torch's
-    defaults, as the reports' code had. On the CUDA fast path: Adam's fused kernel (one launch for all parameters);
-    under a graph it must also be capturable, which keeps its step counter on the GPU. RMSprop has no fused kernel
-    (not even in torch 2.14): foreach, and capturable under a graph. SGD without momentum keeps no state and is
-    capture-safe as it is.
+    path ({}): torch's defaults, as the reports' code had. On the CUDA fast path: Adam's fused kernel (one launch for
+    all parameters); under a graph it must also be capturable, which keeps its step counter on the GPU. RMSprop has
+    no fused kernel (not even in torch 2.14): foreach, and capturable under a graph. SGD without momentum keeps no
+    state and is capture-safe as it is.
     """
     if device.type == "cpu":
         return {"fused": True} if bf16 and name == "Adam" else {"foreach": True}
