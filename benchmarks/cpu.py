@@ -6,7 +6,8 @@ other processes slows both alike and their ratio survives it.
     python -m benchmarks.cpu --experiments r004-conv --modes fp32 bf16 --rounds 20
     python -m benchmarks.cpu --experiments r004-conv --modes fp32 bf16 compiled-bf16 --threads 2
 
-A mode is how gan-spec trains: fp32 (what `impl.train` does on the CPU), bf16 (`--precision bf16`), compiled and
+A mode is how gan-spec trains: fp32 (what `impl.train` does on the CPU), bf16 (`--precision bf16`, which brings
+channels_last on the CPU; bf16-cl is the same, bf16-nchw the NCHW layout), fp32-cl (`--channels-last`), compiled and
 compiled-bf16 (`--compile`). Each round times one unit of every mode and of the plain loop (n_critic steps each,
 in a rotating order); "x plain" is the ratio of the summed times, "median" the median of the per-round ratios and
 "best" the ratio of the fastest rounds (on a shared machine the least disturbed ones; timeit's rule).
@@ -39,8 +40,9 @@ from impl.training.settings import Settings
 from impl.training.trainer import Trainer
 
 MODES = {"fp32": {}, "bf16": {"precision": "bf16"}, "fp32-cl": {"channels_last": True},
-         "bf16-cl": {"precision": "bf16", "channels_last": True}, "compiled": {"compile": True},
-         "compiled-bf16": {"compile": True, "precision": "bf16"}}
+         "bf16-cl": {"precision": "bf16", "channels_last": True},
+         "bf16-nchw": {"precision": "bf16", "channels_last": False},
+         "compiled": {"compile": True}, "compiled-bf16": {"compile": True, "precision": "bf16"}}
 
 
 def report_pairs() -> list[str]:
@@ -59,6 +61,8 @@ def cpu_trainer(name: str, batch: int, images: torch.Tensor, mode: str) -> Train
     flags = MODES[mode]
     speed = speed_defaults("cpu", eager=False, precision=flags.get("precision"),
                            channels_last=flags.get("channels_last", False))
+    if flags.get("channels_last") is False:  # bf16-nchw: what --precision bf16 ran before it brought channels_last
+        speed["channels_last"] = False
     settings = Settings(name, batch_size=batch, epochs=10**6, max_steps=None, seed=0, device="cpu",
                         compile=flags.get("compile", False), **speed)
     return Trainer(exp, images, settings)

@@ -112,6 +112,7 @@ def test_fast_path_is_the_cuda_default_and_eager_turns_it_off() -> None:
     assert settings("--precision", "fp32") == (True, "fp32", True)
     assert settings("--eager", "--precision", "bf16", "--channels-last") == (False, "bf16", True)
     assert settings(device="cpu") == (False, "fp32", False)
+    assert settings("--precision", "bf16", device="cpu") == (False, "bf16", True)  # oneDNN's bf16 convs want NHWC
 
 
 @pytest.mark.parametrize("name", sorted({spec.load(n).optimizer["name"].value for n in spec.names("experiment")}))
