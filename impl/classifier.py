@@ -15,12 +15,14 @@ import json
 import sys
 from pathlib import Path
 
+from impl import cli
 from impl.data.load import DataError, fashion_mnist
 from impl.measure.classifier import ASSET, MIN_ACCURACY, SHIPPED_SHA256, accuracy, load_classifier, record, retrain
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m impl.classifier", description=__doc__.split("\n\n")[0])
+    p = cli.add_version(argparse.ArgumentParser(prog="python -m impl.classifier",
+                                                description=__doc__.split("\n\n")[0]))
     p.add_argument("--retrain", action="store_true", help="train again by the recipe and rewrite the file")
     p.add_argument("--fashion", type=Path, help="folder of the FashionMNIST IDX files (default: Debian's)")
     p.add_argument("--out", type=Path, default=ASSET, help=f"classifier file (default {ASSET})")

@@ -23,11 +23,42 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def version() -> str:
+    """What `--version` prints after the command's name: gan-spec's version, the commit of the checkout it runs from
+    ('+dirty' with changes not committed; config.json records the same two facts) and torch's version."""
+    import torch
+
+    from impl import __version__
+    from impl.runs.record import source_state
+
+    commit, dirty = source_state()
+    where = f", commit {commit[:12]}{'+dirty' if dirty else ''}" if commit != "unknown" else ""
+    return f"gan-spec {__version__}{where}, torch {torch.__version__}"
+
+
+class VersionAction(argparse.Action):
+    """`--version`: prints `<prog>: version()` and exits 0; the version is looked up only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print gan-spec's version (and commit) and torch's, and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"{parser.prog}: {version()}")
+        parser.exit()
+
+
+def add_version(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--version", action=VersionAction)
+    return p
+
+
 def parser(prog: str, doc: str | None) -> Parser:
-    """A command's parser: the first paragraph of its module docstring as description, the rest as epilog."""
+    """A command's parser: the first paragraph of its module docstring as description, the rest as epilog, and
+    --version."""
     parts = (doc or "").strip().split("\n\n")
-    return Parser(prog=prog, description=parts[0], epilog="\n\n".join(parts[1:]) or None,
-                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    return add_version(Parser(prog=prog, description=parts[0], epilog="\n\n".join(parts[1:]) or None,
+                              formatter_class=argparse.RawDescriptionHelpFormatter))
 
 
 def _read(text: str, convert: Callable[[str], T], what: str) -> T:

@@ -3,6 +3,7 @@
     gan-spec train r004-mlp          # = python -m impl.train r004-mlp
     gan-spec summary course-dcgan-g  # = python -m impl.summary course-dcgan-g
     gan-spec --help                  # the commands
+    gan-spec --version               # gan-spec's version and commit, torch's version (every command has it too)
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
+        return 0
+    if argv[0] == "--version":
+        from impl.cli import version
+
+        print(version())
         return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:

@@ -1,7 +1,8 @@
 """One self-contained HTML page comparing runs: a table of their metrics (which direction is better, the best run
-marked), a warning when they differ in steps, data, seed or device, their loss curves overlaid, and per run the
-recipe as documented vs as run (notes and overrides as text), its sample grids over the epochs and its latent
-grids.
+marked among runs measured alike), a warning when they differ in steps, data, seed or device and another when their
+metrics were measured differently (samples, image size, real set, data), their loss curves (overlaid up to ten
+runs, one panel per run beyond), and per run the recipe as documented vs as run (notes and overrides as text), its
+sample grids over the epochs and its latent grids.
 
     python -m impl.report runs/r004-mlp-cpu runs/r004-conv-cpu --out report.html
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from impl import cli
 from impl.arms.engine import ArmsFolder, resume_command, signals_name, train_or_resume
 from impl.errors import Diverged, NonFinite, boundary, say
+from impl.measure import features
 from impl.progress import eta
 from impl.runs.folder import RunFolder
 from impl.verdicts import scorecard
@@ -38,8 +39,9 @@ def parser() -> cli.Parser:
     p.add_argument("--data", type=cli.nonempty, help="the anime faces (a folder of images) for reports 000-003; "
                    "default: $GAN_SPEC_FACES, ./faces, else FashionMNIST-64 as the stand-in")
     p.add_argument("--fashion", type=Path, help="folder of the FashionMNIST IDX files (default: Debian's)")
-    p.add_argument("--inception-weights", type=Path, help="torch-fidelity's Inception weights file: FID/KID/IS "
-                   "comparable with published numbers (needed for claims on the real faces)")
+    p.add_argument("--inception-weights", type=features.weights_argument, metavar="FILE|hub",
+                   help=f"{features.WEIGHTS_HELP}: FID/KID/IS comparable with published numbers (needed for claims "
+                   "on the real faces)")
     p.add_argument("--n", type=cli.positive, default=5000, help="generated images per run for the metrics (5,000)")
     p.add_argument("--epoch-n", type=cli.positive, default=1000,
                    help="generated images per epoch for per-epoch metrics (claims about training stability)")

@@ -55,7 +55,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--precision", choices=("fp32", "bf16"),
                    help="bf16: forward passes under bfloat16 autocast (default: bf16 on the CUDA fast path, else fp32)")
-    p.add_argument("--channels-last", action="store_true", help="NHWC memory layout (default on the CUDA fast path)")
+    p.add_argument("--channels-last", action="store_true",
+                   help="NHWC memory layout (default on the CUDA fast path and with --precision bf16 on the CPU)")
     p.add_argument("--eager", action="store_true", help="on CUDA: no fast path (no CUDA graphs, fused optimizers, "
                    "bf16 or channels_last unless asked for): the plain PyTorch loop, for comparison and debugging")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks' training calls: fused "

@@ -14,8 +14,9 @@ from impl.data.load import image_folder
 
 @pytest.mark.slow
 def test_course_dcgan_step_flops_match_the_design_measurement() -> None:
-    """docs/design.md (measured on an H100 with torch 2.11): one course-DCGAN step at batch 64 is 269 GFLOP."""
-    assert flops_per_step("r000-dcgan", 64, "cpu") == pytest.approx(269e9, rel=5e-3)
+    """docs/design.md: one course-DCGAN step at batch 64 is 248 GFLOP (269 measured on an H100 with torch 2.11 while
+    the generator's update still computed D's weight gradients)."""
+    assert flops_per_step("r000-dcgan", 64, "cpu") == pytest.approx(248.2e9, rel=5e-3)
 
 
 def test_flops_scale_with_batch_and_average_over_n_critic() -> None:

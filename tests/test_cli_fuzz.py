@@ -155,6 +155,26 @@ def test_console_script_dispatches_every_command(capsys: pytest.CaptureFixture) 
     assert "unknown command 'trian' (did you mean 'train'?)" in capsys.readouterr().err
 
 
+def test_every_command_answers_version_with_the_commit_and_torch(capsys: pytest.CaptureFixture) -> None:
+    """`--version` on each command (and on `gan-spec` itself): gan-spec's version, the commit config.json records
+    and torch's version, exit 0 before anything is loaded."""
+    import importlib
+
+    import torch
+
+    from impl import console
+    from impl.runs.record import source_state
+
+    commit = source_state()[0]
+    for command in [*console.COMMANDS, "classifier"]:
+        with pytest.raises(SystemExit) as done:
+            importlib.import_module(f"impl.{command}").main(["--version"])
+        out = capsys.readouterr().out
+        assert done.value.code == 0 and f"torch {torch.__version__}" in out and out.startswith("python -m impl."), out
+        assert commit == "unknown" or f"commit {commit[:12]}" in out
+    assert console.main(["--version"]) == 0 and capsys.readouterr().out.startswith("gan-spec 0.1")
+
+
 def test_progress_without_a_terminal_is_plain_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     """Output sent to a log file gets whole lines (at most one per interval, one per epoch), no carriage returns,
     each with the time elapsed and the time left."""

@@ -66,8 +66,8 @@ def same_arithmetic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for flag, value in (("deterministic", True), ("benchmark", False), ("allow_tf32", False)):
         monkeypatch.setattr(cudnn, flag, value)
     real = networks.optimizer_options
-    monkeypatch.setattr(networks, "optimizer_options", lambda name, device, fast, graph:
-                        real(name, device, True, True))
+    monkeypatch.setattr(networks, "optimizer_options", lambda name, device, fast, graph, bf16=False:
+                        real(name, device, True, True, bf16))
     tf32 = cuda.matmul.allow_tf32
     cuda.matmul.allow_tf32 = False
     try:

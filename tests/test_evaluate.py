@@ -85,6 +85,19 @@ def test_evaluate_writes_every_metric_and_prepares_the_real_side_once(fashion_ru
     assert json.loads((run / "metrics.json").read_text())["domain_fid_floor"] == first["domain_fid_floor"]
 
 
+def test_evaluate_measures_the_checkpoint_named(fashion_run: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
+    """--checkpoint picks a kept checkpoint (as impl.sample's does); metrics.json names it and its step."""
+    run, folder = fashion_run
+    kept = run / "checkpoints" / "epoch_001.pt"
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=False)
+    torch.save(state | {"step": 3}, kept)
+    assert evaluate.main([str(run), "--n", "64", "--fashion", str(folder), "--checkpoint", kept.name, "--quiet"]) == 0
+    saved = json.loads((run / "metrics.json").read_text())
+    assert (saved["checkpoint"], saved["step"]) == ("epoch_001.pt", 3)
+    assert evaluate.main([str(run), "--n", "64", "--fashion", str(folder), "--checkpoint", "epoch_009.pt"]) == 2
+    assert "epoch_009.pt" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("n", [5, 9])
 def test_too_few_images_are_refused_before_anything_is_written(fashion_run: tuple[Path, Path], n: int,
                                                                capsys: pytest.CaptureFixture) -> None:

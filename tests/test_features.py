@@ -136,3 +136,46 @@ def test_retraining_rewrites_the_file_reproducibly(tmp_path: Path, capsys: pytes
     assert first["test_accuracy"] > 0.9, "the tiny set is separable; the recipe must learn it"
     assert classifier_command.main(["--out", str(tmp_path / "a.safetensors"), "--fashion", str(folder)]) == 0
     assert f"measured now {first['test_accuracy']:.2%}" in capsys.readouterr().out
+
+
+def test_inception_weights_hub_takes_the_file_from_torch_hubs_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    """`--inception-weights hub` looks in $TORCH_HOME/hub/checkpoints for torch-fidelity's or pytorch-fid's name of
+    the FID Inception file; an empty cache is one line naming the folder, both names and where to download."""
+    import argparse
+
+    from impl import evaluate
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    assert features.hub_checkpoints() == folder
+    with pytest.raises(argparse.ArgumentTypeError, match="nor pt_inception-2015-12-05-6726825d.pth") as refused:
+        features.weights_argument("hub")
+    assert str(folder) in str(refused.value) and features.INCEPTION_URL in str(refused.value)
+    with pytest.raises(SystemExit) as usage:
+        evaluate.main([str(tmp_path / "run"), "--inception-weights", "hub"])
+    assert usage.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    folder.mkdir(parents=True)
+    (folder / "pt_inception-2015-12-05-6726825d.pth").write_bytes(b"")  # pytorch-fid's name
+    assert features.weights_argument("hub") == folder / "pt_inception-2015-12-05-6726825d.pth"
+    (folder / features.INCEPTION_FILE).write_bytes(b"")  # torch-fidelity's name comes first
+    assert features.weights_argument("hub") == folder / features.INCEPTION_FILE
+    assert features.weights_argument("my.pth") == Path("my.pth")
+
+
+def test_every_help_names_the_same_inception_file() -> None:
+    from impl import evaluate, reproduce
+
+    texts = ["".join(cli_help(module).split()) for module in (evaluate, reproduce)]  # argparse wraps at hyphens too
+    assert all("".join(features.WEIGHTS_HELP.split()) in text for text in texts)
+
+
+def cli_help(module: object) -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        module.main(["--help"])
+    return out.getvalue()

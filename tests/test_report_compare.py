@@ -56,6 +56,35 @@ def test_directions_and_best_runs(tmp_path: Path) -> None:
     assert best["domain KID ↓"] == []  # not evaluated
 
 
+def test_a_best_metric_is_marked_only_among_runs_measured_alike(tmp_path: Path) -> None:
+    """FID at 10,000 images against 2,000, or of 28 px against 64 px runs, is not a ranking: ★ only within runs of
+    the same samples, image size, real set and data, and a warning names what differs."""
+    made = {"x": ("r004-mlp", 10000, 30.0), "y": ("r004-mlp", 2000, 10.0), "z": ("r004-mlp", 10000, 20.0),
+            "w": ("r000-dcgan", 10000, 5.0)}
+    runs = [make_run(tmp_path / n, experiment=e, evaluation={"samples": k, "domain_fid": f, "real_set": "test"})
+            for n, (e, k, f) in made.items()]
+    _, root = page_of(runs, tmp_path)
+    heads, cells = comparison(root)
+    assert sorted(run for run in cells if cells[run]["domain FID ↓"][1]) == ["z"]  # y and w stand alone
+    warned = root.all("p", id="measured")[0].text
+    assert "samples (x: 10000, y: 2000, z: 10000, w: 10000)" in warned
+    assert "image size (x: 28x28, y: 28x28, z: 28x28, w: 64x64)" in warned and "real set" not in warned
+    _, root = page_of(runs[::2], tmp_path)  # x and z: measured alike, no warning
+    assert not root.all("p", id="measured")
+
+
+def test_many_runs_get_one_panel_each_and_short_series_markers(tmp_path: Path) -> None:
+    runs = [(f"run{i}", html.load(make_run(tmp_path / f"r{i}", losses=[(1.0 + i, 0.5)] if i % 2 else None),
+                                  f"run{i}").metrics) for i in range(12)]
+    fig = charts.loss_overlay(runs)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 12 and [ax.get_title() for ax in panels] == [f"run{i}" for i in range(12)]
+    assert all(line.get_marker() == "o" for ax in panels for line in ax.get_lines())  # 1-2 points each
+    assert len(fig.legends[0].get_texts()) == 2
+    few = charts.loss_overlay(runs[:10])
+    assert len(few.axes) == 1 and len({line.get_color() for line in few.axes[0].get_lines()}) == 10
+
+
 def test_a_single_run_has_no_best_and_no_warning(tmp_path: Path) -> None:
     run = make_run(tmp_path / "a", evaluation={"domain_fid": 3.0})
     _, root = page_of([run], tmp_path)

@@ -11,6 +11,7 @@ real images (sha256 of their bytes, so data, count and size) and the feature cod
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -31,6 +32,30 @@ FEATURE_VERSION = "v3"  # bump when the cached real side changes: old cache entr
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = ("https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
                  "weights-inception-2015-12-05-6726825d.pth")
+# the same TF-2015 FID Inception as torch-fidelity and pytorch-fid save it in torch hub's cache when they download it
+KNOWN_INCEPTION_FILES = (INCEPTION_FILE, "pt_inception-2015-12-05-6726825d.pth")
+HUB = "hub"  # --inception-weights hub: take the file from torch hub's cache
+WEIGHTS_HELP = (f"the FID Inception weights: a file ({INCEPTION_FILE}, from {INCEPTION_URL}; never downloaded), or "
+                f"'{HUB}' for the copy torch-fidelity or pytorch-fid keep in torch hub's cache "
+                "($TORCH_HOME/hub/checkpoints, default ~/.cache/torch/hub/checkpoints)")
+
+
+def hub_checkpoints() -> Path:
+    """torch hub's checkpoint folder: $TORCH_HOME/hub/checkpoints, by default ~/.cache/torch/hub/checkpoints."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def weights_argument(text: str) -> Path:
+    """argparse type of --inception-weights: a path as given, or 'hub': the first known file name found in torch
+    hub's cache (refused in one line naming the folder and the names looked for)."""
+    if text != HUB:
+        return Path(text)
+    folder = hub_checkpoints()
+    for name in KNOWN_INCEPTION_FILES:
+        if (folder / name).is_file():
+            return folder / name
+    raise argparse.ArgumentTypeError(f"neither {' nor '.join(KNOWN_INCEPTION_FILES)} is in torch hub's cache "
+                                     f"{folder}; download {INCEPTION_URL} there, or pass the file's path")
 
 
 class FeatureNet(nn.Module):

@@ -10,10 +10,12 @@ import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import spec
 from impl.runs.untrusted import get, num, text
 from spec.metrics import better
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 
@@ -52,6 +54,47 @@ DIFFERENCES = (("steps", ("total_steps",)), ("data", ("data",)), ("seed", ("sett
                ("device", ("settings", "device")))
 
 
+def image_size(config: dict) -> str:
+    """'28x28' from the run's discriminator input (config.json's recipe, else its experiment's spec); '?' unknown."""
+    reg = spec.registry()
+    net = get(config, "recipe", "discriminator", "value")
+    if not isinstance(net, str) or net not in reg.networks:
+        exp = reg.experiments.get(text(get(config, "experiment")))
+        net = exp.discriminator.value if exp is not None else None
+    shape = reg.networks[net].input if net in reg.networks else None
+    return "x".join(str(n) for n in shape[1:]) if shape else "?"
+
+
+def measurement(config: dict, evaluation: dict) -> tuple[str, ...]:
+    """How a run's metrics.json numbers were measured, one text per name in MEASURED: runs compare only when all agree
+    (FID falls as the sample count grows; 28 px and 64 px images, or two real sets, are different measurements)."""
+    values = (evaluation.get("samples"), image_size(config), evaluation.get("real_set"),
+              evaluation.get("real_samples"), get(config, "data"))
+    return tuple(text(v) if v is not None else "?" for v in values)
+
+
+MEASURED = ("samples", "image size", "real set", "real images", "data")
+
+
+def best_alike(values: list[object], better: str | None, groups: list[tuple[str, ...]]) -> set[int]:
+    """best_rows within each group of runs measured alike (the same `measurement`); a group of one has no best."""
+    out: set[int] = set()
+    for group in set(groups):
+        members = [i for i, g in enumerate(groups) if g == group]
+        out |= {members[j] for j in best_rows([values[i] for i in members], better)}
+    return out
+
+
+def measured_differently(names: list[str], measurements: list[tuple[str, ...]]) -> list[str]:
+    """'samples (a: 10000, b: 2000)' for each way in which the evaluated runs were measured differently."""
+    out = []
+    for k, label_ in enumerate(MEASURED):
+        values = [m[k] for m in measurements]
+        if len(set(values)) > 1:
+            out.append(f"{label_} (" + ", ".join(f"{n}: {v}" for n, v in zip(names, values)) + ")")
+    return out
+
+
 def best_rows(values: list[object], better: str | None) -> set[int]:
     """Indices of the best runs in a column: none without a direction, fewer than two numbers, or all equal."""
     numbers = {i: num(v) for i, v in enumerate(values) if num(v) is not None}
@@ -86,24 +129,37 @@ def label(name: str, limit: int = 40) -> str:
     return name.replace("$", r"\$")
 
 
+OVERLAY_MAX = 10  # runs in one overlaid chart: one colour each from matplotlib's ten, none repeated
+SHORT = 30  # a series with fewer points is drawn with markers (a single point is otherwise invisible)
+
+
+def _draw_losses(ax: Axes, rows: list[dict], colours: tuple[str, str], name: str | None) -> float:
+    """d_loss solid and g_loss dashed on `ax`; returns the largest |loss| drawn (0 when none)."""
+    extreme = 0.0
+    for key, style, who, colour in (("d_loss", "-", "D", colours[0]), ("g_loss", "--", "G", colours[1])):
+        steps, values = curves(rows, key)
+        if steps:
+            ax.plot(steps, values, style, color=colour, label=f"{label(name)}: {who}" if name else who,
+                    linewidth=1.4, marker="o" if len(steps) < SHORT else None, markersize=3)
+            extreme = max(extreme, *(abs(v) for v in values))
+    return extreme
+
+
 def loss_overlay(series: list[tuple[str, list[dict]]]) -> Figure | None:
-    """One chart of every run's d_loss (solid) and g_loss (dashed) against steps, a colour per run; None when no
-    run logged a loss. A y range beyond +-50 (WGAN critics, BCE's clamp at 100) is drawn symlog."""
+    """Every run's d_loss (solid) and g_loss (dashed) against steps; None when no run logged a loss. Up to
+    OVERLAY_MAX runs share one chart, a colour per run; more get small multiples, one panel per run (a 33-run
+    scorecard's overlay had a 66-entry legend and repeated colours). Short series carry markers. A y range beyond
+    +-50 (WGAN critics, BCE's clamp at 100) is drawn symlog."""
     from matplotlib.figure import Figure
 
+    series = [(name, rows) for name, rows in series if curves(rows, "d_loss")[0] or curves(rows, "g_loss")[0]]
+    if not series:
+        return None
+    if len(series) > OVERLAY_MAX:
+        return _small_multiples(series)
     fig = Figure(figsize=(11, 4.2))
     ax = fig.subplots()
-    drawn, extreme = 0, 0.0
-    for i, (name, rows) in enumerate(series):
-        colour = f"C{i % 10}"
-        for key, style, who in (("d_loss", "-", "D"), ("g_loss", "--", "G")):
-            steps, values = curves(rows, key)
-            if steps:
-                ax.plot(steps, values, style, color=colour, label=f"{label(name)}: {who}", linewidth=1.4)
-                drawn += 1
-                extreme = max(extreme, *(abs(v) for v in values))
-    if not drawn:
-        return None
+    extreme = max(_draw_losses(ax, rows, (f"C{i}", f"C{i}"), name) for i, (name, rows) in enumerate(series))
     if extreme > 50:
         ax.set_yscale("symlog", linthresh=1.0)
     ax.set(xlabel="step (batches)", ylabel="loss",
@@ -111,6 +167,29 @@ def loss_overlay(series: list[tuple[str, list[dict]]]) -> Figure | None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
+    return fig
+
+
+def _small_multiples(series: list[tuple[str, list[dict]]]) -> Figure:
+    """One small panel per run, titled with its name: D in blue, G in orange, one legend for all."""
+    from matplotlib.figure import Figure
+
+    cols = 6
+    rows_n = -(-len(series) // cols)
+    fig = Figure(figsize=(2.6 * cols, 2.0 * rows_n + 0.8))
+    axes = fig.subplots(rows_n, cols, squeeze=False).flatten()
+    for ax, (name, rows) in zip(axes, series):
+        if _draw_losses(ax, rows, ("C0", "C1"), None) > 50:
+            ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_title(label(name, 28), fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(series):]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, ["discriminator / critic", "generator"][:len(handles)], loc="upper right", fontsize=8)
+    fig.suptitle(f"losses of {len(series)} runs, one panel each (x: step)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
 
 

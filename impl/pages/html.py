@@ -117,7 +117,12 @@ def summary_row(run: Run) -> dict:
 def comparison(runs: list[Run]) -> str:
     rows = [summary_row(run) for run in runs]
     columns = [c for c in charts.COLUMNS if c.key not in charts.OPTIONAL or any(r[c.key] is not None for r in rows)]
-    best = {c.key: charts.best_rows([r[c.key] for r in rows], c.better) for c in columns}
+    # training columns compare across all runs (the warning names steps, data, seed or device that differ); metrics
+    # only among runs measured alike (samples, image size, real set, data)
+    alike = [charts.measurement(run.config, run.evaluation) for run in runs]
+    evaluated = {c.key for c in charts.COLUMNS[4:]}
+    best = {c.key: charts.best_alike([r[c.key] for r in rows], c.better, alike) if c.key in evaluated
+            else charts.best_rows([r[c.key] for r in rows], c.better) for c in columns}
     head = "".join(f'<th title="{esc(c.hint + ("; " + c.better + " is better" if c.better else ""))}">'
                    f"{esc(c.heading)}</th>" for c in columns)
     body = ""
@@ -126,7 +131,8 @@ def comparison(runs: list[Run]) -> str:
                         else f"<td>{fmt(row[c.key])}</td>" for c in columns)
         body += f"<tr><td>{esc(run.name)}</td><td>{fmt(run.config.get('experiment'))}</td>{cells}</tr>"
     return (f'<table id="comparison"><tr><th>run</th><th>experiment</th>{head}</tr>{body}</table>'
-            "<p class=note>↓ lower is better, ↑ higher is better, ★ the best of these runs (columns without an arrow "
+            "<p class=note>↓ lower is better, ↑ higher is better, ★ the best of these runs (of the metrics: the best "
+            "among runs measured alike, the same samples, image size, real set and data; columns without an arrow "
             "have no better direction). d_loss, g_loss: last logged averages; images/s: median over logging "
             "intervals; FID, KID, coverage, KL and MS-SSIM from <code>python -m impl.evaluate</code> (- if not "
             "evaluated).</p>")
@@ -138,6 +144,18 @@ def warning(runs: list[Run]) -> str:
         return ""
     return (f'<p class="warning" id="differences" role="alert"><strong>Warning:</strong> these runs differ in '
             f"{esc('; '.join(differ))}: their numbers are not directly comparable.</p>")
+
+
+def measured_warning(runs: list[Run]) -> str:
+    """A warning when the evaluated runs' metrics were measured differently (always shown, scorecards included)."""
+    done = [run for run in runs if run.evaluation]
+    differ = charts.measured_differently([run.name for run in done],
+                                         [charts.measurement(run.config, run.evaluation) for run in done])
+    if not differ:
+        return ""
+    return (f'<p class="warning" id="measured" role="alert"><strong>Warning:</strong> these runs\' metrics were '
+            f"measured differently: {esc('; '.join(differ))}. ★ marks a best metric only among runs measured alike; "
+            "compare the others only with care (docs/metrics.md).</p>")
 
 
 def overlay(runs: list[Run]) -> str:
@@ -274,5 +292,6 @@ def build(runs: list[Path], title: str = "", lead: str = "", css: str = "", warn
     sections = "".join(section(run) for run in loaded)  # before the head: sections collect the notices
     heading = esc(title) if title else f"gan-spec: {len(loaded)} run(s)"
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{heading}</title>"
-            f"<style>{CSS}{css}</style></head><body><h1>{heading}</h1>{warning(loaded) if warn else ''}{lead}"
+            f"<style>{CSS}{css}</style></head><body><h1>{heading}</h1>{warning(loaded) if warn else ''}"
+            f"{measured_warning(loaded)}{lead}"
             f"<h2>Comparison</h2>{comparison(loaded)}{overlay(loaded)}{sections}</body></html>")

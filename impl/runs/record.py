@@ -32,6 +32,12 @@ def _git(*args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def source_state() -> tuple[str, bool | None]:
+    """(the gan-spec commit or 'unknown', whether tracked files have changes not committed; None when unknown)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return _git("rev-parse", "HEAD") or "unknown", None if status is None else bool(status)
+
+
 def versions() -> dict[str, Any]:
     """Library versions, the gan-spec commit and whether the source tree had changes not committed ('dirty')."""
     import numpy
@@ -39,11 +45,10 @@ def versions() -> dict[str, Any]:
 
     from impl import __version__
 
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    commit, dirty = source_state()
     return {"gan_spec": __version__, "python": sys.version.split()[0], "torch": torch.__version__,
             "torchvision": torchvision.__version__, "numpy": numpy.__version__, "cuda": str(torch.version.cuda),
-            "git_commit": _git("rev-parse", "HEAD") or "unknown",
-            "git_dirty": None if status is None else bool(status)}
+            "git_commit": commit, "git_dirty": dirty}
 
 
 def fact_json(fact: spec.Fact) -> dict:

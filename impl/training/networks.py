@@ -39,8 +39,8 @@ def distribute(g: SpecNet, d: SpecNet, sync_bn: bool, device: torch.device) -> t
 
 
 def make_optimizers(exp: ExperimentSpec, g: nn.Module, d: nn.Module, device: torch.device, fast: bool,
-                    graphs: bool) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+                    graphs: bool, bf16: bool = False) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """The documented optimizer for each network, with the fast path's implementation options (same arithmetic)."""
     name = exp.optimizer["name"].value
-    kwargs = exp.optimizer_kwargs() | optimizer_options(name, device, fast, graphs)
+    kwargs = exp.optimizer_kwargs() | optimizer_options(name, device, fast, graphs, bf16)
     return getattr(torch.optim, name)(g.parameters(), **kwargs), getattr(torch.optim, name)(d.parameters(), **kwargs)

@@ -71,7 +71,9 @@ class Trainer:
         self.g_call, self.d_call = distribute(self.G, self.D, sync_bn, self.device) if world_size > 1 \
             else (self.G, self.D)
         self.graphs = settings.fast and world_size == 1  # DDP's gradient hooks are not captured: eager under DDP
-        self.opt_g, self.opt_d = make_optimizers(exp, self.G, self.D, self.device, settings.fast, self.graphs)
+        self.opt_g, self.opt_d = make_optimizers(exp, self.G, self.D, self.device, settings.fast, self.graphs,
+                                                 settings.precision == "bf16")
+        self.g_params = [p for p in self.G.parameters() if p.requires_grad]
         gen = torch.Generator().manual_seed(settings.seed + 1)
         self.fixed_noise = torch.randn(exp.samples.value, *self.G.spec.input, generator=gen).to(self.device)
         self.step = 0
@@ -127,7 +129,8 @@ class Trainer:
 
     def _critic_update(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         with self.autocast():
-            fake = self.g_call(self.noise()).detach()
+            with torch.no_grad():  # the critic's step needs G's output, not its graph: no activations kept
+                fake = self.g_call(self.noise())
             real_score, fake_score = self._score(real).float(), self._score(fake).float()
             d_loss = self.family.d_loss(real_score, fake_score, self.reduction)
             if self.gp_weight:
@@ -144,7 +147,9 @@ class Trainer:
         with self.autocast():
             g_loss = self.family.g_loss(self._score(self.g_call(self.noise())).float())
         self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
+        # the generator's gradients only: D's weight gradients would be dropped before D's next update (its
+        # zero_grad), so autograd skips them; under DDP every parameter it wraps must receive one
+        g_loss.backward(inputs=self.g_params if self.world_size == 1 else None)
         self.opt_g.step()
         self.g_loss_now.copy_(g_loss.detach())
 
