@@ -249,6 +249,7 @@ def test_on_a_folder_of_faces_the_face_claims_are_read_not_stood_in(tmp_path: Pa
     weights = tmp_path / features.INCEPTION_FILE
     weights.write_bytes(b"stand-in")
     monkeypatch.setattr(features, "load_inception", lambda path: (SmallInception(), "e" * 64))
+    monkeypatch.setattr(features, "check_inception_file", lambda path: None)  # the stand-in file holds no tensors
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     out = tmp_path / "sc"
     assert reproduce.main(["003", "--quick", "--seeds", "1", "--data", str(faces), "--inception-weights",
