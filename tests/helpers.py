@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import io
 import json
 import struct
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from hypothesis import HealthCheck, settings
 from PIL import Image
 
 from impl import report
@@ -212,3 +214,25 @@ class SmallInception(torch.nn.Module):
         small = torch.nn.functional.adaptive_avg_pool2d(x.float() / 255, 4).flatten(1)
         pool = self.pool(small).relu()
         return pool, self.fc(pool)
+
+
+# hypothesis settings of the hostile-input tests: enough cases to reach every path, no per-example deadline
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def digest(path: Path) -> dict[str, str]:
+    """sha256 of a file, or of every file under a folder (links themselves are not read): what a test compares
+    before and after a command to prove nothing outside its folder (or inside a kept run) changed."""
+    paths = sorted(path.rglob("*")) if path.is_dir() else [path]
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file() and not p.is_symlink()}
+
+
+def victims(base: Path) -> tuple[Path, Path]:
+    """A file and a folder beside the prepared folder: what a planted link points to."""
+    base.mkdir(parents=True, exist_ok=True)
+    file, folder = base / "victim.txt", base / "victimdir"
+    file.write_text("someone else's data\n" * 50)
+    folder.mkdir(exist_ok=True)
+    (folder / "keep.txt").write_text("keep me\n")
+    (folder / "last.pt").write_text("someone else's file named like ours\n")
+    return file, folder

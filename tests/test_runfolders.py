@@ -4,7 +4,6 @@ the error boundary that keeps every traceback away from the user."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import torch
 
 from impl import collapse, errors, evaluate, latent, sample, train
 from impl.runs.folder import RunFolder
+from tests.helpers import digest
 
 ARGS = ["--data", "synthetic", "--quiet", "--batch-size", "32", "--log-every", "4"]
 
@@ -28,11 +28,6 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
     import shutil
 
     return Path(shutil.copytree(run, tmp_path / "copy"))
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def one_line_error(capsys: pytest.CaptureFixture) -> str:
