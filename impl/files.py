@@ -31,12 +31,17 @@ from typing import IO, Any
 from impl.errors import RunError
 
 
-def unwritable(path: Path) -> Path | None:
-    """The folder that stops gan-spec from writing `path` (the path itself when it exists, else the nearest folder
-    above it that exists) when it cannot be written: read-only file system or no permission; None when it can.
-    Commands ask before the work, so a read-only output is one line at the start, never after an hour."""
+def nearest_existing(path: Path) -> Path:
+    """`path` itself when it exists, else the nearest folder above it that does (the file system root at last)."""
     path = Path(path)
-    existing = next(p for p in (path, *path.absolute().parents) if p.exists() or p == Path(p.anchor or "."))
+    return next(p for p in (path, *path.absolute().parents) if p.exists() or p == Path(p.anchor or "."))
+
+
+def unwritable(path: Path) -> Path | None:
+    """The folder that stops gan-spec from writing `path` (`nearest_existing(path)`) when it cannot be written:
+    read-only file system or no permission; None when it can. Commands ask before the work, so a read-only output
+    is one line at the start, never after an hour."""
+    existing = nearest_existing(path)
     return None if os.access(existing, os.W_OK | os.X_OK) else existing
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from impl.errors import UsageError
-from impl.files import Root, unwritable
+from impl.files import Root, nearest_existing, unwritable
 from impl.networks.build import SpecNet
 from impl.progress import Progress
 from impl.runs.folder import RunFolder, file_in_the_way
@@ -86,7 +86,7 @@ def check_space(out: Path | None, n: int, shape: tuple[int, ...]) -> None:
     if out is None:
         return
     need = n * int(np.prod(shape))
-    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    existing = nearest_existing(out)
     free = shutil.disk_usage(existing).free
     if need > free:
         raise UsageError(f"--n {n:,}: {n:,} images of {'x'.join(map(str, shape))} take up to {size(need)} and "

@@ -69,10 +69,7 @@ def settings_of(args: Any) -> ScoreSettings:
     metrics.check_at_most("--epoch-n", epoch_n)
     if args.fashion is not None and not args.fashion.is_dir():
         raise DataError(f"--fashion {args.fashion}: no such folder; pass the folder holding the FashionMNIST IDX files")
-    if args.inception_weights is not None and not args.inception_weights.is_file():
-        raise DataError(f"--inception-weights {args.inception_weights}: no such file; pass torch-fidelity's "
-                        "weights-inception-2015-12-05-6726825d.pth")
-    if args.inception_weights is not None:  # its contents too, before the first arm trains, not after
+    if args.inception_weights is not None:  # the file and its contents, before the first arm trains, not after
         features.check_inception_file(args.inception_weights)
     reports = tuple(sorted({c.report for c in chosen_claims(args.reports)}))
     return ScoreSettings(reports=reports, seeds=args.seeds, n=n, epoch_n=epoch_n, fashion=args.fashion,
