@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import spec
 from impl.runs.untrusted import get, num, text
-from spec.metrics import better
+from spec.metrics import METRICS, better
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -30,6 +30,12 @@ class Column:
     def better(self) -> str | None:
         """'lower', 'higher' or None: a metric's from spec/metrics.py (the one home of directions)."""
         return self.own or better(self.key) or None
+
+    @property
+    def evaluated(self) -> bool:
+        """A metric of impl.evaluate (spec/metrics.py), not a figure of training: its best is marked only among runs
+        measured alike."""
+        return self.key in METRICS
 
     @property
     def heading(self) -> str:

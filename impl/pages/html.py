@@ -120,8 +120,7 @@ def comparison(runs: list[Run]) -> str:
     # training columns compare across all runs (the warning names steps, data, seed or device that differ); metrics
     # only among runs measured alike (samples, image size, real set, data)
     alike = [charts.measurement(run.config, run.evaluation) for run in runs]
-    evaluated = {c.key for c in charts.COLUMNS[4:]}
-    best = {c.key: charts.best_alike([r[c.key] for r in rows], c.better, alike) if c.key in evaluated
+    best = {c.key: charts.best_alike([r[c.key] for r in rows], c.better, alike) if c.evaluated
             else charts.best_rows([r[c.key] for r in rows], c.better) for c in columns}
     head = "".join(f'<th title="{esc(c.hint + ("; " + c.better + " is better" if c.better else ""))}">'
                    f"{esc(c.heading)}</th>" for c in columns)
