@@ -87,9 +87,12 @@ def test_train_command_lines(tmp_path: Path, finished: Path, capsys: pytest.Capt
 @given(n=numbers, seed=st.one_of(st.none(), numbers),
        fmt=mostly(st.sampled_from(["grid", "folder", "npz"]), st.just("gif")),
        out=mostly(st.sampled_from(["new.png", "new.npz", "dir", None]), st.sampled_from(["FILE", "FILE/x", "RUN"])),
-       batch=mostly(st.integers(1, 9), st.integers(-1, 0)))
+       batch=mostly(st.integers(1, 9), st.integers(-1, 0)),
+       checkpoint=mostly(st.sampled_from([None, "last.pt", "prev.pt"]),
+                         st.one_of(st.text(max_size=12), st.sampled_from(["../config.json", "/etc/passwd", "last.pt/..",
+                                                                          "..", "epoch_001.pt"]))))
 def test_sample_command_lines(tmp_path: Path, finished: Path, capsys: pytest.CaptureFixture, n, seed, fmt, out,
-                              batch) -> None:
+                              batch, checkpoint) -> None:
     if isinstance(n, int) and n > 64:
         n = 64 if fmt != "grid" else n  # a huge folder or npz is a legitimate long job, not a test
     before = digest(finished)
@@ -97,7 +100,7 @@ def test_sample_command_lines(tmp_path: Path, finished: Path, capsys: pytest.Cap
     file.write_text("x")
     where = {"FILE": file, "FILE/x": file / "x", "RUN": finished, None: None}.get(out, tmp_path / "o" / str(out))
     argv = [str(finished), "--n", str(n), "--format", fmt, "--batch", str(batch), "--quiet",
-            *flag("--seed", seed), *flag("--out", where)]
+            *flag("--seed", seed), *flag("--out", where), *flag("--checkpoint", checkpoint)]
     outcome(sample.main, argv, capsys)
     if where != finished:
         assert digest(finished) == before
