@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=cli.seed, default=0)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
-    cli.writable_run(args.run, "latent/")
+    cli.writable_run(args.run, f"{RunFolder.LATENT_DIR}/")
     result = probe(Path(args.run), args.positions, args.values, seed=args.seed, progress=not args.quiet)
     print(f"base row spread {result['base_row_spread']:.3f} (mean pixel distance between its 8 images)")
     print(f"{'position':>8} {'value':>6} {'pixel change':>12} {'row spread':>10} {'class flips':>11}")
