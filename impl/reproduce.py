@@ -19,15 +19,11 @@ import time
 from pathlib import Path
 
 from impl import cli
-from impl.arms.engine import ArmsFolder, resume_command, signals_name, train_or_resume
-from impl.errors import Diverged, NonFinite, boundary, say
+from impl.arms.engine import ArmsFolder, resume_command, run_all, signals_name
+from impl.errors import boundary
 from impl.measure import features
-from impl.progress import eta
-from impl.runs.folder import RunFolder
 from impl.verdicts import scorecard
-from impl.verdicts.measuring import evaluate_run, needs_latent
-from impl.verdicts.plan import QUICK_BATCH, QUICK_N, QUICK_STEPS, chosen_claims, plan, settings_of
-from impl.verdicts.readings import DIVERGED
+from impl.verdicts.plan import QUICK_BATCH, QUICK_N, QUICK_STEPS, chosen_claims, finisher, plan, settings_of
 
 
 def parser() -> cli.Parser:
@@ -68,17 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     hint = resume_command("impl.reproduce", argv, out)
     items = plan(claims, score, out)
     with folder.opened(score.saved()), folder.clock() as clock, signals_name(hint, "scorecard"):
-        for i, (arm, item) in enumerate(items):
-            if not args.quiet:
-                say(f"[{i + 1}/{len(items)}] {item.label}; {eta(i, len(items), clock())}")
-            try:
-                train_or_resume(item, hint)
-                evaluate_run(item.folder, score, latent_probe=needs_latent(arm, claims))
-            except (Diverged, NonFinite) as exc:  # an outcome the claims read, never a reason to stop
-                RunFolder(item.folder).write_outcome(DIVERGED, str(exc).split(";")[0])
-                say(f"{item.label}: diverged ({str(exc).split(';')[0]}); recorded as an outcome of the run")
-            if score.quick:  # a smoke run keeps its numbers, not its weights (109 MB per course-DCGAN run), diverged
-                RunFolder(item.folder).drop_checkpoints()  # or not: its outcome marks it finished for --resume
+        run_all([item for _, item in items], finisher(items, claims, score), hint, clock, args.quiet)
         verdicts = scorecard.decide_all(claims, items, smoke=score.quick)
         scorecard.write(folder, claims, verdicts, items, score.saved() | {
             "wall_s": clock(), "this_call_s": round(time.time() - t0, 1),

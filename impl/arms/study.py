@@ -16,13 +16,12 @@ from pathlib import Path
 
 import spec
 from impl import cli
-from impl.arms.engine import MIN_N, ArmsFolder, Planned, resume_command, signals_name, train_or_resume
+from impl.arms.engine import MIN_N, ArmsFolder, Planned, resume_command, run_all, signals_name
 from impl.cli import nonempty, positive, seed
 from impl.errors import DataError, UsageError, say
 from impl.measure import evaluation, metrics
 from impl.measure.reference import Reference
 from impl.pages import html
-from impl.progress import eta
 from impl.runs import grids
 from impl.runs.folder import RunFolder
 from impl.training import overrides
@@ -110,24 +109,24 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace, varie
     folder.check(wanted, args.resume, args.out is not None)
     hint = resume_command(f"impl.{study}", sys.argv[1:], out)
     sets = overrides.parse_sets(args.set_values)
-    results, ref = {}, Reference()  # the real side prepared once for every arm
+    experiments, ref = dict(arms), Reference()  # the real side prepared once for every arm
+    items = [Planned(f"{arm} ({experiment})", RunRequest(
+        experiment=experiment, seed=args.seed, out=out / arm, sets=sets, steps=args.steps, device=args.device,
+        data=args.data, quiet=args.quiet, origin=f"study {study}")) for arm, experiment in arms]
+
+    def finish(item: Planned) -> dict:
+        arm = item.folder.name
+        kept = finished_arm(item.folder, experiments[arm], args) if args.resume else None
+        if kept is not None and not args.quiet:
+            say(f"{arm}: kept ({item.folder / RunFolder.EVALUATION}, evaluated {kept['evaluated']})")
+        result = kept or evaluation.evaluate(item.folder, args.n, progress=not args.quiet, ref=ref)
+        config = RunFolder(item.folder).config()
+        return result | {"experiment": experiments[arm], "steps": config["total_steps"],
+                         "generator_steps": config.get("generator_steps"), "images_per_s": images_per_s(item.folder)}
+
     with folder.opened(wanted), folder.clock() as spent, signals_name(hint, study):
-        for i, (arm, experiment) in enumerate(arms):
-            kept = finished_arm(out / arm, experiment, args) if args.resume else None
-            if kept is not None:
-                if not args.quiet:
-                    say(f"{arm}: kept ({out / arm / RunFolder.EVALUATION}, evaluated {kept['evaluated']})")
-                results[arm] = kept
-            else:
-                if not args.quiet:
-                    say(f"[{i + 1}/{len(arms)}] {arm} ({experiment}); {eta(i, len(arms), spent())}")
-                request = RunRequest(experiment=experiment, seed=args.seed, out=out / arm, sets=sets, steps=args.steps,
-                                     device=args.device, data=args.data, quiet=args.quiet, origin=f"study {study}")
-                train_or_resume(Planned(arm, request), hint)
-                results[arm] = evaluation.evaluate(out / arm, args.n, progress=not args.quiet, ref=ref)
-            config = RunFolder(out / arm).config()
-            results[arm] |= {"experiment": experiment, "steps": config["total_steps"],
-                             "generator_steps": config.get("generator_steps"), "images_per_s": images_per_s(out / arm)}
+        done = run_all(items, finish, hint, spent, args.quiet)
+        results = {arm: result for (arm, _), result in zip(arms, done) if result is not None}
         grids.side_by_side([RunFolder(out / arm).grids()[-1] for arm, _ in arms], folder.root, f"{study}.png")
     return out, results
 
