@@ -20,7 +20,8 @@ class Mismatch:
     excerpt: str
     said: str
     built: str
-    what: str  # "row", "total", "trainable", "size", "arithmetic", "printout", "read"
+    what: str  # "row", "total", "trainable", "size", "arithmetic", "printout", "read", "pairing"
+    quotes: tuple[str, ...] = ()  # the report's lines behind it, when more than the excerpt
 
 
 def check(parsed: Parsed, net: NetworkSpec) -> list[Mismatch]:

@@ -155,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     if not result.networks:
         raise IngestRefused(f"{args.report}: no network printout (module tree, torchsummary or torchinfo table) "
                             "found; docs/spec-format.md shows the forms ingest reads")
+    if not result.built():
+        if not args.json:
+            _say(result, [])
+        raise IngestRefused(f"{args.report}: none of its {len(result.networks)} printout(s) could be rebuilt "
+                            "(the summary above says why); nothing written")
     files = plan_files(result)
     _check_loads(root, files)
     written = write_all(root, files, args.force)

@@ -29,15 +29,24 @@ _MARKUP = re.compile(r"\*\*|`{3}\w*|^\s*>\s?")
 
 def clean(text: str) -> str:
     """The text with full-width characters narrowed, markup debris removed and known misreadings repaired."""
+    return clean_with_repairs(text)[0]
+
+
+def clean_with_repairs(text: str) -> tuple[str, list[tuple[int, str, str]]]:
+    """`clean`, and each misreading it repaired: (line, the line as printed, as repaired). No repair is silent."""
+    repairs = []
     text = unicodedata.normalize("NFKC", text).replace("\t", "    ").replace("\u00a0", " ")
     text = text.replace("\u2014", "-").replace("\u2013", "-").replace("\u2212", "-")
     out = []
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), 1):
         line = _MARKUP.sub("", line)
+        before = line
         for pattern, fix in _WORD_FIXES:
             line = pattern.sub(fix, line)
+        if line != before:
+            repairs.append((number, before.strip(), line.strip()))
         out.append(line.rstrip())
-    return "\n".join(out)
+    return "\n".join(out), repairs
 
 
 _WIDE = {chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)}  # ASCII -> its full-width form

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from impl.ingest.check import Mismatch, check
+from impl.ingest.errors import IngestRefused
 from impl.ingest.find import find_printouts
-from impl.ingest.noise import clean
+from impl.ingest.noise import clean_with_repairs
 from impl.ingest.parsed import Parsed
 from impl.ingest.rebuild import network_table, role_of, to_spec
 from impl.ingest.recipe import Found, find_recipe
@@ -50,6 +51,7 @@ class Ingested:
     prefix: str  # "r005": network names are r005-g, r005-d, r005-g2, ...
     networks: list[Network]
     recipe: list[Found]
+    repairs: list[tuple[int, str, str]] = field(default_factory=list)  # (line, as printed, as repaired)
 
     def built(self) -> list[Network]:
         return [n for n in self.networks if n.spec is not None]
@@ -64,10 +66,16 @@ class Ingested:
             for m in dict.fromkeys(found):
                 subject = net.name if net.spec else f"{net.parsed.kind} at line {net.parsed.printout.first}"
                 truth = f"the rebuilt network gives {m.built}" if m.built else whys.get(m.line, "unreadable")
+                truth = f"{m.said}, but {m.built}" if m.what == "pairing" else truth
                 out.append({"id": f"d{len(out) + 1:02d}-{self.report}-line-{m.line}", "report": self.report,
                             "subject": subject, "said": m.said, "truth": truth, "line": m.line, "kind": m.what,
                             "how": "gan-spec ingest rebuilt the network from the printout and measured it "
-                                   "(torchsummary's rules)", "quotes": [m.excerpt]})
+                                   "(torchsummary's rules)", "quotes": list(m.quotes or (m.excerpt,))})
+        for line, said, meant in self.repairs:
+            out.append({"id": f"d{len(out) + 1:02d}-{self.report}-line-{line}", "report": self.report,
+                        "subject": f"line {line}", "said": said, "truth": f"a transcription misreading of {meant!r}",
+                        "line": line, "kind": "transcription", "how": "gan-spec ingest's repair of known OCR "
+                        "misreadings (impl/ingest/noise.py)", "quotes": [said]})
         return out
 
 
@@ -80,7 +88,7 @@ def image_side(text: str) -> int:
 
 
 def ingest_text(text: str, report: str, prefix: str, spec_root: Path) -> Ingested:
-    cleaned = clean(text)
+    cleaned, repairs = clean_with_repairs(text)
     side = image_side(cleaned)
     parsed = [parse_repr(p) if p.kind == "repr" else parse_table(p) for p in find_printouts(cleaned)]
     networks = [Network(p, role_of(p)) for p in parsed]
@@ -88,41 +96,64 @@ def ingest_text(text: str, report: str, prefix: str, spec_root: Path) -> Ingeste
     for net in networks:
         counts[net.role] += 1
         net.name = f"{prefix}-{net.role[0]}" + (str(counts[net.role]) if counts[net.role] > 1 else "")
+    pairs = _pairs(networks)
     for role in ("generator", "discriminator"):  # generators first: a discriminator takes its generator's output
         for i, net in enumerate(networks):
             if net.role == role and not net.unreadable:
-                _build(net, report, side, _paired_output(networks, i), spec_root)
-    return Ingested(report, prefix, networks, find_recipe(cleaned))
+                _build(net, report, side, pairs.get(i), spec_root)
+    return Ingested(report, prefix, networks, find_recipe(cleaned), repairs)
 
 
-def _paired_output(networks: list[Network], at: int) -> tuple[int, ...] | None:
-    if networks[at].role != "discriminator":
-        return None
-    order = list(range(at - 1, -1, -1)) + list(range(at + 1, len(networks)))
-    for j in order:
-        if networks[j].role == "generator" and networks[j].spec is not None:
-            return networks[j].spec.output
-    return None
+def _pairs(networks: list[Network]) -> dict[int, Network]:
+    """Discriminator index -> its generator: the printout just before it if that is a generator not yet paired,
+    else the one just after it (reports print G then D, or D then G)."""
+    out: dict[int, Network] = {}
+    taken: set[int] = set()
+    for i, net in enumerate(networks):
+        if net.role != "discriminator":
+            continue
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(networks) and networks[j].role == "generator" and j not in taken:
+                out[i] = networks[j]
+                taken.add(j)
+                break
+    return out
 
 
-def _build(net: Network, report: str, side: int, paired: tuple[int, ...] | None, spec_root: Path) -> None:
+def _build(net: Network, report: str, side: int, generator: Network | None, spec_root: Path) -> None:
+    paired = generator.spec.output if generator and generator.spec else None
     file = spec_root / "networks" / f"{net.name}.toml"
     errors: list[str] = []
-    problems = list(net.parsed.problems)
-    for given in ([paired, None] if paired else [None]):
+    sides = list(dict.fromkeys((side, 28, 32, 64, 128, 96, 256)))  # the image side a printout does not show
+    tries = [(paired, side)] * bool(paired) + [(None, s) for s in sides]
+    guesses, problems, first_problems = list(net.parsed.guesses), list(net.parsed.problems), []
+    for given, image in tries:
+        net.parsed.guesses, net.parsed.problems = list(guesses), list(problems)
         try:
-            table = network_table(net.parsed, net.name, report, given, side)
+            table = network_table(net.parsed, net.name, report, given, image)
             net.spec, net.table = to_spec(table, file), table
             break
+        except IngestRefused:
+            raise
         except ValueError as exc:
             errors.append(str(exc))
-            if paired:  # the unpaired retry must not list the paired attempt's problems twice
-                problems = list(net.parsed.problems)
+            first_problems = first_problems or list(net.parsed.problems)
     if net.spec is None:
-        net.parsed.unreadable = errors[0]
-        if paired:
-            net.parsed.problems = problems
+        net.parsed.unreadable, net.parsed.problems, net.parsed.guesses = errors[0], first_problems, guesses
         return
-    if paired and net.spec.input != paired:
-        net.parsed.guesses.append(f"not paired: its first layer cannot take the generator's output {list(paired)}")
     net.mismatches = check(net.parsed, net.spec)
+    if generator and paired and net.spec.input != paired:
+        net.parsed.guesses.append(f"not paired: it takes {list(net.spec.input)}, the generator {generator.name} "
+                                  f"makes {list(paired)}")
+        net.mismatches.append(_pairing(net, generator))
+
+
+def _pairing(net: Network, generator: Network) -> Mismatch:
+    """A generator whose output its discriminator cannot take, quoting the generator's layers that set the size."""
+    g, p = generator.spec, generator.parsed
+    assert g is not None and net.spec is not None
+    sizing = [p.line_text(p.lines[m.path]) for m in g.modules if m.type in ("ConvTranspose2d", "Upsample", "Linear")
+              and m.path in p.lines]
+    return Mismatch(p.printout.first, sizing[0] if sizing else p.line_text(p.printout.first),
+                    f"{generator.name} makes {list(g.output)}", f"{net.name} takes {list(net.spec.input)}", "pairing",
+                    tuple(sizing))

@@ -98,8 +98,8 @@ def _from_repr(parsed: Parsed, input_shape: tuple[int, ...] | None, image_side: 
     full = check_args(first["type"], first["args"], first["path"])
     start = input_shape if input_shape is not None else _first_input(first["type"], full, image_side)
     if input_shape is None and first["type"] in ("Conv2d", "BatchNorm2d", "InstanceNorm2d"):
-        parsed.guesses.append(f"input {list(start)}: the image side {image_side} is taken from the text or paired "
-                              "generator, not from the printout")
+        parsed.guesses.append(f"input {list(start)}: a module tree does not show the image side; {image_side} is "
+                              "the first of the text's size, 28, 32, 64, 128, 96, 256 whose layers chain")
     shape, forward = start, []
     for module in leaves:
         line = parsed.lines[module["path"]]
@@ -129,6 +129,8 @@ def _from_table(parsed: Parsed, input_shape: tuple[int, ...] | None,
     for i, row in enumerate(parsed.rows):
         try:
             args, reshape, guesses = infer(row, shape)
+        except IngestRefused:
+            raise
         except ValueError as exc:
             parsed.problems.append((row.line, row.text, str(exc)))
             raise ValueError(f"line {row.line}: {exc}") from None
@@ -145,7 +147,8 @@ def _from_table(parsed: Parsed, input_shape: tuple[int, ...] | None,
         path = str(i)
         modules.append({"path": path, "type": row.type, "args": args, "status": "inferred",
                         "source": f"{source.split(' line ')[0]} line {row.line}",
-                        "note": f"arguments inferred from the table row {row.text!r}"})
+                        "note": f"arguments inferred from the table row {row.text!r}"}
+                       | ({"spectral_norm": True} if "Parametrized" in row.text.split("-")[0] else {}))
         parsed.lines[path] = row.line
         forward.append(path)
     assert start is not None

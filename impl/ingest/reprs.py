@@ -157,10 +157,15 @@ def _finish(out: Parsed, leaf: dict[str, Any], number: int) -> None:
         return
     try:
         args = read_args(kind, leaf["args_text"])
+    except IngestRefused:
+        raise
     except ValueError as exc:
         out.skipped.append((line, str(exc)))
         out.problems.append((line, out.line_text(line), str(exc)))
         return
+    eps = args.get("eps")
+    if isinstance(eps, (int, float)) and not 1e-12 <= eps <= 0.1:
+        out.problems.append((line, out.line_text(line), f"eps={eps:g} is implausible for {kind} (torch's 1e-05?)"))
     module: dict[str, Any] = {"path": leaf["path"], "type": kind, "args": args}
     if leaf.get("spectral_norm"):
         module["spectral_norm"] = True
@@ -180,6 +185,8 @@ def read_args(kind: str, text: str) -> dict[str, Any]:
             if i >= len(positional):
                 raise ValueError(f"{kind} takes at most {len(positional)} positional arguments, not {token!r}")
             key = positional[i]
+        if key in args:
+            raise ValueError(f"{kind} argument {key} given twice (positionally and by name): a garbled line")
         if key not in required and key not in optional:
             if key in _TORCH_DEFAULTS and (value in _TORCH_DEFAULTS[key] or (key == "bias" and kind in _NORMS)):
                 continue

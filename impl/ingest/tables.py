@@ -51,12 +51,13 @@ def parse_table(printout: Printout) -> Parsed:
             out.total_lines[m["key"]] = (number, line)
         elif printout.kind == "torchsummary" and (m := _SUMMARY_ROW.match(line)):
             shape = tuple(_int(v) for v in m["shape"].split(",") if v.strip())
-            out.rows.append(Row(m["type"], tuple(abs(v) for v in shape[1:]), _int(m["params"]), number, line))
+            out.rows.append(Row(m["type"].removeprefix("Parametrized"), tuple(abs(v) for v in shape[1:]),
+                                _int(m["params"]), number, line))
         elif printout.kind == "torchinfo" and (m := _INFO_ROW.match(line)):
             shape = tuple(_int(v) for v in m["shape"].split(",") if v.strip())
             depth = int(m["depth"]) if m["depth"] else 0
             params = None if m["params"] == "--" else _int(m["params"])
-            info.append((depth, Row(m["type"], shape[1:], params, number, line)))
+            info.append((depth, Row(m["type"].removeprefix("Parametrized"), shape[1:], params, number, line)))
         else:
             out.skipped.append((number, "not a row, total or size line of the table"))
     for i, (depth, row) in enumerate(info):  # torchinfo: leaves only (a row whose next row is no deeper)
