@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             if score.quick:  # a smoke run keeps its numbers, not its weights (109 MB per course-DCGAN run), diverged
                 RunFolder(item.folder).drop_checkpoints()  # or not: its outcome marks it finished for --resume
         verdicts = scorecard.decide_all(claims, items, smoke=score.quick)
-        scorecard.write(folder, claims, verdicts, items, score.saved() | {
+        scorecard.write(folder, claims, verdicts, items, quiet=args.quiet, meta=score.saved() | {
             "wall_s": clock(), "this_call_s": round(time.time() - t0, 1),
             "faces": score.faces or "FashionMNIST-64 stand-in"})
     return 0

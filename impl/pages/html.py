@@ -163,11 +163,16 @@ def warning(runs: list[Run]) -> str:
             f"{esc('; '.join(differ))}: their numbers are not directly comparable.</p>")
 
 
+def measured_differences(runs: list[Run]) -> list[str]:
+    """'samples (a: 10000, b: 2000)' for each way in which the evaluated runs' metrics were measured differently."""
+    done = [run for run in runs if run.evaluation]
+    return charts.measured_differently([run.name for run in done],
+                                       [charts.measurement(run.config, run.evaluation) for run in done])
+
+
 def measured_warning(runs: list[Run]) -> str:
     """A warning when the evaluated runs' metrics were measured differently (always shown, scorecards included)."""
-    done = [run for run in runs if run.evaluation]
-    differ = charts.measured_differently([run.name for run in done],
-                                         [charts.measurement(run.config, run.evaluation) for run in done])
+    differ = measured_differences(runs)
     if not differ:
         return ""
     return (f'<p class="warning" id="measured" role="alert"><strong>Warning:</strong> these runs\' metrics were '
@@ -308,14 +313,23 @@ def names(runs: list[Path]) -> list[str]:
     return out
 
 
+def loaded(runs: list[Path]) -> list[Run]:
+    """The run folders read, each named (names); RunError (one line) when one has no usable config.json."""
+    return [load(Path(run), name) for run, name in zip(runs, names([Path(r) for r in runs]))]
+
+
+def runs_body(runs: list[Run]) -> str:
+    """The comparison, the loss curves and every run's section (the sections first: they collect the notices)."""
+    sections = "".join(section(run) for run in runs)
+    return f"<h2>Comparison</h2>{comparison(runs)}{overlay(runs)}{sections}"
+
+
 def build(runs: list[Path], title: str = "", lead: str = "", css: str = "", warn: bool = True) -> str:
     """The page for these run folders; RunError (one line) when one has no usable config.json. `lead` is HTML put
-    above the comparison (the scorecard's section); `warn=False` leaves out the warning that runs differ (a
-    scorecard's runs differ in seed and arm by design)."""
-    loaded = [load(Path(run), name) for run, name in zip(runs, names([Path(r) for r in runs]))]
-    sections = "".join(section(run) for run in loaded)  # before the head: sections collect the notices
-    heading = esc(title) if title else f"gan-spec: {len(loaded)} run(s)"
+    above the comparison; `warn=False` leaves out the warning that runs differ (a study's runs differ by design)."""
+    runs_ = loaded(runs)
+    body = runs_body(runs_)
+    heading = esc(title) if title else f"gan-spec: {len(runs_)} run(s)"
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{heading}</title>"
-            f"<style>{CSS}{css}</style></head><body><h1>{heading}</h1>{warning(loaded) if warn else ''}"
-            f"{measured_warning(loaded)}{lead}"
-            f"<h2>Comparison</h2>{comparison(loaded)}{overlay(loaded)}{sections}</body></html>")
+            f"<style>{CSS}{css}</style></head><body><h1>{heading}</h1>{warning(runs_) if warn else ''}"
+            f"{measured_warning(runs_)}{lead}{body}</body></html>")
