@@ -155,3 +155,32 @@ def test_the_all_reports_quick_scorecard_opens_in_chromium(tmp_path: Path, monke
     sizes = {p.name: p.stat().st_size for p in [out / "report.html", *(out / "pages").glob("*.html")]}
     assert max(sizes.values()) < 3_000_000, sizes
     assert len(sizes) == 6
+
+
+# ---------------------------------------------------------------- TensorBoard
+
+def test_tensorboard_gets_the_config_the_set_values_and_the_evaluation(tmp_path: Path) -> None:
+    """--tensorboard: the HPARAMS table holds each --set value and names every evaluation metric as a curve to show,
+    config.json is the text `config`, and impl.evaluate's numbers arrive as those curves."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from impl import train
+    from impl.runs.folder import RunFolder
+    from impl.training import tensorboard
+
+    out = tmp_path / "run"
+    assert train.main(["r004-mlp", "--data", "synthetic", "--quiet", "--steps", "4", "--batch-size", "8",
+                       "--tensorboard", "--set", "optimizer.lr=0.0001", "--out", str(out)]) == 0
+    tensorboard.write_evaluation(RunFolder(out), 4, {"domain_fid": 12.5, "samples": 10})
+    events = EventAccumulator(str(out / "tensorboard")).Reload()
+    content = events.PluginTagToContent("hparams")
+    data = {tag: plugin_data_pb2.HParamsPluginData.FromString(raw) for tag, raw in content.items()}
+    session = next(d.session_start_info for d in data.values() if d.HasField("session_start_info"))
+    assert session.hparams["set/optimizer.lr"].number_value == pytest.approx(1e-4)
+    shown = {m.name.tag for d in data.values() if d.HasField("experiment") for m in d.experiment.metric_infos}
+    assert {"train/d_loss", "evaluation/domain_fid", "evaluation/diversity_ms_ssim"} <= shown
+    assert [e.value for e in events.Scalars("evaluation/domain_fid")] == [12.5]
+    text = events.Tensors("config/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert '"optimizer.lr"' in text and text.startswith("    {")
