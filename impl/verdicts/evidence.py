@@ -177,7 +177,7 @@ def claim_html(v: Verdict, claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
         "".join(last_grid(Path(paths[0]), f"{arm}, seed 0") for arm, paths in runs.items() if paths)
     holm = d.get("shown_holm") or ""
     holm = f" (after Holm: {esc(holm)})" if holm and holm != v.shown else ""
-    effect = effect_html(d, claim).replace("<br>", "; ")
+    effect = effect_html(d, claim).split("<br>")[0]  # the rule is named in `how` already
     more = more_seeds(d, claim)
     return (f'<div class=claim id="{esc(v.claim)}"><h3>{badge(v.shown)} {esc(v.claim)}{holm}</h3>'
             f"<blockquote>{esc(v.quote)}</blockquote><p>{esc(claim.paraphrase)} <i>{esc(claim.reading)}</i></p>"
