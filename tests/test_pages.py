@@ -184,3 +184,39 @@ def test_tensorboard_gets_the_config_the_set_values_and_the_evaluation(tmp_path:
     assert [e.value for e in events.Scalars("evaluation/domain_fid")] == [12.5]
     text = events.Tensors("config/text_summary")[0].tensor_proto.string_val[0].decode()
     assert '"optimizer.lr"' in text and text.startswith("    {")
+
+
+# ---------------------------------------------------------------- a sweep
+
+def test_a_sweep_trains_the_grid_into_one_folder_and_compares_it(tmp_path: Path, capsys) -> None:
+    """Two learning rates at two seeds: four runs named by what varies, sweep.json, and a page whose first columns
+    are the learning rate and the seed."""
+    from impl import train
+
+    out = tmp_path / "lr"
+    assert train.main(["r004-mlp", "--data", "synthetic", "--quiet", "--steps", "2", "--batch-size", "8",
+                       "--set", "optimizer.lr=1e-4,2e-4", "--seeds", "0,1", "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert names == ["optimizer.lr=0.0001_seed-0", "optimizer.lr=0.0001_seed-1", "optimizer.lr=0.0002_seed-0",
+                     "optimizer.lr=0.0002_seed-1"]
+    assert [r["set"] for r in json.loads((out / "sweep.json").read_text())["runs"]][::2] == [
+        {"optimizer.lr": 1e-4}, {"optimizer.lr": 2e-4}]
+    page = (out / "report.html").read_text()
+    heads = page.split('<table id="comparison">')[1].split("</tr>")[0]
+    assert heads.index(">set optimizer.lr<") < heads.index(">seed<") < heads.index(">steps<")
+    assert "sweep: 4 runs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--set", "optimizer.lr=1e-4,x"], "optimizer.lr"), (["--seeds", "0,0"], "distinct seeds"),
+    (["--set", "optimizer.lr=1e-4,", "--seeds", "0"], "an empty value")])
+def test_a_sweep_refuses_bad_lists_before_any_run(tmp_path: Path, capsys, argv: list[str], says: str) -> None:
+    from impl import train
+
+    out = tmp_path / "sw"
+    try:
+        code = train.main(["r004-mlp", "--data", "synthetic", "--steps", "2", *argv, "--out", str(out)])
+    except SystemExit as exc:  # an argument argparse refuses
+        code = exc.code
+    assert code == 2
+    assert says in capsys.readouterr().err and not out.exists()
