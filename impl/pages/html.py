@@ -170,6 +170,24 @@ def measured_differences(runs: list[Run]) -> list[str]:
                                        [charts.measurement(run.config, run.evaluation) for run in done])
 
 
+def measured_groups(runs: list[Run]) -> list[str]:
+    """The ways the evaluated runs were measured differently, each value once with the runs that share it (named by
+    their first folder, an arm's seeds together): 'image size: 64x64 (r000-wgan, r000-dcgan: 6 runs); 28x28 ...'."""
+    done = [run for run in runs if run.evaluation]
+    measured = [charts.measurement(run.config, run.evaluation) for run in done]
+    out = []
+    for k, label in enumerate(charts.MEASURED):
+        values = [m[k] for m in measured]
+        if len(set(values)) < 2:
+            continue
+        groups = []
+        for value in dict.fromkeys(values):
+            names = [run.name.split("/")[0] for run, v in zip(done, values) if v == value]
+            groups.append(f"{value} ({', '.join(dict.fromkeys(names))}: {len(names)} runs)")
+        out.append(f"{label}: " + "; ".join(groups))
+    return out
+
+
 def measured_warning(runs: list[Run]) -> str:
     """A warning when the evaluated runs' metrics were measured differently (always shown, scorecards included)."""
     differ = measured_differences(runs)
@@ -313,9 +331,10 @@ def names(runs: list[Path]) -> list[str]:
     return out
 
 
-def loaded(runs: list[Path]) -> list[Run]:
-    """The run folders read, each named (names); RunError (one line) when one has no usable config.json."""
-    return [load(Path(run), name) for run, name in zip(runs, names([Path(r) for r in runs]))]
+def loaded(runs: list[Path], called: list[str] | None = None) -> list[Run]:
+    """The run folders read, each named (`called`, else names()); RunError (one line) when one has no usable
+    config.json."""
+    return [load(Path(run), name) for run, name in zip(runs, called or names([Path(r) for r in runs]))]
 
 
 def runs_body(runs: list[Run]) -> str:

@@ -196,8 +196,8 @@ def report_body(verdicts: list[Verdict], claims: list[ClaimSpec], runs_by_key: d
     parts = "".join(claim_html(v, by_id[v.claim], claim_runs(by_id[v.claim], runs_by_key)) for v in verdicts)
     keys = sorted({arm.key() for v in verdicts for arm in by_id[v.claim].arms.values()})
     paths = [p for key in keys for p in runs_by_key.get(key, []) if RunFolder(p).file(RunFolder.CONFIG).exists()]
-    runs = html.loaded(paths)
-    differ = html.measured_differences(runs)
+    runs = html.loaded(paths, [f"{p.parent.name}/{p.name}" for p in paths])  # arm/seed-k, also for one arm
+    differ = html.measured_groups(runs)
     warning = site.collapsed_warning(f"these runs' metrics were measured differently in {len(differ)} way(s); ★ "
                                      "marks a best metric only among runs measured alike", differ)
     return f"<h2>Claims</h2>{parts}<h2>Runs</h2>{warning}{html.runs_body(runs) if runs else ''}"

@@ -164,9 +164,9 @@ def write(folder: ArmsFolder, claims: list[ClaimSpec], verdicts: list[Verdict], 
     runs = runs_by_key(items)
     title = f"gan-spec scorecard: reports {', '.join(meta['reports'])}" + (" (smoke run)" if meta.get("quick") else "")
     shown = counts(verdicts)
-    everything = html.loaded([p for paths in runs.values() for p in paths
-                              if RunFolder(p).file(RunFolder.CONFIG).exists()])
-    differ = html.measured_differences(everything)
+    paths = [p for paths in runs.values() for p in paths if RunFolder(p).file(RunFolder.CONFIG).exists()]
+    everything = html.loaded(paths, [f"{p.parent.name}/{p.name}" for p in paths])
+    differ = html.measured_groups(everything)
     warning = site.collapsed_warning(f"these runs' metrics were measured differently in {len(differ)} way(s) (the "
                                      "reports' data differ); each claim compares only its own arms", differ)
     arms_list = "".join(f"<li><code>{esc(key)}</code> {esc(line.replace('`', ''))}</li>" for key, line in arms.items())
