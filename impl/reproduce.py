@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     with folder.opened(score.saved()), folder.clock() as clock, signals_name(hint, "scorecard"):
         run_all([item for _, item in items], finisher(items, claims, score), hint, clock, args.quiet)
         verdicts = scorecard.decide_all(claims, items, smoke=score.quick)
-        scorecard.write(folder, claims, verdicts, items, score.saved() | {
+        scorecard.write(folder, claims, verdicts, items, quiet=args.quiet, meta=score.saved() | {
             "wall_s": clock(), "this_call_s": round(time.time() - t0, 1),
             "faces": score.faces or "FashionMNIST-64 stand-in"})
     return 0
