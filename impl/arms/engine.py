@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from impl.errors import Interrupted, RunError, UsageError
-from impl.files import Root
+from impl.files import Root, read_regular
 from impl.runs.folder import RunFolder, file_in_the_way
 from impl.training.request import RunRequest
 from impl.training.run import run_experiment
@@ -113,7 +113,7 @@ class ArmsFolder:
         function giving the total so far."""
         start = time.time()
         try:
-            before = float(json.loads((self.path / self.time_file).read_text())["seconds"])
+            before = float(json.loads(read_regular(self.path / self.time_file))["seconds"])  # a FIFO: 0
         except (OSError, ValueError, KeyError, TypeError):
             before = 0.0
 
