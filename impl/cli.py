@@ -91,11 +91,18 @@ def add_version(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def spelling(prog: str) -> str:
+    """The command as the user typed it: `gan-spec X` when the `gan-spec` script runs it (impl/console.py sets
+    argv[0] so), else `prog` ('python -m impl.X'), so messages and usage lines name what the user can type again."""
+    command = prog.removeprefix("python -m impl.")
+    return f"gan-spec {command}" if sys.argv[:1] == [f"gan-spec {command}"] else prog
+
+
 def parser(prog: str, doc: str | None) -> Parser:
     """A command's parser: the first paragraph of its module docstring as description, the rest as epilog, and
     --version."""
     parts = (doc or "").strip().split("\n\n")
-    return add_version(Parser(prog=prog, description=parts[0], epilog="\n\n".join(parts[1:]) or None,
+    return add_version(Parser(prog=spelling(prog), description=parts[0], epilog="\n\n".join(parts[1:]) or None,
                               formatter_class=argparse.RawDescriptionHelpFormatter))
 
 

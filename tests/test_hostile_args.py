@@ -143,3 +143,17 @@ def test_two_runs_started_in_the_same_second_get_two_folders(tmp_path: Path, mon
     (tmp_path / "file").write_text("x")
     with pytest.raises(Exception, match="a file, not a folder"):
         RunFolder.default_path("r004-mlp", tmp_path / "file")
+
+
+def test_usage_errors_name_the_spelling_the_user_typed(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    from impl import console
+
+    monkeypatch.setattr(sys, "argv", ["gan-spec"])
+    with pytest.raises(SystemExit):
+        console.main(["reproduce", "--seeds", "0"])
+    assert capsys.readouterr().err.startswith("error: gan-spec reproduce: argument --seeds")
+    monkeypatch.setattr(sys, "argv", ["-m"])
+    with pytest.raises(SystemExit):
+        cli.parser("python -m impl.reproduce", "").parse_args(["--x"])
+    assert capsys.readouterr().err.startswith("error: python -m impl.reproduce: ")
