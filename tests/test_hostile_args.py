@@ -134,14 +134,18 @@ def test_a_spec_folder_in_the_working_directory_does_not_shadow_gan_spec(tmp_pat
 
 def test_two_runs_started_in_the_same_second_get_two_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                              ) -> None:
+    """Both name the folder before either makes it (as two processes do); each then gets its own (mkdir is
+    exclusive). Before, the second was told to resume the first's folder."""
     from impl.runs.folder import RunFolder
 
     monkeypatch.setattr(time, "strftime", lambda *_: "20260101-000000")
     first = RunFolder.default_path("r004-mlp", tmp_path / "runs")
     second = RunFolder.default_path("r004-mlp", tmp_path / "runs")
-    assert first != second and first.is_dir() and second.is_dir() and second.name.endswith("-2")
+    assert first == second and not first.exists()  # named only: a torchrun's processes all name the same folder
+    made = [RunFolder.create(first).path, RunFolder.create(second).path]
+    assert made == [first, first.with_name(first.name + "-2")]
     (tmp_path / "file").write_text("x")
-    with pytest.raises(Exception, match="a file, not a folder"):
+    with pytest.raises(Exception, match="is a file, not a folder"):
         RunFolder.default_path("r004-mlp", tmp_path / "file")
 
 

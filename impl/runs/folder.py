@@ -38,6 +38,7 @@ from spec.recipe import OVERRIDES
 CONFIG_KEYS = {"experiment": str, "settings": dict, "total_steps": int}  # what every strict reader relies on
 OPTIONAL_TABLES = ("recipe", "overrides")  # tables a strict reader reads when they are there
 MAX_STEPS = OVERRIDES["steps"].limit  # a run's length as --set steps bounds it
+NUMBERED: set[Path] = set()  # default folders named by this process: `create` numbers them on when taken meanwhile
 
 
 def file_in_the_way(folder: Path, itself: bool = True) -> Path | None:
@@ -251,22 +252,26 @@ class RunFolder:
 
     @staticmethod
     def default_path(experiment: str, parent: Path = Path("runs")) -> Path:
-        """runs/<experiment>-<timestamp>, numbered when two runs start in the same second; checked like --out and
-        made at once, so another process starting now gets the next number."""
+        """runs/<experiment>-<timestamp>, checked like --out; named only (a torchrun's processes name the same one):
+        `create` makes it exclusively, numbered when another run started in the same second took it."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path, n = parent / f"{experiment}-{stamp}", 2
-        RunFolder.check_new(path, flag="runs/")  # a file in the way of runs/, no permission: one line
-        while True:  # made here, exclusively (mkdir): two runs started in the same second never share a folder
+        while path.exists():
+            path, n = parent / f"{experiment}-{stamp}-{n}", n + 1
+        NUMBERED.add(RunFolder.check_new(path, flag="runs/"))
+        return path
+
+    @staticmethod
+    def _make_numbered(path: Path) -> Path:
+        """Make a default run folder with mkdir (one process wins): taken meanwhile, the next number is made."""
+        name, n = path, 2
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
             try:
-                parent.mkdir(parents=True, exist_ok=True)
-                path.mkdir()
-                return path
+                name.mkdir()
+                return name
             except FileExistsError:
-                if not parent.is_dir():
-                    raise RunError(f"runs/ {parent}: a file, not a folder; move it away or pass --out") from None
-                path, n = parent / f"{experiment}-{stamp}-{n}", n + 1
-            except OSError as exc:
-                raise RunError(f"{path}: cannot create the run folder ({exc.strerror or exc}); pass --out") from None
+                name, n = path.with_name(f"{path.name}-{n}"), n + 1
 
     @staticmethod
     def check_new(path: Path, flag: str = "--out") -> Path:
@@ -285,8 +290,9 @@ class RunFolder:
     @classmethod
     def create(cls, path: Path) -> RunFolder:
         """Make a new run folder at a path check_new accepted (checked again: another process may have been first)."""
-        run = cls(cls.check_new(path))
         try:
+            path = cls._make_numbered(path) if path in NUMBERED else path
+            run = cls(cls.check_new(path))
             run.root.mkdir(cls.SAMPLES)
             run.root.mkdir(cls.CHECKPOINTS)
         except OSError as exc:
@@ -331,9 +337,8 @@ class RunFolder:
             self.root.rmtree(self.CHECKPOINTS)
 
     def discard(self) -> None:
-        """Delete a run that stopped before its first checkpoint, but only what gan-spec recorded writing in it
-        (impl/runs/manifest.py): anything else anywhere in it (a user's file, a link, a mount) is refused in one
-        line and nothing is deleted."""
+        """Delete a run that stopped before its first checkpoint by its record (impl/runs/manifest.py): anything
+        else anywhere in it (a user's file, a link, a mount) is refused in one line and nothing is deleted."""
         if not self.path.exists() and not self.path.is_symlink():
             return
         if self.path.is_symlink() or not self.path.is_dir():
