@@ -29,8 +29,9 @@ from impl.verdicts.plan import QUICK_BATCH, QUICK_N, QUICK_STEPS, chosen_claims,
 def parser() -> cli.Parser:
     p = cli.parser("python -m impl.reproduce", __doc__)
     p.add_argument("reports", nargs="*", help="report numbers (000 ... 004); default: all five")
-    p.add_argument("--seeds", type=cli.positive, default=3, help="seeds per arm (default 3; one seed decides nothing)")
-    p.add_argument("--steps", type=cli.positive,
+    p.add_argument("--seeds", type=cli.count("seeds"), default=3,
+                   help="seeds per arm (default 3; one seed decides nothing)")
+    p.add_argument("--steps", type=cli.count("steps"),
                    help="cut every arm to this many steps (default: each recipe's length)")
     p.add_argument("--data", type=cli.nonempty, help="the anime faces (a folder of images) for reports 000-003; "
                    "default: $GAN_SPEC_FACES, ./faces, else FashionMNIST-64 as the stand-in")
