@@ -110,12 +110,12 @@ def test_a_difference_below_the_minimum_effect_never_holds() -> None:
 
 def test_a_diverged_seed_is_an_outcome_not_a_dropped_value() -> None:
     """a diverged on two of six seeds: its FID is the worst there, so 'a better than b' loses those seeds; the
-    decision is an exact sign test. For an event rule the diverged seeds are events."""
+    decision is an exact rank-sum test (tests/test_divergence.py). For an event rule the diverged seeds are events."""
     values = {"a": [10.0, 10.5, None, 11.0, None, 10.2], "b": [20.0, 21.0, 22.0, 20.5, 21.5, 20.1]}
     diverged = {"a": [False, False, True, False, True, False]}
     result = V.judge(compare("better"), values, diverged=diverged)
     assert result.verdict == V.INCONCLUSIVE and result.n == 6 and result.diverged == {"a": 2}
-    assert "sign test" in result.reason and "diverged" in result.reason
+    assert "rank-sum test" in result.reason and "diverged" in result.reason
     dropped = V.judge(compare("better"), {"a": [10.0, 10.5, 11.0, 10.2], "b": [20.0, 21.0, 20.5, 20.1]})
     assert dropped.verdict == V.HOLDS  # what dropping them silently would have said
     assert V.judge(compare("worse"), values, diverged=diverged).verdict == V.INCONCLUSIVE

@@ -11,8 +11,10 @@ with its statistics):
   Clopper-Pearson), so "it even happened" is k of n seeds, never a mean.
 A claim holds when the 95 % interval lies wholly on the claimed side of the line, does not hold when it lies
 wholly on the other side, and is inconclusive otherwise, with the number of seeds that would likely decide it.
-A diverged run is an outcome, not missing data: it is the event of an event rule, and the worst value of a measure
-that has a better direction (then the seeds are decided by an exact sign test instead of t).
+A diverged run is an outcome, not missing data, never dropped: it is the event of an event rule; for the other rules
+the seeds are then decided by an exact rank test (impl/verdicts/ranks.py) in which it ranks as its arm's worst value
+(least favourable to each one-sided test where the measure has no direction), and a test that cannot reach the level
+at the seeds used decides nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from impl.errors import RunError
 from impl.runs.folder import RunFolder
-from impl.verdicts import stats
+from impl.verdicts import ranks, stats
 from impl.verdicts.readings import DIVERGED, read_measure
 from impl.verdicts.verdict import FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURABLE, VERDICTS, Verdict
 from spec.claim import ClaimSpec
@@ -60,9 +62,9 @@ def _worst(direction_higher: bool, measure_has_direction: bool) -> float | None:
 
 
 def _sample(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: dict[str, list[bool]]
-            ) -> tuple[list[float], list[float], str]:
+            ) -> tuple[list[float], str]:
     """The claim-oriented per-seed sample (values or paired differences, diverged runs as the worst value where the
-    measure has a direction), arm b's values (for a minimum effect relative to b), and a note on seeds left out."""
+    measure has a direction) and a note on the seeds without a value (the rank test still reads diverged ones)."""
     rule = claim.rule
     has_direction = bool(claim.measure and claim.measure.direction)
     sign, higher_better = _orient(claim)
@@ -76,7 +78,7 @@ def _sample(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: d
 
     arms = [rule.arm] if rule.kind in ("threshold", "event") else [rule.a, rule.b]
     total = max(len(values.get(a, [])) for a in arms)
-    sample, b_values = [], []
+    sample = []
     for i in range(total):
         got = [value(a, i) for a in arms]
         if any(x is None for x in got) or (len(got) == 2 and math.isinf(got[0]) and math.isinf(got[1])):
@@ -85,18 +87,20 @@ def _sample(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: d
             sample.append(sign * got[0])
         else:
             sample.append(sign * (got[0] - got[1]))
-            b_values.append(got[1])
     note = f"{total - len(sample)} of {total} seeds without a value" if len(sample) < total else ""
-    return sample, b_values, note
+    return sample, note
 
 
-def _line(claim: ClaimSpec, b_values: list[float]) -> float:
-    """The decision line on the claim-oriented scale."""
+def _line(claim: ClaimSpec, values: dict[str, list[float | None]]) -> float:
+    """The decision line on the claim-oriented scale. A minimum effect relative to arm b is a share of the mean
+    |value| of b's seeds that have one (its diverged runs have none)."""
     rule = claim.rule
     if rule.kind == "threshold":
         return (1.0 if rule.expect == "above" else -1.0) * (rule.bound or 0.0)
-    finite_b = [abs(b) for b in b_values if math.isfinite(b)]
-    size = (rule.min_effect or 0.0) * (statistics.fmean(finite_b) if rule.scale == "of_b" and finite_b else 1.0)
+    size = rule.min_effect or 0.0
+    if rule.scale == "of_b":
+        finite_b = [abs(float(b)) for b in values.get(rule.b, []) if _finite(b)]  # type: ignore[arg-type]
+        size *= statistics.fmean(finite_b) if finite_b else 0.0
     return -size if rule.kind == "not_better" else size
 
 
@@ -145,18 +149,66 @@ def _what(claim: ClaimSpec, line: float) -> str:
     return f"{rule.a} {rule.expect} than {rule.b} by at least {_g(line)}"
 
 
-def _sign_decision(claim: ClaimSpec, sample: list[float], line: float) -> tuple[str, float, str]:
-    """An exact sign test when a diverged run makes a value infinite: seeds above the line against seeds below."""
-    above, below = sum(x > line for x in sample), sum(x < line for x in sample)
-    n = above + below
-    p_hold, p_fail = stats.binomial_sf(above, n, 0.5), stats.binomial_sf(below, n, 0.5)
-    what = f"{_what(claim, line)}: {above} of {len(sample)} seeds on the claimed side (a diverged run counts as its " \
-        f"arm's worst; exact sign test)"
+def _arm_values(claim: ClaimSpec, arm: str, values: dict[str, list[float | None]],
+                diverged: dict[str, list[bool]], unknown: float) -> list[float]:
+    """An arm's claim-oriented values for an exact rank test, every seed that has a value or diverged: a diverged
+    run is the arm's worst value where the measure has a better direction, else `unknown` (the rank the test at
+    hand finds least favourable: a diverged run is never dropped)."""
+    sign, higher_better = _orient(claim)
+    has_direction = bool(claim.measure and claim.measure.direction)
+    raw, down = values.get(arm, []), diverged.get(arm, [])
+    out = []
+    for i in range(max(len(raw), len(down))):
+        if i < len(down) and down[i]:
+            worst = _worst(higher_better, has_direction)
+            out.append(unknown if worst is None else sign * worst)
+        elif i < len(raw) and _finite(raw[i]):
+            out.append(sign * float(raw[i]))  # type: ignore[arg-type]
+    return out
+
+
+def _rank_decision(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: dict[str, list[bool]],
+                   line: float) -> tuple[str, float, str, int | None, int]:
+    """(verdict, p-value, reason, seeds that could decide it, seeds per arm) by an exact rank test when a run
+    diverged: two arms unpaired (rank sum of a shifted by the line against b), one arm signed ranks of its distances
+    from the line.
+    A test whose smallest p-value cannot reach the level at these seeds decides nothing."""
+    rule, inf = claim.rule, math.inf
+    if rule.kind == "threshold":
+        def beyond(shift: float, up: bool) -> ranks.Exact:  # the arm's values above (up) or below line + shift
+            xs = _arm_values(claim, rule.arm, values, diverged, -inf if up else inf)
+            return ranks.signed_rank([(x - line - shift) * (1 if up else -1) for x in xs])
+        arms, n = 1, len(_arm_values(claim, rule.arm, values, diverged, 0.0))
+    else:
+        def beyond(shift: float, up: bool) -> ranks.Exact:  # a - b above (up) or below line + shift
+            xs = [x - line - shift for x in _arm_values(claim, rule.a, values, diverged, -inf if up else inf)]
+            ys = _arm_values(claim, rule.b, values, diverged, inf if up else -inf)
+            return ranks.rank_sum(xs, ys) if up else ranks.rank_sum(ys, xs)
+        arms = 2
+        n = min(len(_arm_values(claim, rule.a, values, diverged, 0.0)),
+                len(_arm_values(claim, rule.b, values, diverged, 0.0)))
+    if rule.kind == "similar":
+        m = abs(line)
+        hold = [beyond(-2 * m, True), beyond(0.0, False)]  # a - b above -m and below +m
+        fail = [beyond(0.0, True), beyond(-2 * m, False)]  # beyond +m, or below -m
+        p_hold, hold_floor = max(t.p for t in hold), max(t.floor for t in hold)
+        p_fail, fail_floor = min(t.p for t in fail), min(t.floor for t in fail)
+    else:
+        up, down = beyond(0.0, True), beyond(0.0, False)
+        p_hold, hold_floor, p_fail, fail_floor = up.p, up.floor, down.p, down.floor
+    test = "exact rank-sum test, a unpaired against b" if arms == 2 else "exact signed-rank test"
+    what = f"{_what(claim, line)}: {test} over {n} seeds, a diverged run ranking as its arm's worst " \
+        f"(p {p_hold:.3g} that it holds, {p_fail:.3g} that it does not)"
     if p_hold < stats.ALPHA:
-        return HOLDS, p_hold, what
+        return HOLDS, p_hold, what, None, n
     if p_fail < stats.ALPHA:
-        return FAILS, p_fail, what
-    return INCONCLUSIVE, min(p_hold, p_fail), what
+        return FAILS, p_fail, what, None, n
+    needed = max(n + 1, ranks.seeds_to_reach(stats.ALPHA, arms))
+    if min(hold_floor, fail_floor) >= stats.ALPHA:
+        what += f"; at {n} seeds the test's smallest p-value is {min(hold_floor, fail_floor):.3g}, not below " \
+            f"{stats.ALPHA}, so it cannot decide: {needed} seeds per arm can"
+        return INCONCLUSIVE, min(p_hold, p_fail), what, needed, n
+    return INCONCLUSIVE, min(p_hold, p_fail), what, None, n
 
 
 def _event(claim: ClaimSpec, out: Verdict, values: dict[str, list[float | None]],
@@ -218,27 +270,28 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
         if out.n == 0:
             out.reason = missing[0] if missing else "no seed gave a value"
         return out
-    sample, b_values, note = _sample(claim, values, diverged)
+    sample, note = _sample(claim, values, diverged)
     out.n = len(sample)
     out.effect_label = claim.rule.arm if claim.rule.kind == "threshold" else \
         f"paired difference {claim.rule.a} - {claim.rule.b}"
     why = f" ({note}: {missing[0]})" if note and missing else (f" ({note})" if note else "")
     if out.diverged:
         why += " (diverged: " + ", ".join(f"{arm} {k} seed{'s' * (k > 1)}" for arm, k in out.diverged.items()) + ")"
+    line = _line(claim, values)
+    if sample:
+        out.effect = _natural(claim, statistics.median(sample) if any(math.isinf(x) for x in sample)
+                              else statistics.fmean(sample))  # on the measure's own scale, as the interval
+    if any(any(diverged.get(arm, [])) for arm in claim.arms):  # an outcome: never dropped, never a t test
+        out.verdict, out.p_value, reason, out.seeds_needed, out.n = _rank_decision(claim, values, diverged, line)
+        out.reason = reason + why
+        return out
     if not sample:
         out.reason = (missing[0] if missing else "no seed gave a value") + (f" (and {len(missing) - 1} more)"
                                                                              if len(missing) > 1 else "")
         return out
-    line = _line(claim, b_values)
-    out.effect = _natural(claim, statistics.median(sample) if any(math.isinf(x) for x in sample)
-                          else statistics.fmean(sample))  # on the measure's own scale, as the interval
     if len(sample) == 1:
         out.verdict = INCONCLUSIVE
         out.reason = f"one seed: no spread to judge the effect {_g(out.effect)} by; run 3 or more seeds{why}"
-        return out
-    if any(math.isinf(x) for x in sample):
-        out.verdict, out.p_value, reason = _sign_decision(claim, sample, line)
-        out.reason = reason + why
         return out
     try:
         s = stats.interval(sample)
