@@ -31,7 +31,7 @@ REDUCTIONS = {  # kind -> reduction -> (required fields, optional fields with de
 }
 AGAINST = ("", "ratio", "above", "log_ratio")  # a metric as it is, over, minus, or log over its reference
 RULES = ("compare", "not_better", "similar", "threshold", "event")
-EXPECT = {"compare": ("higher", "lower", "better", "worse"), "threshold": ("above", "below"),
+EXPECT = {"compare": ("higher", "lower", "better", "worse"), "threshold": ("above", "below", "near"),
           "event": ("above", "below")}
 SCALES = ("absolute", "of_b")  # a minimum effect in the measure's units, or a share of |mean of arm b|
 REFERENCES = ("real", "floor", "base", "convention")
@@ -78,19 +78,23 @@ class RuleSpec:
     arm: str = ""  # threshold, event
     expect: str = ""  # compare: higher|lower|better|worse; threshold, event: above|below
     bound: float | None = None  # threshold: the bound of the mean; event: the per-run bound that makes the event
-    min_effect: float | None = None  # compare, not_better, similar: the smallest difference that counts
+    min_effect: float | None = None  # the smallest difference that counts (threshold: beyond the bound; near: the
+    # tolerance on either side of it)
     scale: str = "absolute"  # min_effect in the measure's units, or as a share of |mean of arm b|
+    at_least: float | None = None  # of_b: the smallest minimum effect in the measure's units (b missing or near 0)
     reference: str = ""  # threshold: what the bound is anchored to (REFERENCES)
     rate: float | None = None  # event: the claim holds when the event's rate over seeds is above this
     note: str = ""  # why that bound, minimum effect or rate
 
     def describe(self) -> str:
-        size = "" if self.min_effect is None else (f"{self.min_effect:.0%} of {self.b}" if self.scale == "of_b"
-                                                   else f"{self.min_effect:g}")
+        size = "" if self.min_effect is None else (f"{self.min_effect:.0%} of {self.b} (at least {self.at_least or 0:g})"
+                                                   if self.scale == "of_b" else f"{self.min_effect:g}")
         if self.kind == "compare":
             return f"{self.a} {self.expect} than {self.b} by at least {size}"
+        if self.kind == "threshold" and self.expect == "near":
+            return f"{self.arm} within {size} of {self.bound:g} ({self.reference})"
         if self.kind == "threshold":
-            return f"{self.arm} {self.expect} {self.bound:g} ({self.reference})"
+            return f"{self.arm} {self.expect} {self.bound:g} by at least {size} ({self.reference})"
         if self.kind == "not_better":
             return f"{self.a} not better than {self.b} by {size} or more"
         if self.kind == "similar":
@@ -182,10 +186,13 @@ def read_rule(table: Table, arms: dict[str, Any], measure: MeasureSpec) -> RuleS
         fields["a"], fields["b"] = _arm_name(table, "a", arms), _arm_name(table, "b", arms)
         if fields["a"] == fields["b"]:
             raise SpecError(f"{table.at('b')}: compares arm {fields['a']!r} with itself; name two arms")
-        fields["min_effect"] = _finite(table, "min_effect", positive=True)
         fields["scale"] = table.opt("scale", str, "absolute")
         if fields["scale"] not in SCALES:
             raise SpecError(f"{table.at('scale')}: must be one of {', '.join(SCALES)}, got {fields['scale']!r}")
+        if fields["scale"] == "of_b":  # a share of b alone vanishes when b is missing or near zero
+            fields["at_least"] = _finite(table, "at_least", positive=True)
+    if kind != "event":  # every rule but an event's has a minimum effect, a threshold's beyond its bound too
+        fields["min_effect"] = _finite(table, "min_effect", positive=True)
     if kind in EXPECT:
         expect = table.req("expect", str)
         if expect not in EXPECT[kind]:

@@ -25,16 +25,16 @@ def claim(rule: RuleSpec, measure: MeasureSpec = FID, arms: tuple[str, ...] = ("
 
 def compare(expect: str, min_effect: float = 1.0, scale: str = "absolute", measure: MeasureSpec = FID) -> ClaimSpec:
     return claim(RuleSpec(kind="compare", a="a", b="b", expect=expect, min_effect=min_effect, scale=scale,
-                          note="n"), measure)
+                          at_least=1e-3 if scale == "of_b" else None, note="n"), measure)
 
 
-def threshold(expect: str, bound: float) -> ClaimSpec:
-    return claim(RuleSpec(kind="threshold", arm="a", expect=expect, bound=bound, reference="convention", note="n"),
-                 arms=("a",))
+def threshold(expect: str, bound: float, min_effect: float = 1e-3) -> ClaimSpec:
+    return claim(RuleSpec(kind="threshold", arm="a", expect=expect, bound=bound, min_effect=min_effect,
+                          reference="convention", note="n"), arms=("a",))
 
 
 def margin_rule(kind: str, margin: float = 0.1) -> ClaimSpec:
-    return claim(RuleSpec(kind=kind, a="a", b="b", min_effect=margin, scale="of_b", note="n"))
+    return claim(RuleSpec(kind=kind, a="a", b="b", min_effect=margin, scale="of_b", at_least=1e-3, note="n"))
 
 
 def event(rate: float, bound: float = 1.0) -> ClaimSpec:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURABLE = "holds", "does not hold", "inconclusive", "not measurable here"
+HOLDS_SMALLER = "holds, but smaller than the minimum effect"  # a directional claim's fourth outcome
 VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURABLE)
 SMOKE = "smoke: means nothing"
 MARKDOWN_HEADER = ("| claim | quote | data | measure | rule | verdict | Holm | effect [95 % interval] | seeds | why |\n"
@@ -43,6 +44,13 @@ class Verdict:
     decided_on: list[str] = field(default_factory=list)  # the runs' training data (config.json "data")
     proxy: str = ""  # what stands in for the claim's own words, when the measure is a proxy
     smoke: bool = False  # decided on a --quick smoke run: the verdict means nothing and is shown as such
+    smaller: bool = False  # 'does not hold' as claimed, but the claimed direction holds beyond seed noise
+
+    @property
+    def outcome(self) -> str:
+        """One of four for a directional claim: holds; holds, but smaller than the minimum effect; does not hold;
+        inconclusive (or not measurable here). `verdict` keeps the three-way decision on the minimum effect."""
+        return HOLDS_SMALLER if self.smaller and self.verdict == FAILS else self.verdict
 
     @property
     def shown(self) -> str:
@@ -68,7 +76,8 @@ class Verdict:
         out = asdict(self)
         out["ci"] = list(self.ci) if self.ci else None
         out["events"] = list(self.events) if self.events else None
-        out |= {"data_label": self.data_label, "shown": self.shown, "shown_holm": self.shown_holm}
+        out |= {"data_label": self.data_label, "shown": self.shown, "shown_holm": self.shown_holm,
+                "outcome": self.outcome}
         return plain(out)
 
     def effect_text(self) -> str:
