@@ -87,8 +87,9 @@ class RuleSpec:
     note: str = ""  # why that bound, minimum effect or rate
 
     def describe(self) -> str:
-        size = "" if self.min_effect is None else (f"{self.min_effect:.0%} of {self.b} (at least {self.at_least or 0:g})"
-                                                   if self.scale == "of_b" else f"{self.min_effect:g}")
+        least = f" (at least {self.at_least or 0:g})"
+        size = "" if self.min_effect is None else (f"{self.min_effect:.0%} of {self.b}{least}" if self.scale == "of_b"
+                                                   else f"{self.min_effect:g}")
         if self.kind == "compare":
             return f"{self.a} {self.expect} than {self.b} by at least {size}"
         if self.kind == "threshold" and self.expect == "near":
