@@ -37,8 +37,11 @@ def margin_rule(kind: str, margin: float = 0.1) -> ClaimSpec:
     return claim(RuleSpec(kind=kind, a="a", b="b", min_effect=margin, scale="of_b", at_least=1e-3, note="n"))
 
 
-def event(rate: float, bound: float = 1.0) -> ClaimSpec:
-    return claim(RuleSpec(kind="event", arm="a", expect="above", bound=bound, rate=rate, note="n"), arms=("a",))
+def event(rate: float, bound: float = 1.0, false_rate: float = 0.0, diverged: str = "event") -> ClaimSpec:
+    """An event rule; 'it happens' (rate 0) implies at least a quarter of the runs (its minimum effect)."""
+    return claim(RuleSpec(kind="event", arm="a", expect="above", bound=bound, rate=rate,
+                          min_effect=0.25 if rate == 0 else None, false_rate=false_rate, false_rate_from="test",
+                          diverged=diverged, note="n"), arms=("a",))
 
 
 CLEAR_A = [10.0, 11.0, 12.5]  # a's FID clearly lower than b's on every seed

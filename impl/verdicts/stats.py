@@ -101,9 +101,16 @@ def binomial_sf(k: int, n: int, p: float) -> float:
     """P(X >= k) for X ~ Binomial(n, p), exactly."""
     if k <= 0:
         return 1.0
-    return sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
+    if k > n or p <= 0:
+        return 0.0
+    if p >= 1:
+        return 1.0
+    log_p, log_q, top = math.log(p), math.log1p(-p), math.lgamma(n + 1)
+    return min(1.0, sum(math.exp(top - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q)
+                        for i in range(k, n + 1)))
 
 
+@functools.lru_cache(maxsize=4096)
 def clopper_pearson(k: int, n: int) -> tuple[float, float]:
     """The exact (Clopper-Pearson) 95 % interval of a rate seen k times in n."""
     def solve(target: float, lower: bool) -> float:
