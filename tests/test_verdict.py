@@ -194,3 +194,25 @@ def test_swapping_the_arms_of_a_compare_swaps_the_verdict(a: list[float], shift:
     if ab.verdict == V.HOLDS:
         assert ba.verdict == V.FAILS
     assert ab.verdict in V.VERDICTS and "\n" not in ab.reason
+
+
+def test_the_headline_is_holm_adjusted_per_report() -> None:
+    """Report 000's claim at p 0.02 holds raw and, alone in its family, after Holm too; report 001's two claims at
+    0.001 and 0.02 hold raw, and after Holm (x2, x1) both too, although the three together (x3 on 0.001, x2 on 0.02)
+    would turn the 0.02s inconclusive. The table and the counts lead with the adjusted verdict: the review's green
+    'holds' that Holm had made inconclusive cannot lead a row."""
+    from impl.verdicts import scorecard
+
+    made = []
+    for report, p in (("000", 0.02), ("001", 0.001), ("001", 0.02), ("001", 0.3)):
+        v = V.judge(threshold("above", 0.0), {"a": [1.0, 2.0, 3.0]})
+        v.report, v.verdict, v.p_value = report, (V.HOLDS if p < stats.ALPHA else V.INCONCLUSIVE), p
+        made.append(v)
+    adjust(made)
+    assert [v.holm for v in made] == [V.HOLDS, V.HOLDS, V.INCONCLUSIVE, V.INCONCLUSIVE]  # 001: 0.02 x 2 = 0.04
+    assert [v.family for v in made] == ["report 000", "report 001", "report 001", "report 001"]
+    assert made[2].verdict == V.HOLDS and made[2].headline == V.INCONCLUSIVE
+    assert "| **inconclusive** | holds |" in made[2].markdown_row()
+    assert scorecard.counts(made) == {V.HOLDS: 2, V.FAILS: 0, V.INCONCLUSIVE: 2, V.NOT_MEASURABLE: 0}
+    assert scorecard.counts(made, raw=True)[V.HOLDS] == 3
+    assert made[2].to_json()["headline"] == V.INCONCLUSIVE

@@ -1,7 +1,8 @@
 """The scorecard: every claim's verdict with its evidence, as scorecard.md, scorecard.json and a section of the
 HTML report (impl/verdicts/evidence.py: the numbers per seed, the arms' sample grids side by side, the curves
 read). Every row says the data it was decided on and the length its runs trained for; the raw decisions are
-adjusted over the scorecard's family of claims by Holm's method, both shown; a smoke run's verdicts say so."""
+adjusted by Holm's method over each report's claims, the adjusted verdicts leading and the raw ones beside them; a
+smoke run's verdicts say so."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from impl.errors import RunError
 from impl.pages import html
 from impl.runs.folder import RunFolder
 from impl.verdicts import evidence, stats
+from impl.verdicts import verdict as outcomes
 from impl.verdicts.decide import decide
 from impl.verdicts.verdict import FAILS, HOLDS, INCONCLUSIVE, MARKDOWN_HEADER, SMOKE, VERDICTS, Verdict
 from spec.claim import ClaimSpec
@@ -45,12 +47,15 @@ def decide_all(claims: list[ClaimSpec], items: Items, smoke: bool = False) -> li
 
 
 def adjust(verdicts: list[Verdict]) -> list[Verdict]:
-    """Holm's step-down adjustment over every decided claim (one p-value each, that of the decision taken or, for
-    an inconclusive one, of the nearer decision): a raw 'holds' or 'does not hold' stays only when its adjusted
-    p-value is below the same 2.5 % per side; the others read 'inconclusive'."""
-    family = [v for v in verdicts if v.p_value is not None]
-    for v, p in zip(family, stats.holm([v.p_value for v in family])):
-        v.holm = v.verdict if v.verdict in (HOLDS, FAILS) and p < stats.ALPHA else INCONCLUSIVE
+    """Holm's step-down adjustment over each report's decided claims (one p-value each, that of the decision taken
+    or, for an inconclusive one, of the nearer decision): a raw 'holds' or 'does not hold' stays only when its
+    adjusted p-value is below the same 2.5 % per side; the others read 'inconclusive'. The family is one report, so
+    a report's verdicts do not change with the other reports decided beside it."""
+    for report in dict.fromkeys(v.report for v in verdicts):
+        family = [v for v in verdicts if v.report == report and v.p_value is not None]
+        for v, p in zip(family, stats.holm([v.p_value for v in family]), strict=True):
+            v.holm = v.verdict if v.verdict in (HOLDS, FAILS) and p < stats.ALPHA else INCONCLUSIVE
+            v.family = f"report {report}"
     return verdicts
 
 
@@ -73,10 +78,15 @@ def lengths(items: Items) -> dict[str, str]:
     return out
 
 
-def counts(verdicts: list[Verdict]) -> dict[str, int]:
-    """How many claims got each verdict as shown (a smoke run's all 'smoke: means nothing')."""
-    return {name: sum(x.shown == name for x in verdicts) for name in (*VERDICTS, SMOKE)
-            if any(x.shown == name for x in verdicts) or name in VERDICTS}
+def counts(verdicts: list[Verdict], raw: bool = False) -> dict[str, int]:
+    """How many claims got each headline verdict (after Holm; `raw`: before it), a smoke run's all 'smoke: means
+    nothing'."""
+    def of(v: Verdict) -> str:
+        return (v.shown if v.shown == SMOKE else v.outcome) if raw else v.headline
+
+    names = (HOLDS, outcomes.HOLDS_SMALLER, FAILS, INCONCLUSIVE, outcomes.NOT_MEASURABLE, SMOKE)
+    return {name: sum(of(x) == name for x in verdicts) for name in names
+            if any(of(x) == name for x in verdicts) or name in VERDICTS}
 
 
 def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, Any], arms: dict[str, str]) -> str:
@@ -90,9 +100,11 @@ def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, A
             + f"; {meta['n']:,} generated images per run for the metrics; device "
             f"{meta['device']}; {faces}wall time {meta['wall_s']:,.0f} s over all its "
             f"calls ({meta.get('this_call_s', meta['wall_s']):,.0f} s in the last).", "",
-            " · ".join(f"{n} {v}" for v, n in counts(verdicts).items()), "",
-            "Holm: the decision after Holm's adjustment over all the claims decided here (family-wise 2.5 % per "
-            "side); a raw decision that does not survive it reads inconclusive.", "", MARKDOWN_HEADER,
+            "After Holm, per report: " + " · ".join(f"{n} {v}" for v, n in counts(verdicts).items()), "",
+            "Each verdict is the decision after Holm's adjustment over its own report's claims (family-wise 2.5 % per "
+            "side; one family per report, so a report's verdicts do not change with the reports run beside it); a "
+            "raw decision that does not survive it reads inconclusive. Raw, before Holm: "
+            + " · ".join(f"{n} {v}" for v, n in counts(verdicts, raw=True).items()) + ".", "", MARKDOWN_HEADER,
             *(v.markdown_row() for v in verdicts), "", ARMS_HEADING, "",
             *(f"- `{key}` {text}" for key, text in arms.items()), "", "## Readings and proxies", ""]
     by_id = {c.id: c for c in claims}
@@ -107,7 +119,8 @@ def write(folder: ArmsFolder, claims: list[ClaimSpec], verdicts: list[Verdict], 
     """OUT/scorecard.json, OUT/scorecard.md and OUT/report.html (the scorecard above every run's section)."""
     arms = lengths(items)
     meta = meta | {"finished": time.strftime("%Y-%m-%d %H:%M:%S"), "arm_lengths": arms}
-    folder.root.write_json("scorecard.json", {**meta, "claims": [v.to_json() for v in verdicts]})
+    folder.root.write_json("scorecard.json", {**meta, "headline": counts(verdicts), "raw": counts(verdicts, raw=True),
+                                              "holm_family": "report", "claims": [v.to_json() for v in verdicts]})
     text = markdown(verdicts, claims, meta, arms)
     folder.root.write_text("scorecard.md", text)
     lead = evidence.section(verdicts, claims, runs_by_key(items))

@@ -12,7 +12,8 @@ HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURABLE = "holds", "does not hold", "inconclu
 HOLDS_SMALLER = "holds, but smaller than the minimum effect"  # a directional claim's fourth outcome
 VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURABLE)
 SMOKE = "smoke: means nothing"
-MARKDOWN_HEADER = ("| claim | quote | data | measure | rule | verdict | Holm | effect [95 % interval] | seeds | why |\n"
+MARKDOWN_HEADER = ("| claim | quote | data | measure | rule | verdict (Holm, per report) | raw | "
+                   "effect [95 % interval] | seeds | why |\n"
                    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
@@ -34,7 +35,8 @@ class Verdict:
     ci: tuple[float, float] | None = None  # 95 % t interval of the effect (None: one seed, events, a sign test)
     n: int = 0  # seeds decided on
     p_value: float | None = None  # one-sided p-value of the decision taken (or of the nearer one, inconclusive)
-    holm: str = ""  # the verdict after Holm's adjustment over the scorecard's claims ("" before it is applied)
+    holm: str = ""  # the verdict after Holm's adjustment over its family ("" before it is applied)
+    family: str = ""  # the claims Holm adjusted it with: its report's ("report 004"), never other reports' too
     seeds_needed: int | None = None  # inconclusive: seeds that would likely decide it at the observed spread
     events: tuple[int, int] | None = None  # an event rule: (runs with the event, runs)
     values: dict[str, list[float | None]] = field(default_factory=dict)  # per arm, per seed
@@ -62,6 +64,16 @@ class Verdict:
         return "" if self.smoke and self.verdict != NOT_MEASURABLE else self.holm
 
     @property
+    def headline(self) -> str:
+        """What the scorecard leads with: the outcome after Holm's adjustment over the claim's report (four outcomes
+        for a directional claim), the raw verdict where nothing was adjusted; a smoke run's means nothing."""
+        if self.smoke and self.verdict != NOT_MEASURABLE:
+            return SMOKE
+        if not self.holm:
+            return self.outcome
+        return HOLDS_SMALLER if self.smaller and self.holm == FAILS else self.holm
+
+    @property
     def data_label(self) -> str:
         """The data the verdict was decided on, FashionMNIST-64 labelled as the stand-in it is."""
         if not self.decided_on:
@@ -77,7 +89,7 @@ class Verdict:
         out["ci"] = list(self.ci) if self.ci else None
         out["events"] = list(self.events) if self.events else None
         out |= {"data_label": self.data_label, "shown": self.shown, "shown_holm": self.shown_holm,
-                "outcome": self.outcome}
+                "outcome": self.outcome, "headline": self.headline}
         return plain(out)
 
     def effect_text(self) -> str:
@@ -87,8 +99,9 @@ class Verdict:
         return effect + (f" [{self.ci[0]:.4g}, {self.ci[1]:.4g}]" if self.ci is not None else "")
 
     def markdown_row(self) -> str:
-        cells = (f"`{self.claim}`", self.quote, self.data_label, f"`{self.measure}`", self.rule, f"**{self.shown}**",
-                 self.shown_holm or "-", self.effect_text(), str(self.n), self.reason)
+        raw = "-" if self.shown == SMOKE else self.outcome
+        cells = (f"`{self.claim}`", self.quote, self.data_label, f"`{self.measure}`", self.rule, f"**{self.headline}**",
+                 raw, self.effect_text(), str(self.n), self.reason)
         return "| " + " | ".join(" ".join(c.split()).replace("|", "\\|") for c in cells) + " |"
 
 
