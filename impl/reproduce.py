@@ -1,21 +1,29 @@
 """Do the reports' results hold? Train the arms their claims compare, over several seeds, measure them, and decide
 every claim: holds, does not hold, inconclusive (the effect is within seed-to-seed noise), or not measurable here.
 
-    python -m impl.reproduce 004 --seeds 3              # report 004's claims on FashionMNIST, at the report's length
+    python -m impl.reproduce 004                        # report 004's claims on FashionMNIST, seeds added in rounds
+    python -m impl.reproduce 004 --seeds 3              # exactly 3 seeds per arm, decided once
+    python -m impl.reproduce 004 --out runs/sc --resume --max-seeds 12   # more rounds where more seeds matter
     python -m impl.reproduce --steps 3000               # every report; arms cut to 3,000 steps (the scorecard says so)
     python -m impl.reproduce 003 --data faces/ --inception-weights weights-inception-2015-12-05-6726825d.pth
     python -m impl.reproduce --quick                    # every claim end to end on tiny step counts (a smoke test)
     python -m impl.reproduce 004 --out runs/sc --resume # continue an interrupted scorecard
 
 Writes OUT/<arm>/seed-<s>/ (ordinary runs, each evaluated), OUT/scorecard.md, OUT/scorecard.json and
-OUT/report.html. An arm several claims share is trained once. Without --data, the anime-face claims are decided on
-FashionMNIST-64 (FashionMNIST upscaled to 64x64 RGB), the offline stand-in, and every verdict says so.
+OUT/report.html. An arm several claims share is trained once. With --seeds auto (the default) every arm starts at 3
+seeds; after each round the claims are decided at the level alpha spending allows that look (O'Brien-Fleming or
+Pocock, docs/claims.md), and only the arms of claims still undecided get more seeds, up to --max-seeds and --budget.
+Without --data, the anime-face claims are decided on FashionMNIST-64 (FashionMNIST upscaled to 64x64 RGB), the
+offline stand-in, and every verdict says so.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from impl import cli
@@ -24,8 +32,8 @@ from impl.errors import Diverged, NonFinite, boundary, say
 from impl.measure import features
 from impl.progress import eta
 from impl.runs.folder import RunFolder
-from impl.verdicts import scorecard
-from impl.verdicts.measuring import evaluate_run, needs_latent
+from impl.verdicts import scorecard, sequential
+from impl.verdicts.measuring import ScoreSettings, evaluate_run, needs_latent
 from impl.verdicts.plan import QUICK_BATCH, QUICK_N, QUICK_STEPS, chosen_claims, plan, settings_of
 from impl.verdicts.readings import DIVERGED
 
@@ -33,7 +41,15 @@ from impl.verdicts.readings import DIVERGED
 def parser() -> cli.Parser:
     p = cli.parser("python -m impl.reproduce", __doc__)
     p.add_argument("reports", nargs="*", help="report numbers (000 ... 004); default: all five")
-    p.add_argument("--seeds", type=cli.positive, default=3, help="seeds per arm (default 3; one seed decides nothing)")
+    p.add_argument("--seeds", type=_seeds, default="auto", help="seeds per arm, or 'auto' (the default): rounds of "
+                   f"seeds from {sequential.START}, only for the arms of claims still undecided (alpha spending keeps "
+                   "the error at its level over the looks)")
+    p.add_argument("--max-seeds", type=cli.positive, default=8, help="--seeds auto: at most this many seeds per arm "
+                   "(default 8)")
+    p.add_argument("--budget", type=_budget, help="--seeds auto: stop adding rounds past this many runs ('40') or "
+                   "this wall time ('2h', '90m')")
+    p.add_argument("--spending", choices=sequential.SPENDING, default=sequential.SPENDING[0],
+                   help="--seeds auto: the alpha spending function (default obrien-fleming)")
     p.add_argument("--steps", type=cli.positive,
                    help="cut every arm to this many steps (default: each recipe's length)")
     p.add_argument("--data", type=cli.nonempty, help="the anime faces (a folder of images) for reports 000-003; "
@@ -55,32 +71,93 @@ def parser() -> cli.Parser:
     return p
 
 
+def _seeds(text: str) -> str | int:
+    return "auto" if text == "auto" else cli.positive(text)
+
+
+def _budget(text: str) -> tuple[str, float]:
+    """('runs', N) or ('seconds', S) from '40', '2h' or '90m'."""
+    unit = {"h": 3600.0, "m": 60.0}.get(text[-1:].lower())
+    try:
+        value = float(text[:-1]) if unit else float(int(text))
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of runs ('40') or a wall time ('2h', '90m')")
+    return ("seconds", value * unit) if unit else ("runs", value)
+
+
+def _train(items: list, claims: list, score: ScoreSettings, hint: str, clock: Callable[[], float], quiet: bool) -> None:
+    for i, (arm, item) in enumerate(items):
+        if not quiet:
+            say(f"[{i + 1}/{len(items)}] {item.label}; {eta(i, len(items), clock())}")
+        try:
+            train_or_resume(item, hint)
+            evaluate_run(item.folder, score, latent_probe=needs_latent(arm, claims))
+        except (Diverged, NonFinite) as exc:  # an outcome the claims read, never a reason to stop
+            RunFolder(item.folder).write_outcome(DIVERGED, str(exc).split(";")[0])
+            say(f"{item.label}: diverged ({str(exc).split(';')[0]}); recorded as an outcome of the run")
+        if score.quick:  # a smoke run keeps its numbers, not its weights (109 MB per course-DCGAN run), diverged
+            RunFolder(item.folder).drop_checkpoints()  # or not: its outcome marks it finished for --resume
+
+
+def _rounds(args: argparse.Namespace, claims: list, score: ScoreSettings, out: Path, hint: str,
+            clock: Callable[[], float]) -> tuple[list, list, dict]:
+    """--seeds auto: rounds of seeds, each looked at under alpha spending; the arms of undecided claims grow."""
+    design = sequential.Design(max_seeds=args.max_seeds, kind=args.spending, start=min(sequential.START,
+                                                                                         args.max_seeds))
+    seeds, grow, stopped, trained = design.plan[0], None, "every claim decided", 0
+    items, verdicts = [], []
+    while seeds is not None:
+        planned = plan(claims, dataclasses.replace(score, seeds=seeds), out)
+        todo = [(a, i) for a, i in planned if grow is None or a.key() in grow]
+        new = sum(not RunFolder(i.folder).finished() for _, i in todo)
+        if args.budget and verdicts and (trained + new > args.budget[1] if args.budget[0] == "runs"
+                                         else clock() > args.budget[1]):
+            stopped = f"--budget {args.budget[1]:g} {args.budget[0]} reached"
+            break
+        _train(todo, claims, score, hint, clock, args.quiet)
+        trained += new
+        items = [(a, i) for a, i in planned if grow is None or a.key() in grow or i.folder in
+                 {x.folder for _, x in items}]
+        verdicts = scorecard.decide_all(claims, items, smoke=score.quick)
+        look = design.look(seeds, verdicts)
+        say(f"round {len(design.looks)}: {seeds} seeds per arm, tested at {look.level:.3g}: "
+            + (", ".join(f"{c} {d}" for c, d in look.decided.items()) or "nothing decided"))
+        still = design.open_claims(verdicts)
+        if not still:
+            break
+        grow, seeds = sequential.arms_of(claims, still), design.next_seeds(seeds)
+        if seeds is None:
+            stopped = f"--max-seeds {args.max_seeds} reached"
+    rounds = {"seeds": "auto", "max_seeds": args.max_seeds, "spending": args.spending, "stopped": stopped,
+              "runs_trained": trained, "rounds": [look.to_json() for look in design.looks]}
+    return items, design.final(verdicts), rounds
+
+
 @boundary("impl.reproduce")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     t0 = time.time()
+    auto = args.seeds == "auto"
+    if auto:
+        args.seeds = args.max_seeds  # what settings_of checks; the rounds plan their own seeds
     claims = chosen_claims(args.reports)
     score = settings_of(args)
     out = args.out or Path("runs") / f"scorecard-{time.strftime('%Y%m%d-%H%M%S')}"
     folder = ArmsFolder(out, "reproduce", "scorecard")
-    folder.check(score.saved(), args.resume, args.out is not None)
+    saved = score.saved() | ({"seeds": "auto"} if auto else {})  # --max-seeds may change on --resume
+    folder.check(saved, args.resume, args.out is not None)
     hint = resume_command("impl.reproduce", argv, out)
-    items = plan(claims, score, out)
-    with folder.opened(score.saved()), folder.clock() as clock, signals_name(hint, "scorecard"):
-        for i, (arm, item) in enumerate(items):
-            if not args.quiet:
-                say(f"[{i + 1}/{len(items)}] {item.label}; {eta(i, len(items), clock())}")
-            try:
-                train_or_resume(item, hint)
-                evaluate_run(item.folder, score, latent_probe=needs_latent(arm, claims))
-            except (Diverged, NonFinite) as exc:  # an outcome the claims read, never a reason to stop
-                RunFolder(item.folder).write_outcome(DIVERGED, str(exc).split(";")[0])
-                say(f"{item.label}: diverged ({str(exc).split(';')[0]}); recorded as an outcome of the run")
-            if score.quick:  # a smoke run keeps its numbers, not its weights (109 MB per course-DCGAN run), diverged
-                RunFolder(item.folder).drop_checkpoints()  # or not: its outcome marks it finished for --resume
-        verdicts = scorecard.decide_all(claims, items, smoke=score.quick)
-        scorecard.write(folder, claims, verdicts, items, score.saved() | {
+    with folder.opened(saved), folder.clock() as clock, signals_name(hint, "scorecard"):
+        if auto:
+            items, verdicts, rounds = _rounds(args, claims, score, out, hint, clock)
+        else:
+            items, rounds = plan(claims, score, out), {}
+            _train(items, claims, score, hint, clock, args.quiet)
+            verdicts = scorecard.decide_all(claims, items, smoke=score.quick)
+        scorecard.write(folder, claims, verdicts, items, score.saved() | rounds | {
             "wall_s": clock(), "this_call_s": round(time.time() - t0, 1),
             "faces": score.faces or "FashionMNIST-64 stand-in"})
     return 0

@@ -89,17 +89,27 @@ def counts(verdicts: list[Verdict], raw: bool = False) -> dict[str, int]:
             if any(of(x) == name for x in verdicts) or name in VERDICTS}
 
 
+def _rounds_lines(meta: dict[str, Any]) -> list[str]:
+    """--seeds auto: what each round looked at, the level it tested at, and the claims it decided."""
+    return [f"- round {i}: {r['seeds']} seeds per arm, tested at {r['level']:.3g}: "
+            + (", ".join(f"`{c}` {d}" for c, d in r["decided"].items()) or "nothing decided")
+            for i, r in enumerate(meta.get("rounds", []), 1)] + ([""] if meta.get("rounds") else [])
+
+
 def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, Any], arms: dict[str, str]) -> str:
     faces = f"face claims decided on {meta['faces']}; " if any(c.data == "anime-faces" for c in claims) else ""
     smoke = meta.get("quick")
     head = [f"# Scorecard: reports {', '.join(meta['reports'])}" + (" (smoke run: its verdicts mean nothing)"
                                                                     if smoke else ""), "",
-            f"{meta['seeds']} seeds per arm"
+            (f"{meta['seeds']} seeds per arm" if meta['seeds'] != "auto" else
+             f"seeds in rounds ({meta['spending']} alpha spending, at most {meta['max_seeds']} per arm; "
+             f"{meta['stopped']}; {meta['runs_trained']} runs trained in this call)")
             + (f" at batch {meta['batch_size']} and {meta['steps']} steps (--quick: a smoke run that checks the "
                "plumbing; every verdict reads 'smoke: means nothing')" if smoke else "")
             + f"; {meta['n']:,} generated images per run for the metrics; device "
             f"{meta['device']}; {faces}wall time {meta['wall_s']:,.0f} s over all its "
             f"calls ({meta.get('this_call_s', meta['wall_s']):,.0f} s in the last).", "",
+            *_rounds_lines(meta),
             "After Holm, per report: " + " · ".join(f"{n} {v}" for v, n in counts(verdicts).items()), "",
             "Each verdict is the decision after Holm's adjustment over its own report's claims (family-wise 2.5 % per "
             "side; one family per report, so a report's verdicts do not change with the reports run beside it); a "
