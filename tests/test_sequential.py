@@ -69,3 +69,15 @@ def test_a_decided_claim_is_frozen_and_its_arms_get_no_more_seeds() -> None:
     final = design.final([clear, noisy])
     assert [v.headline for v in final] == [V.HOLDS, V.INCONCLUSIVE]
     assert final[0].family == "report 004, sequential"
+
+
+def test_the_budget_is_runs_or_wall_time() -> None:
+    import argparse
+
+    from impl import reproduce
+
+    assert reproduce._budget("40") == ("runs", 40.0) and reproduce._budget("2h") == ("seconds", 7200.0)
+    assert reproduce._budget("90m") == ("seconds", 5400.0)
+    for bad in ("0", "-3", "2x", "h", "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError, match="a number of runs"):
+            reproduce._budget(bad)
