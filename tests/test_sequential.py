@@ -69,6 +69,9 @@ def test_a_decided_claim_is_frozen_and_its_arms_get_no_more_seeds() -> None:
     final = design.final([clear, noisy])
     assert [v.headline for v in final] == [V.HOLDS, V.INCONCLUSIVE]
     assert final[0].family == "report 004, sequential"
+    assert final[1].path == [{"seeds": 3, "p": noisy.p_value, "level": look.level, "raw": noisy.verdict,
+                              "decision": V.INCONCLUSIVE}]
+    assert final[0].to_json()["path"][0]["decision"] == V.HOLDS
 
 
 def test_the_budget_is_runs_or_wall_time() -> None:

@@ -106,6 +106,7 @@ class Design:
     start: int = START
     looks: list[Look] = field(default_factory=list)
     frozen: dict[str, Verdict] = field(default_factory=dict)  # claim id -> the verdict at the look that decided it
+    paths: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # claim id -> its evidence at each look
 
     @property
     def plan(self) -> list[int]:
@@ -119,6 +120,9 @@ class Design:
         decisions = decided_at(verdicts, level)
         now = Look(seeds, level)
         for v in verdicts:
+            if v.claim not in self.frozen:
+                self.paths.setdefault(v.claim, []).append({"seeds": v.n, "p": v.p_value, "level": level,
+                                                           "raw": v.verdict, "decision": decisions[v.claim]})
             if v.claim not in self.frozen and decisions[v.claim] in (HOLDS, FAILS):
                 now.decided[v.claim] = decisions[v.claim]
                 self.frozen[v.claim] = v
@@ -139,10 +143,11 @@ class Design:
         decision), every other one from the last look, inconclusive after Holm and alpha spending."""
         out = []
         for v in verdicts:
+            v.path = self.paths.get(v.claim, [])
             kept = self.frozen.get(v.claim)
             if kept is not None:
                 kept.holm = next(look.decided[v.claim] for look in self.looks if v.claim in look.decided)
-                kept.family = f"report {kept.report}, sequential"
+                kept.family, kept.path = f"report {kept.report}, sequential", v.path
                 out.append(kept)
             else:
                 v.holm = "" if v.verdict == NOT_MEASURABLE else INCONCLUSIVE
