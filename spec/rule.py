@@ -31,7 +31,7 @@ REDUCTIONS = {  # kind -> reduction -> (required fields, optional fields with de
 }
 AGAINST = ("", "ratio", "above", "log_ratio")  # a metric as it is, over, minus, or log over its reference
 RULES = ("compare", "not_better", "similar", "threshold", "event")
-EXPECT = {"compare": ("higher", "lower", "better", "worse"), "threshold": ("above", "below"),
+EXPECT = {"compare": ("higher", "lower", "better", "worse"), "threshold": ("above", "below", "near"),
           "event": ("above", "below")}
 SCALES = ("absolute", "of_b")  # a minimum effect in the measure's units, or a share of |mean of arm b|
 REFERENCES = ("real", "floor", "base", "convention")
@@ -78,26 +78,36 @@ class RuleSpec:
     arm: str = ""  # threshold, event
     expect: str = ""  # compare: higher|lower|better|worse; threshold, event: above|below
     bound: float | None = None  # threshold: the bound of the mean; event: the per-run bound that makes the event
-    min_effect: float | None = None  # compare, not_better, similar: the smallest difference that counts
+    min_effect: float | None = None  # the smallest difference that counts (threshold: beyond the bound; near: the
+    # tolerance on either side of it)
     scale: str = "absolute"  # min_effect in the measure's units, or as a share of |mean of arm b|
+    at_least: float | None = None  # of_b: the smallest minimum effect in the measure's units (b missing or near 0)
     reference: str = ""  # threshold: what the bound is anchored to (REFERENCES)
     rate: float | None = None  # event: the claim holds when the event's rate over seeds is above this
+    false_rate: float | None = None  # event: the per-run rate of the event where it should not happen
+    false_rate_from: str = ""  # event: the runs that rate was estimated on, or the convention that stands in
+    diverged: str = "unknown"  # event: a diverged run is the event ("event") or of unknown value ("unknown")
     note: str = ""  # why that bound, minimum effect or rate
 
     def describe(self) -> str:
-        size = "" if self.min_effect is None else (f"{self.min_effect:.0%} of {self.b}" if self.scale == "of_b"
+        least = f" (at least {self.at_least or 0:g})"
+        size = "" if self.min_effect is None else (f"{self.min_effect:.0%} of {self.b}{least}" if self.scale == "of_b"
                                                    else f"{self.min_effect:g}")
         if self.kind == "compare":
             return f"{self.a} {self.expect} than {self.b} by at least {size}"
+        if self.kind == "threshold" and self.expect == "near":
+            return f"{self.arm} within {size} of {self.bound:g} ({self.reference})"
         if self.kind == "threshold":
-            return f"{self.arm} {self.expect} {self.bound:g} ({self.reference})"
+            return f"{self.arm} {self.expect} {self.bound:g} by at least {size} ({self.reference})"
         if self.kind == "not_better":
             return f"{self.a} not better than {self.b} by {size} or more"
         if self.kind == "similar":
             return f"{self.a} within {size} of {self.b}"
         if self.kind == "event":
-            seen = "in at least one seed" if not self.rate else f"in more than {self.rate:.0%} of seeds"
-            return f"{self.arm}: value {self.expect} {self.bound:g} {seen}"
+            seen = f"in at least {self.min_effect or 0:.0%} of seeds" if not self.rate else \
+                f"in more than {self.rate:.0%} of seeds"
+            return f"{self.arm}: value {self.expect} {self.bound:g} {seen}, beyond a false-event rate of " \
+                f"{self.false_rate or 0:g} per run"
         return "not measurable"
 
 
@@ -182,10 +192,13 @@ def read_rule(table: Table, arms: dict[str, Any], measure: MeasureSpec) -> RuleS
         fields["a"], fields["b"] = _arm_name(table, "a", arms), _arm_name(table, "b", arms)
         if fields["a"] == fields["b"]:
             raise SpecError(f"{table.at('b')}: compares arm {fields['a']!r} with itself; name two arms")
-        fields["min_effect"] = _finite(table, "min_effect", positive=True)
         fields["scale"] = table.opt("scale", str, "absolute")
         if fields["scale"] not in SCALES:
             raise SpecError(f"{table.at('scale')}: must be one of {', '.join(SCALES)}, got {fields['scale']!r}")
+        if fields["scale"] == "of_b":  # a share of b alone vanishes when b is missing or near zero
+            fields["at_least"] = _finite(table, "at_least", positive=True)
+    if kind != "event":  # every rule has a minimum effect, a threshold's beyond its bound too (an event's below)
+        fields["min_effect"] = _finite(table, "min_effect", positive=True)
     if kind in EXPECT:
         expect = table.req("expect", str)
         if expect not in EXPECT[kind]:
@@ -195,9 +208,7 @@ def read_rule(table: Table, arms: dict[str, Any], measure: MeasureSpec) -> RuleS
         fields["reference"] = table.req("reference", str)
         _check_reference(table, fields["reference"], measure)
     if kind == "event":
-        fields["rate"] = table.opt("rate", float, 0.0)
-        if not 0 <= fields["rate"] < 1:
-            raise SpecError(f"{table.at('rate')}: a rate of seeds must be in [0, 1), got {fields['rate']!r}")
+        _read_event(table, fields)
     fields["note"] = table.req("note", str)
     if not fields["note"].strip():
         raise SpecError(f"{table.at('note')}: say why that bound, minimum effect or rate (its reference)")
@@ -210,6 +221,31 @@ def read_rule(table: Table, arms: dict[str, Any], measure: MeasureSpec) -> RuleS
         raise SpecError(f"{table.where.rsplit('.', 1)[0]}.arms.{sorted(unused)[0]}: not used by the rule; "
                         "remove the arm or compare it")
     return RuleSpec(**fields)
+
+
+def _read_event(table: Table, fields: dict[str, Any]) -> None:
+    """An event's claimed rate, its minimum effect (the smallest per-run rate 'it happens' implies, so that clean
+    seeds can refute it), the per-run false-event rate with the runs it came from, and what a diverged run is."""
+    fields["rate"] = table.opt("rate", float, 0.0)
+    if not 0 <= fields["rate"] < 1:
+        raise SpecError(f"{table.at('rate')}: a rate of seeds must be in [0, 1), got {fields['rate']!r}")
+    if fields["rate"] == 0 or table.has("min_effect"):
+        fields["min_effect"] = _finite(table, "min_effect", positive=True)
+        if not fields["rate"] < fields["min_effect"] < 1:
+            raise SpecError(f"{table.at('min_effect')}: an event's minimum effect is the smallest per-run rate the "
+                            f"claim implies, above rate {fields['rate']:g} and below 1; got {fields['min_effect']!r}")
+    fields["false_rate"] = table.req("false_rate", float)
+    if not 0 <= fields["false_rate"] < 1:
+        raise SpecError(f"{table.at('false_rate')}: a per-run false-event rate must be in [0, 1), got "
+                        f"{fields['false_rate']!r}")
+    fields["false_rate_from"] = table.req("false_rate_from", str)
+    if not fields["false_rate_from"].strip():
+        raise SpecError(f"{table.at('false_rate_from')}: name the runs the false-event rate was estimated on (or "
+                        "the convention that stands in for them)")
+    fields["diverged"] = table.opt("diverged", str, "unknown")
+    if fields["diverged"] not in ("event", "unknown"):
+        raise SpecError(f"{table.at('diverged')}: must be 'event' (the claim names a divergence) or 'unknown', got "
+                        f"{fields['diverged']!r}")
 
 
 def _check_reference(table: Table, ref: str, measure: MeasureSpec) -> None:

@@ -33,7 +33,8 @@ data = "fashion-mnist"
 arms.mlp = {experiment = "r004-mlp"}
 arms.fast = {experiment = "r004-mlp", overrides = {epochs = 1, optimizer.lr = 2e-4}}
 measure = {kind = "final", key = "domain_fid"}
-rule = {kind = "compare", a = "mlp", b = "fast", expect = "better", min_effect = 0.1, scale = "of_b", note = "why"}
+rule = {kind = "compare", a = "mlp", b = "fast", expect = "better", min_effect = 0.1, scale = "of_b", ''' \
+    '''at_least = 1.0, note = "why"}
 
 [[claim]]
 id = "c004-b"
@@ -43,7 +44,8 @@ paraphrase = "p"
 data = "fashion-mnist"
 arms = {mlp = {experiment = "r004-mlp"}}
 measure = {kind = "latent", reduce = "pixel_change_max", value = 1.0}
-rule = {kind = "threshold", arm = "mlp", expect = "below", bound = 0.05, reference = "base", note = "why"}
+rule = {kind = "threshold", arm = "mlp", expect = "below", bound = 0.05, min_effect = 0.005, ''' \
+    '''reference = "base", note = "why"}
 
 [[claim]]
 id = "c004-c"
@@ -134,11 +136,13 @@ CASES = [  # (old text, new text, expected message pattern)
     ('b = "fast"', 'b = "mlp"', r"rule\.b: compares arm 'mlp' with itself"),
     ('expect = "better"', 'expect = "bigger"', r"rule\.expect: compare expects one of higher, lower, better, worse"),
     ('key = "domain_fid"', 'key = "sharpness"', r"rule\.kind: final\.sharpness has no better direction"),
-    ('kind = "threshold", arm = "mlp", expect = "below", bound = 0.05, reference = "base"',
+    ('kind = "threshold", arm = "mlp", expect = "below", bound = 0.05, min_effect = 0.005, reference = "base"',
      'kind = "event", arm = "mlp", expect = "below", bound = 0.05, rate = 1.5', r"rule\.rate: a rate of seeds must be"),
     (', reference = "base", note = "why"', ', reference = "base"', r"claim\[1\]\.rule\.note: missing required field"),
     (', reference = "base", note = "why"', ', reference = "base", note = " "', r"claim\[1\]\.rule\.note: say why"),
-    (', min_effect = 0.1, scale = "of_b"', "", r"claim\[0\]\.rule\.min_effect: missing required field"),
+    (', min_effect = 0.1, scale = "of_b", at_least = 1.0', "", r"claim\[0\]\.rule\.min_effect: missing required field"),
+    (', at_least = 1.0', "", r"claim\[0\]\.rule\.at_least: missing required field"),
+    ('bound = 0.05, min_effect = 0.005', 'bound = 0.05', r"claim\[1\]\.rule\.min_effect: missing required field"),
     ('min_effect = 0.1', 'min_effect = 0.0', r"rule\.min_effect: must be a positive finite number"),
     ('scale = "of_b"', 'scale = "relative"', r"rule\.scale: must be one of absolute, of_b"),
     ('reference = "base", ', "", r"claim\[1\]\.rule\.reference: missing required field"),
@@ -158,9 +162,10 @@ CASES = [  # (old text, new text, expected message pattern)
      r"measure\.against: kl_to_uniform has no reference value"),
     ('kind = "threshold"', 'kind = "treshold"', r"rule\.kind: unknown rule 'treshold' \(did you mean 'threshold'\?\)"),
     ("bound = 0.05", "bound = nan", r"rule\.bound: must be a finite number"),
-    ('expect = "below"', 'expect = "under"', r"rule\.expect: threshold expects one of above, below"),
+    ('expect = "below"', 'expect = "under"', r"rule\.expect: threshold expects one of above, below, near"),
     ('rule = {kind = "compare", a = "mlp", b = "fast", expect = "better", min_effect = 0.1, scale = "of_b", '
-     'note = "why"}', 'rule = {kind = "not_better", a = "mlp", b = "fast", min_effect = -0.1, note = "n"}',
+     'at_least = 1.0, note = "why"}',
+     'rule = {kind = "not_better", a = "mlp", b = "fast", min_effect = -0.1, note = "n"}',
      r"rule\.min_effect: must be a positive finite number"),
     ('arms = {mlp = {experiment = "r004-mlp"}}\nmeasure = {kind = "latent"',
      'arms = {mlp = {experiment = "r004-mlp"}, x = {experiment = "r004-mlp", overrides = {epochs = 2}}}\n'
@@ -218,7 +223,8 @@ _VALUES = st.one_of(st.integers(-3, 3), st.floats(allow_nan=True), st.text(max_s
 _FIELDS = ["id", "section", "quote", "data", "arms", "measure", "rule", "measurable", "reason", "proxy",
            "arms.mlp", "arms.fast.overrides", "arms.fast.overrides.epochs", "measure.kind", "measure.key",
            "measure.value", "measure.reduce", "measure.against", "rule.kind", "rule.a", "rule.bound", "rule.min_effect",
-           "rule.scale", "rule.reference", "rule.rate", "rule.expect", "also", "errata", "face_specific"]
+           "rule.scale", "rule.at_least", "rule.reference", "rule.rate", "rule.expect", "also", "errata",
+           "face_specific"]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -339,7 +339,10 @@ def test_every_threshold_names_its_reference(claim_id: str) -> None:
 
 
 @pytest.mark.parametrize("claim_id", sorted(k for k, c in CLAIMS.items() if c.rule.kind in ("compare", "not_better",
-                                                                                          "similar")))
+                                                                                          "similar", "threshold")))
 def test_every_comparison_states_its_minimum_effect(claim_id: str) -> None:
+    """Every rule but an event's has a minimum effect (a threshold's beyond its bound), and a share of arm b has a
+    least size in the measure's units for when b is missing or near zero."""
     c = CLAIMS[claim_id]
     assert c.rule.min_effect and c.rule.min_effect > 0 and len(c.rule.note.split()) >= 5
+    assert c.rule.scale != "of_b" or (c.rule.at_least or 0) > 0

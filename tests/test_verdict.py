@@ -25,20 +25,23 @@ def claim(rule: RuleSpec, measure: MeasureSpec = FID, arms: tuple[str, ...] = ("
 
 def compare(expect: str, min_effect: float = 1.0, scale: str = "absolute", measure: MeasureSpec = FID) -> ClaimSpec:
     return claim(RuleSpec(kind="compare", a="a", b="b", expect=expect, min_effect=min_effect, scale=scale,
-                          note="n"), measure)
+                          at_least=1e-3 if scale == "of_b" else None, note="n"), measure)
 
 
-def threshold(expect: str, bound: float) -> ClaimSpec:
-    return claim(RuleSpec(kind="threshold", arm="a", expect=expect, bound=bound, reference="convention", note="n"),
-                 arms=("a",))
+def threshold(expect: str, bound: float, min_effect: float = 1e-3) -> ClaimSpec:
+    return claim(RuleSpec(kind="threshold", arm="a", expect=expect, bound=bound, min_effect=min_effect,
+                          reference="convention", note="n"), arms=("a",))
 
 
 def margin_rule(kind: str, margin: float = 0.1) -> ClaimSpec:
-    return claim(RuleSpec(kind=kind, a="a", b="b", min_effect=margin, scale="of_b", note="n"))
+    return claim(RuleSpec(kind=kind, a="a", b="b", min_effect=margin, scale="of_b", at_least=1e-3, note="n"))
 
 
-def event(rate: float, bound: float = 1.0) -> ClaimSpec:
-    return claim(RuleSpec(kind="event", arm="a", expect="above", bound=bound, rate=rate, note="n"), arms=("a",))
+def event(rate: float, bound: float = 1.0, false_rate: float = 0.0, diverged: str = "event") -> ClaimSpec:
+    """An event rule; 'it happens' (rate 0) implies at least a quarter of the runs (its minimum effect)."""
+    return claim(RuleSpec(kind="event", arm="a", expect="above", bound=bound, rate=rate,
+                          min_effect=0.25 if rate == 0 else None, false_rate=false_rate, false_rate_from="test",
+                          diverged=diverged, note="n"), arms=("a",))
 
 
 CLEAR_A = [10.0, 11.0, 12.5]  # a's FID clearly lower than b's on every seed
@@ -110,12 +113,12 @@ def test_a_difference_below_the_minimum_effect_never_holds() -> None:
 
 def test_a_diverged_seed_is_an_outcome_not_a_dropped_value() -> None:
     """a diverged on two of six seeds: its FID is the worst there, so 'a better than b' loses those seeds; the
-    decision is an exact sign test. For an event rule the diverged seeds are events."""
+    decision is an exact rank-sum test (tests/test_divergence.py). For an event rule the diverged seeds are events."""
     values = {"a": [10.0, 10.5, None, 11.0, None, 10.2], "b": [20.0, 21.0, 22.0, 20.5, 21.5, 20.1]}
     diverged = {"a": [False, False, True, False, True, False]}
     result = V.judge(compare("better"), values, diverged=diverged)
     assert result.verdict == V.INCONCLUSIVE and result.n == 6 and result.diverged == {"a": 2}
-    assert "sign test" in result.reason and "diverged" in result.reason
+    assert "rank-sum test" in result.reason and "diverged" in result.reason
     dropped = V.judge(compare("better"), {"a": [10.0, 10.5, 11.0, 10.2], "b": [20.0, 21.0, 20.5, 20.1]})
     assert dropped.verdict == V.HOLDS  # what dropping them silently would have said
     assert V.judge(compare("worse"), values, diverged=diverged).verdict == V.INCONCLUSIVE
@@ -191,3 +194,25 @@ def test_swapping_the_arms_of_a_compare_swaps_the_verdict(a: list[float], shift:
     if ab.verdict == V.HOLDS:
         assert ba.verdict == V.FAILS
     assert ab.verdict in V.VERDICTS and "\n" not in ab.reason
+
+
+def test_the_headline_is_holm_adjusted_per_report() -> None:
+    """Report 000's claim at p 0.02 holds raw and, alone in its family, after Holm too; report 001's two claims at
+    0.001 and 0.02 hold raw, and after Holm (x2, x1) both too, although the three together (x3 on 0.001, x2 on 0.02)
+    would turn the 0.02s inconclusive. The table and the counts lead with the adjusted verdict: the review's green
+    'holds' that Holm had made inconclusive cannot lead a row."""
+    from impl.verdicts import scorecard
+
+    made = []
+    for report, p in (("000", 0.02), ("001", 0.001), ("001", 0.02), ("001", 0.3)):
+        v = V.judge(threshold("above", 0.0), {"a": [1.0, 2.0, 3.0]})
+        v.report, v.verdict, v.p_value = report, (V.HOLDS if p < stats.ALPHA else V.INCONCLUSIVE), p
+        made.append(v)
+    adjust(made)
+    assert [v.holm for v in made] == [V.HOLDS, V.HOLDS, V.INCONCLUSIVE, V.INCONCLUSIVE]  # 001: 0.02 x 2 = 0.04
+    assert [v.family for v in made] == ["report 000", "report 001", "report 001", "report 001"]
+    assert made[2].verdict == V.HOLDS and made[2].headline == V.INCONCLUSIVE
+    assert "| **inconclusive** | holds |" in made[2].markdown_row()
+    assert scorecard.counts(made) == {V.HOLDS: 2, V.FAILS: 0, V.INCONCLUSIVE: 2, V.NOT_MEASURABLE: 0}
+    assert scorecard.counts(made, raw=True)[V.HOLDS] == 3
+    assert made[2].to_json()["headline"] == V.INCONCLUSIVE

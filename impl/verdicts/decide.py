@@ -11,8 +11,10 @@ with its statistics):
   Clopper-Pearson), so "it even happened" is k of n seeds, never a mean.
 A claim holds when the 95 % interval lies wholly on the claimed side of the line, does not hold when it lies
 wholly on the other side, and is inconclusive otherwise, with the number of seeds that would likely decide it.
-A diverged run is an outcome, not missing data: it is the event of an event rule, and the worst value of a measure
-that has a better direction (then the seeds are decided by an exact sign test instead of t).
+A diverged run is an outcome, not missing data, never dropped: it is the event of an event rule; for the other rules
+the seeds are then decided by an exact rank test (impl/verdicts/ranks.py) in which it ranks as its arm's worst value
+(least favourable to each one-sided test where the measure has no direction), and a test that cannot reach the level
+at the seeds used decides nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from impl.errors import RunError
 from impl.runs.folder import RunFolder
-from impl.verdicts import stats
+from impl.verdicts import events, ranks, stats
 from impl.verdicts.readings import DIVERGED, read_measure
 from impl.verdicts.verdict import FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURABLE, VERDICTS, Verdict
 from spec.claim import ClaimSpec
@@ -45,7 +47,7 @@ def _orient(claim: ClaimSpec) -> tuple[float, bool]:
     """(+1 or -1, whether worse is lower): the sign that makes the claimed direction positive."""
     rule, direction = claim.rule, claim.measure.direction if claim.measure else ""
     if rule.kind in ("threshold", "event"):
-        return (1.0 if rule.expect == "above" else -1.0), direction == "higher"
+        return (1.0 if rule.expect in ("above", "near") else -1.0), direction == "higher"
     expect = rule.expect or "better"  # not_better, similar: the improvement of a over b
     higher = expect == "higher" or (expect in ("better", "worse") and (direction == "higher") == (expect == "better"))
     sign = 1.0 if higher else -1.0
@@ -60,9 +62,9 @@ def _worst(direction_higher: bool, measure_has_direction: bool) -> float | None:
 
 
 def _sample(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: dict[str, list[bool]]
-            ) -> tuple[list[float], list[float], str]:
+            ) -> tuple[list[float], str]:
     """The claim-oriented per-seed sample (values or paired differences, diverged runs as the worst value where the
-    measure has a direction), arm b's values (for a minimum effect relative to b), and a note on seeds left out."""
+    measure has a direction) and a note on the seeds without a value (the rank test still reads diverged ones)."""
     rule = claim.rule
     has_direction = bool(claim.measure and claim.measure.direction)
     sign, higher_better = _orient(claim)
@@ -76,7 +78,7 @@ def _sample(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: d
 
     arms = [rule.arm] if rule.kind in ("threshold", "event") else [rule.a, rule.b]
     total = max(len(values.get(a, [])) for a in arms)
-    sample, b_values = [], []
+    sample = []
     for i in range(total):
         got = [value(a, i) for a in arms]
         if any(x is None for x in got) or (len(got) == 2 and math.isinf(got[0]) and math.isinf(got[1])):
@@ -85,19 +87,43 @@ def _sample(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: d
             sample.append(sign * got[0])
         else:
             sample.append(sign * (got[0] - got[1]))
-            b_values.append(got[1])
     note = f"{total - len(sample)} of {total} seeds without a value" if len(sample) < total else ""
-    return sample, b_values, note
+    return sample, note
 
 
-def _line(claim: ClaimSpec, b_values: list[float]) -> float:
-    """The decision line on the claim-oriented scale."""
+def _line(claim: ClaimSpec, values: dict[str, list[float | None]]) -> float:
+    """The decision line on the claim-oriented scale: the bound plus the minimum effect beyond it (a 'near' bound:
+    its upper edge), or the minimum effect of a comparison. A minimum effect relative to arm b is a share of the
+    mean |value| of b's seeds that have one, and never less than the rule's `at_least` (b missing or near zero)."""
     rule = claim.rule
     if rule.kind == "threshold":
-        return (1.0 if rule.expect == "above" else -1.0) * (rule.bound or 0.0)
-    finite_b = [abs(b) for b in b_values if math.isfinite(b)]
-    size = (rule.min_effect or 0.0) * (statistics.fmean(finite_b) if rule.scale == "of_b" and finite_b else 1.0)
+        return _orient(claim)[0] * (rule.bound or 0.0) + (rule.min_effect or 0.0)
+    size = rule.min_effect or 0.0
+    if rule.scale == "of_b":
+        finite_b = [abs(float(b)) for b in values.get(rule.b, []) if _finite(b)]  # type: ignore[arg-type]
+        size = max(size * statistics.fmean(finite_b) if finite_b else 0.0, rule.at_least or 0.0)
     return -size if rule.kind == "not_better" else size
+
+
+def _two_sided(claim: ClaimSpec, line: float) -> tuple[float, float] | None:
+    """(centre, half-width) of a two-sided rule on the claim-oriented scale: similar (0 +- the minimum effect) or a
+    'near' threshold (the bound +- its minimum effect); None for a one-sided rule."""
+    if claim.rule.kind == "similar":
+        return 0.0, abs(line)
+    if claim.rule.kind == "threshold" and claim.rule.expect == "near":
+        return line - (claim.rule.min_effect or 0.0), claim.rule.min_effect or 0.0
+    return None
+
+
+def _no_effect(claim: ClaimSpec, line: float) -> float | None:
+    """Where a directional rule's effect is zero on the claim-oriented scale (the bound, or no difference), for the
+    fourth outcome: the direction holds, but by less than the minimum effect. None for the other rules."""
+    rule = claim.rule
+    if rule.kind == "compare":
+        return 0.0
+    if rule.kind == "threshold" and rule.expect != "near":
+        return line - (rule.min_effect or 0.0)
+    return None
 
 
 def _natural(claim: ClaimSpec, x: float) -> float:
@@ -116,17 +142,18 @@ def _t_decision(claim: ClaimSpec, s: stats.Interval, line: float) -> tuple[str, 
     low, high = _natural_interval(claim, s.low, s.high)
     name = claim.rule.arm if claim.rule.kind == "threshold" else f"{claim.rule.a} - {claim.rule.b}"
     span = f"{name} = {_g(_natural(claim, s.mean))}, 95 % interval [{_g(low)}, {_g(high)}] over {s.n} seeds"
-    if claim.rule.kind == "similar":
-        m = abs(line)
-        p_hold = max(s.p_above(-m), s.p_below(m))
-        p_fail = min(s.p_above(m), s.p_below(-m))
-        distance = abs(m - abs(s.mean))
+    two = _two_sided(claim, line)
+    if two:
+        centre, m = two
+        p_hold = max(s.p_above(centre - m), s.p_below(centre + m))
+        p_fail = min(s.p_above(centre + m), s.p_below(centre - m))
+        distance, within = abs(m - abs(s.mean - centre)), (f"{_g(centre)} " if centre else "") + f"+-{_g(m)}"
         if p_hold < stats.ALPHA:
-            return HOLDS, p_hold, distance, f"{span} lies within +-{_g(m)}"
+            return HOLDS, p_hold, distance, f"{span} lies within {within}"
         if p_fail < stats.ALPHA:
-            return FAILS, p_fail, distance, f"{span} lies beyond +-{_g(m)}"
+            return FAILS, p_fail, distance, f"{span} lies beyond {within}"
         return INCONCLUSIVE, min(p_hold, p_fail), distance, f"{span} is too wide to tell whether it stays " \
-            f"within +-{_g(m)}"
+            f"within {within}"
     p_hold, p_fail = s.p_above(line), s.p_below(line)
     what = _what(claim, line)
     if p_hold < stats.ALPHA:
@@ -139,62 +166,78 @@ def _t_decision(claim: ClaimSpec, s: stats.Interval, line: float) -> tuple[str, 
 def _what(claim: ClaimSpec, line: float) -> str:
     rule = claim.rule
     if rule.kind == "threshold":
-        return f"{rule.arm} {rule.expect} {_g(rule.bound or 0.0)}"
+        return f"{rule.arm} within {_g(rule.min_effect or 0.0)} of {_g(rule.bound or 0.0)}" if rule.expect == "near" \
+            else f"{rule.arm} {rule.expect} {_g(rule.bound or 0.0)} by at least {_g(rule.min_effect or 0.0)}"
+    if rule.kind == "similar":
+        return f"{rule.a} within {_g(abs(line))} of {rule.b}"
     if rule.kind == "not_better":
         return f"{rule.a}'s gain over {rule.b} below {_g(-line)}"
     return f"{rule.a} {rule.expect} than {rule.b} by at least {_g(line)}"
 
 
-def _sign_decision(claim: ClaimSpec, sample: list[float], line: float) -> tuple[str, float, str]:
-    """An exact sign test when a diverged run makes a value infinite: seeds above the line against seeds below."""
-    above, below = sum(x > line for x in sample), sum(x < line for x in sample)
-    n = above + below
-    p_hold, p_fail = stats.binomial_sf(above, n, 0.5), stats.binomial_sf(below, n, 0.5)
-    what = f"{_what(claim, line)}: {above} of {len(sample)} seeds on the claimed side (a diverged run counts as its " \
-        f"arm's worst; exact sign test)"
-    if p_hold < stats.ALPHA:
-        return HOLDS, p_hold, what
-    if p_fail < stats.ALPHA:
-        return FAILS, p_fail, what
-    return INCONCLUSIVE, min(p_hold, p_fail), what
-
-
-def _event(claim: ClaimSpec, out: Verdict, values: dict[str, list[float | None]],
-           diverged: dict[str, list[bool]]) -> Verdict:
-    rule = claim.rule
-    raw, down = values.get(rule.arm, []), diverged.get(rule.arm, [])
-    hits = []
-    for i, x in enumerate(raw):
+def _arm_values(claim: ClaimSpec, arm: str, values: dict[str, list[float | None]],
+                diverged: dict[str, list[bool]], unknown: float) -> list[float]:
+    """An arm's claim-oriented values for an exact rank test, every seed that has a value or diverged: a diverged
+    run is the arm's worst value where the measure has a better direction, else `unknown` (the rank the test at
+    hand finds least favourable: a diverged run is never dropped)."""
+    sign, higher_better = _orient(claim)
+    has_direction = bool(claim.measure and claim.measure.direction)
+    raw, down = values.get(arm, []), diverged.get(arm, [])
+    out = []
+    for i in range(max(len(raw), len(down))):
         if i < len(down) and down[i]:
-            hits.append(True)  # a diverged run: the loss ran away, the event a collapse or a spike claim names
-        elif _finite(x):
-            hits.append(x > rule.bound if rule.expect == "above" else x < rule.bound)
-    n, k, rate = len(hits), sum(hits), rule.rate or 0.0
-    out.n, out.events = n, (k, n)
-    if n == 0:
-        return out
-    low, high = stats.clopper_pearson(k, n)
-    out.effect, out.ci = k / n, (low, high)
-    out.effect_label = "share of seeds with the event"
-    seen = f"the event in {k} of {n} seeds (rate 95 % interval [{low:.2f}, {high:.2f}])"
-    out.p_value = stats.binomial_sf(k, n, rate) if rate > 0 else (0.0 if k else 1.0)
-    if low > rate:
-        out.verdict, out.reason = HOLDS, f"{seen}: above {rate:.0%}" if rate else f"{seen}: it happens"
-    elif high < rate:
-        out.verdict, out.reason = FAILS, f"{seen}: below {rate:.0%}"
-        out.p_value = 1 - stats.binomial_sf(k + 1, n, rate)
-    else:
-        out.verdict = INCONCLUSIVE
-        out.reason = f"{seen}: " + ("an existence claim is settled only by seeing it" if not rate else
-                                    f"cannot tell from {rate:.0%}")
-        if rate:
-            out.seeds_needed = next((m for m in range(n + 1, 1001) if _event_decides(k / n, m, rate)), None)
+            worst = _worst(higher_better, has_direction)
+            out.append(unknown if worst is None else sign * worst)
+        elif i < len(raw) and _finite(raw[i]):
+            out.append(sign * float(raw[i]))  # type: ignore[arg-type]
     return out
 
 
-def _event_decides(share: float, n: int, rate: float) -> bool:
-    low, high = stats.clopper_pearson(round(share * n), n)
-    return low > rate or high < rate
+def _rank_decision(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: dict[str, list[bool]],
+                   line: float) -> tuple[str, float, str, int | None, int, float]:
+    """(verdict, p-value, reason, seeds that could decide it, seeds per arm, p-value of the claimed direction) by
+    an exact rank test when a run diverged: two arms unpaired (rank sum of a shifted by the line against b), one arm
+    signed ranks of its distances from the line. A test whose smallest p-value cannot reach the level at these seeds
+    decides nothing."""
+    rule, inf = claim.rule, math.inf
+    if rule.kind == "threshold":
+        def beyond(shift: float, up: bool) -> ranks.Exact:  # the arm's values above (up) or below line + shift
+            xs = _arm_values(claim, rule.arm, values, diverged, -inf if up else inf)
+            return ranks.signed_rank([(x - line - shift) * (1 if up else -1) for x in xs])
+        arms, n = 1, len(_arm_values(claim, rule.arm, values, diverged, 0.0))
+    else:
+        def beyond(shift: float, up: bool) -> ranks.Exact:  # a - b above (up) or below line + shift
+            xs = [x - line - shift for x in _arm_values(claim, rule.a, values, diverged, -inf if up else inf)]
+            ys = _arm_values(claim, rule.b, values, diverged, inf if up else -inf)
+            return ranks.rank_sum(xs, ys) if up else ranks.rank_sum(ys, xs)
+        arms = 2
+        n = min(len(_arm_values(claim, rule.a, values, diverged, 0.0)),
+                len(_arm_values(claim, rule.b, values, diverged, 0.0)))
+    two = _two_sided(claim, line)
+    if two:
+        m = two[1]
+        hold = [beyond(-2 * m, True), beyond(0.0, False)]  # a - b above -m and below +m
+        fail = [beyond(0.0, True), beyond(-2 * m, False)]  # beyond +m, or below -m
+        p_hold, hold_floor = max(t.p for t in hold), max(t.floor for t in hold)
+        p_fail, fail_floor = min(t.p for t in fail), min(t.floor for t in fail)
+    else:
+        up, down = beyond(0.0, True), beyond(0.0, False)
+        p_hold, hold_floor, p_fail, fail_floor = up.p, up.floor, down.p, down.floor
+    zero = _no_effect(claim, line)
+    p_direction = 1.0 if zero is None else beyond(zero - line, True).p
+    test = "exact rank-sum test, a unpaired against b" if arms == 2 else "exact signed-rank test"
+    what = f"{_what(claim, line)}: {test} over {n} seeds, a diverged run ranking as its arm's worst " \
+        f"(p {p_hold:.3g} that it holds, {p_fail:.3g} that it does not)"
+    if p_hold < stats.ALPHA:
+        return HOLDS, p_hold, what, None, n, p_direction
+    if p_fail < stats.ALPHA:
+        return FAILS, p_fail, what, None, n, p_direction
+    needed = max(n + 1, ranks.seeds_to_reach(stats.ALPHA, arms))
+    if min(hold_floor, fail_floor) >= stats.ALPHA:
+        what += f"; at {n} seeds the test's smallest p-value is {min(hold_floor, fail_floor):.3g}, not below " \
+            f"{stats.ALPHA}, so it cannot decide: {needed} seeds per arm can"
+        return INCONCLUSIVE, min(p_hold, p_fail), what, needed, n, p_direction
+    return INCONCLUSIVE, min(p_hold, p_fail), what, None, n, p_direction
 
 
 def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iterable[str] = (),
@@ -214,31 +257,33 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
         out.reason = f"no runs for arm {absent[0]!r}"
         return out
     if claim.rule.kind == "event":
-        out = _event(claim, out, values, diverged)
+        out = events.decide_event(claim, out, values, diverged)
         if out.n == 0:
             out.reason = missing[0] if missing else "no seed gave a value"
         return out
-    sample, b_values, note = _sample(claim, values, diverged)
+    sample, note = _sample(claim, values, diverged)
     out.n = len(sample)
     out.effect_label = claim.rule.arm if claim.rule.kind == "threshold" else \
         f"paired difference {claim.rule.a} - {claim.rule.b}"
     why = f" ({note}: {missing[0]})" if note and missing else (f" ({note})" if note else "")
     if out.diverged:
         why += " (diverged: " + ", ".join(f"{arm} {k} seed{'s' * (k > 1)}" for arm, k in out.diverged.items()) + ")"
+    line = _line(claim, values)
+    if sample:
+        out.effect = _natural(claim, statistics.median(sample) if any(math.isinf(x) for x in sample)
+                              else statistics.fmean(sample))  # on the measure's own scale, as the interval
+    if any(any(diverged.get(arm, [])) for arm in claim.arms):  # an outcome: never dropped, never a t test
+        out.verdict, out.p_value, reason, out.seeds_needed, out.n, p_direction = _rank_decision(claim, values,
+                                                                                                diverged, line)
+        out.reason = reason + why
+        return _fourth(claim, out, p_direction, line)
     if not sample:
         out.reason = (missing[0] if missing else "no seed gave a value") + (f" (and {len(missing) - 1} more)"
                                                                              if len(missing) > 1 else "")
         return out
-    line = _line(claim, b_values)
-    out.effect = _natural(claim, statistics.median(sample) if any(math.isinf(x) for x in sample)
-                          else statistics.fmean(sample))  # on the measure's own scale, as the interval
     if len(sample) == 1:
         out.verdict = INCONCLUSIVE
         out.reason = f"one seed: no spread to judge the effect {_g(out.effect)} by; run 3 or more seeds{why}"
-        return out
-    if any(math.isinf(x) for x in sample):
-        out.verdict, out.p_value, reason = _sign_decision(claim, sample, line)
-        out.reason = reason + why
         return out
     try:
         s = stats.interval(sample)
@@ -255,6 +300,18 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
             "no number of seeds is likely to decide it (the effect sits on the line)"
         reason += f"; {more}"
     out.reason = reason + why
+    zero = _no_effect(claim, line)
+    return _fourth(claim, out, 1.0 if zero is None else s.p_above(zero), line)
+
+
+def _fourth(claim: ClaimSpec, out: Verdict, p_direction: float, line: float) -> Verdict:
+    """The fourth outcome of a directional rule: the claimed size is ruled out ('does not hold'), but the claimed
+    direction holds beyond seed noise, so the verdict says so, with the minimum effect in the measure's units."""
+    if out.verdict == FAILS and p_direction < stats.ALPHA:
+        out.smaller = True
+        size = claim.rule.min_effect if claim.rule.kind == "threshold" else line
+        out.reason += f"; the claimed direction holds beyond seed noise (p {p_direction:.3g}), but by less than " \
+            f"the minimum effect {_g(abs(size or 0.0))} in {claim.measure.describe() if claim.measure else 'its'} units"
     return out
 
 

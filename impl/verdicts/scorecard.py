@@ -1,8 +1,9 @@
 """The scorecard: every claim's verdict with its evidence, as scorecard.md, scorecard.json and a section of the
 HTML report (impl/verdicts/evidence.py: the numbers per seed, the arms' sample grids side by side, the curves
 read). Every row says the data it was decided on and the length its runs trained for; the raw decisions are
-adjusted over the scorecard's family of claims by Holm's method, both shown; a smoke run's verdicts say so. The
-pages: a summary (OUT/report.html) and one page per report (OUT/pages/), laid out by impl/pages/site.py."""
+adjusted by Holm's method over each report's claims, the adjusted verdicts leading and the raw ones beside them; a
+smoke run's verdicts say so. The pages: a summary (OUT/report.html) and one page per report (OUT/pages/), laid out
+by impl/pages/site.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from impl.pages import html, site
 from impl.runs.folder import RunFolder
 from impl.runs.untrusted import esc, get
 from impl.verdicts import evidence, stats
+from impl.verdicts import verdict as outcomes
 from impl.verdicts.decide import decide
 from impl.verdicts.verdict import FAILS, HOLDS, INCONCLUSIVE, MARKDOWN_HEADER, SMOKE, VERDICTS, Verdict
 from spec.claim import ClaimSpec
@@ -49,12 +51,15 @@ def decide_all(claims: list[ClaimSpec], items: Items, smoke: bool = False) -> li
 
 
 def adjust(verdicts: list[Verdict]) -> list[Verdict]:
-    """Holm's step-down adjustment over every decided claim (one p-value each, that of the decision taken or, for
-    an inconclusive one, of the nearer decision): a raw 'holds' or 'does not hold' stays only when its adjusted
-    p-value is below the same 2.5 % per side; the others read 'inconclusive'."""
-    family = [v for v in verdicts if v.p_value is not None]
-    for v, p in zip(family, stats.holm([v.p_value for v in family])):
-        v.holm = v.verdict if v.verdict in (HOLDS, FAILS) and p < stats.ALPHA else INCONCLUSIVE
+    """Holm's step-down adjustment over each report's decided claims (one p-value each, that of the decision taken
+    or, for an inconclusive one, of the nearer decision): a raw 'holds' or 'does not hold' stays only when its
+    adjusted p-value is below the same 2.5 % per side; the others read 'inconclusive'. The family is one report, so
+    a report's verdicts do not change with the other reports decided beside it."""
+    for report in dict.fromkeys(v.report for v in verdicts):
+        family = [v for v in verdicts if v.report == report and v.p_value is not None]
+        for v, p in zip(family, stats.holm([v.p_value for v in family]), strict=True):
+            v.holm = v.verdict if v.verdict in (HOLDS, FAILS) and p < stats.ALPHA else INCONCLUSIVE
+            v.family = f"report {report}"
     return verdicts
 
 
@@ -108,10 +113,22 @@ def run_hours(items: Items) -> float:
     return sum(run_seconds(item.folder) for _, item in items) / 3600
 
 
-def counts(verdicts: list[Verdict]) -> dict[str, int]:
-    """How many claims got each verdict as shown (a smoke run's all 'smoke: means nothing')."""
-    return {name: sum(x.shown == name for x in verdicts) for name in (*VERDICTS, SMOKE)
-            if any(x.shown == name for x in verdicts) or name in VERDICTS}
+def counts(verdicts: list[Verdict], raw: bool = False) -> dict[str, int]:
+    """How many claims got each headline verdict (after Holm; `raw`: before it), a smoke run's all 'smoke: means
+    nothing'."""
+    def of(v: Verdict) -> str:
+        return (v.shown if v.shown == SMOKE else v.outcome) if raw else v.headline
+
+    names = (HOLDS, outcomes.HOLDS_SMALLER, FAILS, INCONCLUSIVE, outcomes.NOT_MEASURABLE, SMOKE)
+    return {name: sum(of(x) == name for x in verdicts) for name in names
+            if any(of(x) == name for x in verdicts) or name in VERDICTS}
+
+
+def _rounds_lines(meta: dict[str, Any]) -> list[str]:
+    """--seeds auto: what each round looked at, the level it tested at, and the claims it decided."""
+    return [f"- round {i}: {r['seeds']} seeds per arm, tested at {r['level']:.3g}: "
+            + (", ".join(f"`{c}` {d}" for c, d in r["decided"].items()) or "nothing decided")
+            for i, r in enumerate(meta.get("rounds", []), 1)] + ([""] if meta.get("rounds") else [])
 
 
 def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, Any], arms: dict[str, str]) -> str:
@@ -119,15 +136,20 @@ def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, A
     smoke = meta.get("quick")
     head = [f"# Scorecard: reports {', '.join(meta['reports'])}" + (" (smoke run: its verdicts mean nothing)"
                                                                     if smoke else ""), "",
-            f"{meta['seeds']} seeds per arm"
+            (f"{meta['seeds']} seeds per arm" if meta['seeds'] != "auto" else
+             f"seeds in rounds ({meta['spending']} alpha spending, at most {meta['max_seeds']} per arm; "
+             f"{meta['stopped']}; {meta['runs_trained']} runs trained in this call)")
             + (f" at batch {meta['batch_size']} and {meta['steps']} steps (--quick: a smoke run that checks the "
                "plumbing; every verdict reads 'smoke: means nothing')" if smoke else "")
             + f"; {meta['n']:,} generated images per run for the metrics; device "
             f"{meta['device']}; {faces}wall time {meta['wall_s']:,.0f} s over all its "
             f"calls ({meta.get('this_call_s', meta['wall_s']):,.0f} s in the last).", "",
-            " · ".join(f"{n} {v}" for v, n in counts(verdicts).items()), "",
-            "Holm: the decision after Holm's adjustment over all the claims decided here (family-wise 2.5 % per "
-            "side); a raw decision that does not survive it reads inconclusive.", "", MARKDOWN_HEADER,
+            *_rounds_lines(meta),
+            "After Holm, per report: " + " · ".join(f"{n} {v}" for v, n in counts(verdicts).items()), "",
+            "Each verdict is the decision after Holm's adjustment over its own report's claims (family-wise 2.5 % per "
+            "side; one family per report, so a report's verdicts do not change with the reports run beside it); a "
+            "raw decision that does not survive it reads inconclusive. Raw, before Holm: "
+            + " · ".join(f"{n} {v}" for v, n in counts(verdicts, raw=True).items()) + ".", "", MARKDOWN_HEADER,
             *(v.markdown_row() for v in verdicts), "", ARMS_HEADING, "",
             *(f"- `{key}` {text}" for key, text in arms.items()), "", "## Readings and proxies", ""]
     by_id = {c.id: c for c in claims}
@@ -158,7 +180,8 @@ def write(folder: ArmsFolder, claims: list[ClaimSpec], verdicts: list[Verdict], 
     arms = lengths(items)
     meta = meta | {"finished": time.strftime("%Y-%m-%d %H:%M:%S"), "arm_lengths": arms,
                    "run_hours": round(run_hours(items), 4)}
-    folder.root.write_json("scorecard.json", {**meta, "claims": [v.to_json() for v in verdicts]})
+    folder.root.write_json("scorecard.json", {**meta, "headline": counts(verdicts), "raw": counts(verdicts, raw=True),
+                                              "holm_family": "report", "claims": [v.to_json() for v in verdicts]})
     text = markdown(verdicts, claims, meta, arms)
     folder.root.write_text("scorecard.md", text)
     runs = runs_by_key(items)
@@ -171,7 +194,7 @@ def write(folder: ArmsFolder, claims: list[ClaimSpec], verdicts: list[Verdict], 
                                      "reports' data differ); each claim compares only its own arms", differ)
     arms_list = "".join(f"<li><code>{esc(key)}</code> {esc(line.replace('`', ''))}</li>" for key, line in arms.items())
     tail = (f"<h2>Arms</h2><ul class=note>{arms_list}</ul><p class=note>Holm: the decision after Holm's adjustment "
-            "over all the claims decided here (family-wise 2.5 % per side). The same numbers: "
+            "over each report's claims (family-wise 2.5 % per side and report). The same numbers: "
             '<a href="scorecard.md">scorecard.md</a>, <a href="scorecard.json">scorecard.json</a>.</p>')
     pages = site.write(folder.root, title, site.banner(banner(meta, items), bool(meta.get("quick"))),
                        evidence.report_parts(verdicts, claims, runs), evidence.SUMMARY_HEADS, shown,

@@ -9,9 +9,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURABLE = "holds", "does not hold", "inconclusive", "not measurable here"
+HOLDS_SMALLER = "holds, but smaller than the minimum effect"  # a directional claim's fourth outcome
 VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_MEASURABLE)
 SMOKE = "smoke: means nothing"
-MARKDOWN_HEADER = ("| claim | quote | data | measure | rule | verdict | Holm | effect [95 % interval] | seeds | why |\n"
+MARKDOWN_HEADER = ("| claim | quote | data | measure | rule | verdict (Holm, per report) | raw | "
+                   "effect [95 % interval] | seeds | why |\n"
                    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 
 
@@ -33,7 +35,8 @@ class Verdict:
     ci: tuple[float, float] | None = None  # 95 % t interval of the effect (None: one seed, events, a sign test)
     n: int = 0  # seeds decided on
     p_value: float | None = None  # one-sided p-value of the decision taken (or of the nearer one, inconclusive)
-    holm: str = ""  # the verdict after Holm's adjustment over the scorecard's claims ("" before it is applied)
+    holm: str = ""  # the verdict after Holm's adjustment over its family ("" before it is applied)
+    family: str = ""  # the claims Holm adjusted it with: its report's ("report 004"), never other reports' too
     seeds_needed: int | None = None  # inconclusive: seeds that would likely decide it at the observed spread
     events: tuple[int, int] | None = None  # an event rule: (runs with the event, runs)
     values: dict[str, list[float | None]] = field(default_factory=dict)  # per arm, per seed
@@ -43,6 +46,14 @@ class Verdict:
     decided_on: list[str] = field(default_factory=list)  # the runs' training data (config.json "data")
     proxy: str = ""  # what stands in for the claim's own words, when the measure is a proxy
     smoke: bool = False  # decided on a --quick smoke run: the verdict means nothing and is shown as such
+    smaller: bool = False  # 'does not hold' as claimed, but the claimed direction holds beyond seed noise
+    path: list[dict[str, Any]] = field(default_factory=list)  # --seeds auto: seeds, p, level, decision at each look
+
+    @property
+    def outcome(self) -> str:
+        """One of four for a directional claim: holds; holds, but smaller than the minimum effect; does not hold;
+        inconclusive (or not measurable here). `verdict` keeps the three-way decision on the minimum effect."""
+        return HOLDS_SMALLER if self.smaller and self.verdict == FAILS else self.verdict
 
     @property
     def shown(self) -> str:
@@ -52,6 +63,16 @@ class Verdict:
     @property
     def shown_holm(self) -> str:
         return "" if self.smoke and self.verdict != NOT_MEASURABLE else self.holm
+
+    @property
+    def headline(self) -> str:
+        """What the scorecard leads with: the outcome after Holm's adjustment over the claim's report (four outcomes
+        for a directional claim), the raw verdict where nothing was adjusted; a smoke run's means nothing."""
+        if self.smoke and self.verdict != NOT_MEASURABLE:
+            return SMOKE
+        if not self.holm:
+            return self.outcome
+        return HOLDS_SMALLER if self.smaller and self.holm == FAILS else self.holm
 
     @property
     def data_label(self) -> str:
@@ -68,7 +89,8 @@ class Verdict:
         out = asdict(self)
         out["ci"] = list(self.ci) if self.ci else None
         out["events"] = list(self.events) if self.events else None
-        out |= {"data_label": self.data_label, "shown": self.shown, "shown_holm": self.shown_holm}
+        out |= {"data_label": self.data_label, "shown": self.shown, "shown_holm": self.shown_holm,
+                "outcome": self.outcome, "headline": self.headline}
         return plain(out)
 
     def effect_text(self) -> str:
@@ -78,8 +100,9 @@ class Verdict:
         return effect + (f" [{self.ci[0]:.4g}, {self.ci[1]:.4g}]" if self.ci is not None else "")
 
     def markdown_row(self) -> str:
-        cells = (f"`{self.claim}`", self.quote, self.data_label, f"`{self.measure}`", self.rule, f"**{self.shown}**",
-                 self.shown_holm or "-", self.effect_text(), str(self.n), self.reason)
+        raw = "-" if self.shown == SMOKE else self.outcome
+        cells = (f"`{self.claim}`", self.quote, self.data_label, f"`{self.measure}`", self.rule, f"**{self.headline}**",
+                 raw, self.effect_text(), str(self.n), self.reason)
         return "| " + " | ".join(" ".join(c.split()).replace("|", "\\|") for c in cells) + " |"
 
 
