@@ -157,3 +157,26 @@ def test_printouts_are_found_among_prose_and_code() -> None:
     text = clean(_report("G = nn.Sequential(\n    nn.Linear(1, 2),\n)", repr(_generator()),
                          measure(_generator(), (16,)).render()))
     assert [p.kind for p in find_printouts(text)] == ["repr", "torchsummary"]
+
+
+def test_a_broken_spec_file_refuses_itself_and_the_other_reports_keep_working(
+        spec_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 30 point 6: a new report's bad file (an unknown layer) no longer breaks --list and every command."""
+    bad = spec_copy / "networks" / "r009-d.toml"
+    bad.write_text((spec_copy / "networks" / "r004-mlp-d.toml").read_text(encoding="utf-8")
+                   .replace('name = "r004-mlp-d"', 'name = "r009-d"').replace('"LeakyReLU"', '"LeakyReLu"'),
+                   encoding="utf-8")
+    with pytest.raises(spec.SpecError, match="r009-d.toml"):
+        spec.load_registry(spec_copy)  # the strict loader still refuses the folder
+    reg = spec.load_tolerant(spec_copy)
+    assert list(reg.broken) == [str(bad)] and "r004-mlp-d" in reg.networks and "r009-d" not in reg.networks
+    with pytest.raises(spec.SpecError, match=r"r009-d\.toml.*LeakyReLu"):
+        reg.load("r009-d")
+    monkeypatch.setenv("GAN_SPEC_DIR", str(spec_copy))
+    spec.registry.cache_clear()
+    try:
+        from impl import summary
+
+        assert summary.main(["--list"]) == 0 and "r004-mlp-d" in capsys.readouterr().out
+    finally:
+        spec.registry.cache_clear()
