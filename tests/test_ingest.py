@@ -180,3 +180,25 @@ def test_a_broken_spec_file_refuses_itself_and_the_other_reports_keep_working(
         assert summary.main(["--list"]) == 0 and "r004-mlp-d" in capsys.readouterr().out
     finally:
         spec.registry.cache_clear()
+
+
+class _Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.act = nn.Conv2d(8, 8, 3, 1, 1), nn.LeakyReLU(0.2, inplace=True)
+
+
+class _Critic(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.ModuleList([nn.Conv2d(3, 8, 4, 2, 1), nn.ReLU()])
+        self.blocks = nn.ModuleDict({"a": _Block(), "b": _Block()})
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(8 * 8 * 8, 1))
+
+
+def test_module_lists_dicts_and_custom_classes_are_read_as_called_in_order() -> None:
+    critic = _Critic()
+    (net,) = ingest_text("Images are 16x16.\n```\n" + repr(critic) + "\n```", "009", "r009", spec.spec_dir()).networks
+    assert net.spec.class_name == "_Critic" and net.spec.input == (3, 16, 16) and not net.mismatches
+    assert net.spec.parameters == sum(p.numel() for p in critic.parameters())
+    assert net.spec.module("blocks.a").status == "inferred" and net.spec.module("blocks.b.act").args["inplace"]
