@@ -155,9 +155,15 @@ def _conv(kind: str, row: Row, current: tuple[int, ...] | None, params: int,
     found.sort(key=lambda c: _preference(kind, c[0], c[2], size_out[0]))
     args, reshape, _ = found[0]
     if len(found) > 1:
-        guesses.append(f"{kind} (line {row.line}): {len(found)} candidates fit; chose kernel {args['kernel_size']}, "
-                       f"stride {args['stride']}, padding {args['padding']}, bias {args['bias']}")
+        others = "; ".join(_spelled(c[0]) for c in found[1:4]) + ("; ..." if len(found) > 4 else "")
+        guesses.append(f"{kind} (line {row.line}): {len(found)} candidates fit; chose {_spelled(args)}; "
+                       f"also {others}")
     return args, reshape, guesses
+
+
+def _spelled(args: dict[str, Any]) -> str:
+    extra = f" output_padding {args['output_padding']}" if args.get("output_padding") else ""
+    return f"k{args['kernel_size']} s{args['stride']} p{args['padding']}{extra} bias {args['bias']}"
 
 
 def _inputs(cin: int, current: tuple[int, ...] | None, size_out: tuple[int, ...],
