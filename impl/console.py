@@ -22,6 +22,7 @@ COMMANDS = {
     "compare": "the loss families compared on the same networks",
     "reproduce": "do the reports' results hold? every claim decided over seeds, in one scorecard",
     "claims": "the reports' claims about their results, as a table",
+    "ingest": "a new report's printouts read into spec files, every stated number checked",
 }
 
 

@@ -12,6 +12,7 @@ as `python -m tools.mutate` does).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable
@@ -49,6 +50,7 @@ class Registry:
     datasets: dict[str, DatasetSpec]
     errata: tuple[Erratum, ...]
     claims: dict[str, ClaimSpec] = field(default_factory=dict)  # by id, in file order
+    broken: dict[str, str] = field(default_factory=dict)  # spec file set aside -> its error (load_tolerant)
 
     def names(self, kind: str | None = None) -> list[str]:
         if kind == "network":
@@ -59,6 +61,8 @@ class Registry:
 
     def load(self, name: str) -> NetworkSpec | ExperimentSpec:
         found = self.networks.get(name) or self.experiments.get(name)
+        if found is None and (why := next((e for f, e in self.broken.items() if Path(f).stem == name), None)):
+            raise SpecError(why)
         if found is None:
             raise SpecError(f"unknown name {name!r}{closest(name, self.names())}; "
                             "`python -m impl.train --list` lists experiments, `python -m impl.summary --list` all")
@@ -156,12 +160,39 @@ def _read_claims(files: list[Path]) -> dict[str, ClaimSpec]:
 def load_registry(root: Path | None = None) -> Registry:
     """Read and validate every spec file under `root` (networks/, experiments/, datasets.toml, errata.toml);
     by default the folder `spec_dir()` names."""
+    return _load(spec_dir() if root is None else Path(root), frozenset())
+
+
+def load_tolerant(root: Path | None = None) -> Registry:
+    """`load_registry`, with each network or experiment file that is broken (or names one that is) set aside in
+    `Registry.broken` with its error, so one bad file refuses itself and every other report keeps working.
+    A broken datasets.toml, errata.toml or claim file still refuses the whole registry."""
     root = spec_dir() if root is None else Path(root)
+    skip: set[Path] = set()
+    broken: dict[str, str] = {}
+    while True:
+        try:
+            reg = _load(root, frozenset(skip))
+        except SpecError as exc:
+            message = str(exc)
+            file = next((f for f in [*(root / "networks").glob("*.toml"), *(root / "experiments").glob("*.toml")]
+                         if message.startswith(f"{f}:") and f not in skip), None)
+            if file is None:
+                raise
+            skip.add(file)
+            broken[str(file)] = message
+            continue
+        return dataclasses.replace(reg, broken=broken)
+
+
+def _load(root: Path, skip: frozenset[Path]) -> Registry:
     if not (root / "networks").is_dir():
         raise SpecError(f"{root}: not a spec folder (it has no networks/); check $GAN_SPEC_DIR or the path given")
     seen: dict[str, Path] = {}
-    networks = _read_all(sorted((root / "networks").glob("*.toml")), read_network, merge_network, seen)
-    experiments = _read_all(sorted((root / "experiments").glob("*.toml")), read_experiment, merge_experiment, seen)
+    files = {kind: sorted(f for f in (root / kind).glob("*.toml") if f not in skip)
+             for kind in ("networks", "experiments")}
+    networks = _read_all(files["networks"], read_network, merge_network, seen)
+    experiments = _read_all(files["experiments"], read_experiment, merge_experiment, seen)
     datasets = {d.name: d for d in read_datasets(read_toml(root / "datasets.toml"), root / "datasets.toml")} \
         if (root / "datasets.toml").exists() else {}
     errata = tuple(read_errata(read_toml(root / "errata.toml"), root / "errata.toml")) \
@@ -174,7 +205,8 @@ def load_registry(root: Path | None = None) -> Registry:
 
 @functools.cache
 def registry() -> Registry:
-    return load_registry()
+    """The registry the commands use: a broken spec file is set aside naming itself (load_tolerant)."""
+    return load_tolerant()
 
 
 def names(kind: str | None = None) -> list[str]:
@@ -197,4 +229,4 @@ def claims(report: str | None = None) -> tuple[ClaimSpec, ...]:
 
 
 __all__ = ["ClaimSpec", "DatasetSpec", "Erratum", "ExperimentSpec", "Fact", "LatentSpec", "NetworkSpec", "Registry",
-           "SpecError", "claims", "errata", "load", "load_registry", "names", "registry", "spec_dir"]
+           "SpecError", "claims", "errata", "load", "load_registry", "load_tolerant", "names", "registry", "spec_dir"]

@@ -157,3 +157,48 @@ def test_printouts_are_found_among_prose_and_code() -> None:
     text = clean(_report("G = nn.Sequential(\n    nn.Linear(1, 2),\n)", repr(_generator()),
                          measure(_generator(), (16,)).render()))
     assert [p.kind for p in find_printouts(text)] == ["repr", "torchsummary"]
+
+
+def test_a_broken_spec_file_refuses_itself_and_the_other_reports_keep_working(
+        spec_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 30 point 6: a new report's bad file (an unknown layer) no longer breaks --list and every command."""
+    bad = spec_copy / "networks" / "r009-d.toml"
+    bad.write_text((spec_copy / "networks" / "r004-mlp-d.toml").read_text(encoding="utf-8")
+                   .replace('name = "r004-mlp-d"', 'name = "r009-d"').replace('"LeakyReLU"', '"LeakyReLu"'),
+                   encoding="utf-8")
+    with pytest.raises(spec.SpecError, match="r009-d.toml"):
+        spec.load_registry(spec_copy)  # the strict loader still refuses the folder
+    reg = spec.load_tolerant(spec_copy)
+    assert list(reg.broken) == [str(bad)] and "r004-mlp-d" in reg.networks and "r009-d" not in reg.networks
+    with pytest.raises(spec.SpecError, match=r"r009-d\.toml.*LeakyReLu"):
+        reg.load("r009-d")
+    monkeypatch.setenv("GAN_SPEC_DIR", str(spec_copy))
+    spec.registry.cache_clear()
+    try:
+        from impl import summary
+
+        assert summary.main(["--list"]) == 0 and "r004-mlp-d" in capsys.readouterr().out
+    finally:
+        spec.registry.cache_clear()
+
+
+class _Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.act = nn.Conv2d(8, 8, 3, 1, 1), nn.LeakyReLU(0.2, inplace=True)
+
+
+class _Critic(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.ModuleList([nn.Conv2d(3, 8, 4, 2, 1), nn.ReLU()])
+        self.blocks = nn.ModuleDict({"a": _Block(), "b": _Block()})
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(8 * 8 * 8, 1))
+
+
+def test_module_lists_dicts_and_custom_classes_are_read_as_called_in_order() -> None:
+    critic = _Critic()
+    (net,) = ingest_text("Images are 16x16.\n```\n" + repr(critic) + "\n```", "009", "r009", spec.spec_dir()).networks
+    assert net.spec.class_name == "_Critic" and net.spec.input == (3, 16, 16) and not net.mismatches
+    assert net.spec.parameters == sum(p.numel() for p in critic.parameters())
+    assert net.spec.module("blocks.a").status == "inferred" and net.spec.module("blocks.b.act").args["inplace"]

@@ -40,3 +40,11 @@ def test_stated_tables_check_clean_where_the_reports_are_right(ingested: dict) -
     tables = [n for n in ingested["000"].networks if n.parsed.kind == "torchsummary"]
     assert len(tables) == 4 and all(n.spec is not None and not n.mismatches for n in tables)
     assert [n.spec.parameters for n in tables] == [5_142_083, 4_316_545, 3_380_227, 4_316_545]
+
+
+def test_each_experiment_draft_takes_the_recipe_stated_after_its_printouts(ingested: dict) -> None:
+    from impl.ingest.command import experiments
+
+    drafts = experiments(ingested["000"])
+    assert [(pair["generator"], recipe["batch_size"]["value"], recipe["optimizer"]["value"])
+            for pair, recipe in drafts] == [("x000-g", 64, "adam"), ("x000-g2", 32, "sgd")]

@@ -83,17 +83,29 @@ def plan_files(result: Ingested) -> dict[str, str]:
     drafts = result.errata()
     if drafts:
         files[f"drafts/{result.prefix}-errata.toml"] = errata_file(drafts)
-    recipe: dict[str, Any] = {}
-    for found in result.recipe:
-        recipe.setdefault(found.key, {"value": found.value, "status": "documented",
-                                      "source": f"{result.report} line {found.line}", "quote": found.excerpt})
-    pairs = {}
-    for role in ("generator", "discriminator"):
-        first = next((n.name for n in result.built() if n.role == role), None)
-        if first:
-            pairs[role] = first
-    files[f"drafts/{result.prefix}-experiment.toml"] = experiment_file(recipe, pairs)
+    for i, (pair, recipe) in enumerate(experiments(result), 1):
+        files[f"drafts/{result.prefix}-experiment{i if i > 1 else ''}.toml"] = experiment_file(recipe, pair)
     return files
+
+
+def experiments(result: Ingested) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    """One draft experiment per generator: its networks (the discriminator printed next to it), and each recipe
+    value first stated after its printouts and before the next experiment's (else the report's first mention)."""
+    built = result.built()
+    gens = [n for n in built if n.role == "generator"] or built[:1]
+    out = []
+    for k, g in enumerate(gens):
+        d = min((n for n in built if n.role == "discriminator"),
+                key=lambda n: abs(n.parsed.printout.first - g.parsed.printout.first), default=None)
+        nets = [n for n in (g, d) if n is not None]
+        start = max(n.parsed.printout.last for n in nets)
+        end = min((n.parsed.printout.first for n in gens[k + 1:]), default=10**9)
+        recipe: dict[str, Any] = {}
+        for found in sorted(result.recipe, key=lambda f: (not start < f.line < end, f.line)):
+            recipe.setdefault(found.key, {"value": found.value, "status": "documented",
+                                          "source": f"{result.report} line {found.line}", "quote": found.excerpt})
+        out.append(({n.role: n.name for n in nets}, recipe))
+    return out
 
 
 def _check_loads(root: Path, files: dict[str, str]) -> None:

@@ -111,12 +111,18 @@ def parse_repr(printout: Printout) -> Parsed:
 
 
 def _split_lines(printout: Printout) -> list[tuple[int, str]]:
-    """(line number, one module line): lines a transcription ran together (`... bias=False) (1): BatchNorm2d(`)
-    are split again; leading arrows and bullets are dropped."""
-    out = []
+    """(line number, one module line): a line wrapped in transcription is joined to its continuation, lines run
+    together (`... bias=False) (1): BatchNorm2d(`) are split again; leading arrows and bullets are dropped."""
+    joined: list[tuple[int, str]] = []
     for number, raw in enumerate(printout.lines, printout.first):
         line = re.sub(r"^[^\w()]{1,3}\s*(?=[\w(])", "", raw.strip())
         line = re.sub(r"^\((?=\()", "", line)  # "((11): Sequential(": a doubled bracket
+        if joined and _open_args(joined[-1][1]) and not re.match(r"\(\w*\):|\)$", line):
+            joined[-1] = (joined[-1][0], f"{joined[-1][1]} {line}")
+        elif line:
+            joined.append((number, line))
+    out = []
+    for number, line in joined:
         depth, start = 0, 0
         for at, char in enumerate(line):
             depth += (char == "(") - (char == ")")
@@ -126,6 +132,11 @@ def _split_lines(printout: Printout) -> list[tuple[int, str]]:
         if line[start:].strip():
             out.append((number, line[start:].strip()))
     return out
+
+
+def _open_args(line: str) -> bool:
+    """A layer line whose argument list is still open (it was wrapped), not a container's opening line."""
+    return not line.endswith("(") and line.count("(") > line.count(")")
 
 
 def _flatten(out: Parsed, why: str) -> None:
@@ -214,8 +225,9 @@ def _tokens(text: str) -> list[str]:
             current += char
     tokens.append(current.strip())
     out = []
-    for token in filter(None, tokens):
-        out += [t for t in re.split(r"\s+(?=\w+=)", token) if t]
+    for token in filter(None, tokens):  # a lost comma: "64 kernel_size=(4, 4)", "3 64"
+        for part in re.split(r"\s+(?=\w+=)", token):
+            out += part.split() if "=" not in part and "(" not in part and "'" not in part else [part]
     return out
 
 

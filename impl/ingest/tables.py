@@ -31,11 +31,12 @@ def parse_table(printout: Printout) -> Parsed:
     """The stated rows (leaf layers only) and totals of a torchsummary or torchinfo table."""
     out = Parsed(printout)
     lines = list(enumerate(printout.lines, printout.first))
+    row = _SUMMARY_ROW if printout.kind == "torchsummary" else _INFO_ROW
     joined: list[tuple[int, str]] = []
-    for number, raw in lines:  # a wrapped row: its shape's bracket closes on the next line
+    for number, raw in lines:  # a row wrapped in transcription: joined when the two halves make a row
         line = raw.strip()
-        if joined and re.search(r"\[[^\]]*$", joined[-1][1]):
-            joined[-1] = (joined[-1][0], joined[-1][1] + " " + line)
+        if joined and not _known(joined[-1][1], row) and _known(f"{joined[-1][1]} {line}", row):
+            joined[-1] = (joined[-1][0], f"{joined[-1][1]} {line}")
         else:
             joined.append((number, line))
     info: list[tuple[int, Row]] = []
@@ -50,11 +51,11 @@ def parse_table(printout: Printout) -> Parsed:
             out.totals[m["key"]] = float(re.sub(r"[,\s]", "", m["value"]))
             out.total_lines[m["key"]] = (number, line)
         elif printout.kind == "torchsummary" and (m := _SUMMARY_ROW.match(line)):
-            shape = tuple(_int(v) for v in m["shape"].split(",") if v.strip())
+            shape = tuple(_int(v) for v in re.split(r"[,\s]+", m["shape"].strip()) if v)
             out.rows.append(Row(m["type"].removeprefix("Parametrized"), tuple(abs(v) for v in shape[1:]),
                                 _int(m["params"]), number, line))
         elif printout.kind == "torchinfo" and (m := _INFO_ROW.match(line)):
-            shape = tuple(_int(v) for v in m["shape"].split(",") if v.strip())
+            shape = tuple(_int(v) for v in re.split(r"[,\s]+", m["shape"].strip()) if v)
             depth = int(m["depth"]) if m["depth"] else 0
             params = None if m["params"] == "--" else _int(m["params"])
             info.append((depth, Row(m["type"].removeprefix("Parametrized"), shape[1:], params, number, line)))
@@ -66,6 +67,10 @@ def parse_table(printout: Printout) -> Parsed:
     if not out.rows:
         out.unreadable = "no layer row could be read"
     return out
+
+
+def _known(line: str, row: re.Pattern[str]) -> bool:
+    return bool(row.match(line) or _TOTAL.match(line) or _SIZE.match(line))
 
 
 def infer(row: Row, current: tuple[int, ...] | None) -> tuple[dict[str, Any], tuple[int, ...] | None, list[str]]:
@@ -150,9 +155,15 @@ def _conv(kind: str, row: Row, current: tuple[int, ...] | None, params: int,
     found.sort(key=lambda c: _preference(kind, c[0], c[2], size_out[0]))
     args, reshape, _ = found[0]
     if len(found) > 1:
-        guesses.append(f"{kind} (line {row.line}): {len(found)} candidates fit; chose kernel {args['kernel_size']}, "
-                       f"stride {args['stride']}, padding {args['padding']}, bias {args['bias']}")
+        others = "; ".join(_spelled(c[0]) for c in found[1:4]) + ("; ..." if len(found) > 4 else "")
+        guesses.append(f"{kind} (line {row.line}): {len(found)} candidates fit; chose {_spelled(args)}; "
+                       f"also {others}")
     return args, reshape, guesses
+
+
+def _spelled(args: dict[str, Any]) -> str:
+    extra = f" output_padding {args['output_padding']}" if args.get("output_padding") else ""
+    return f"k{args['kernel_size']} s{args['stride']} p{args['padding']}{extra} bias {args['bias']}"
 
 
 def _inputs(cin: int, current: tuple[int, ...] | None, size_out: tuple[int, ...],
