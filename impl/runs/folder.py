@@ -20,6 +20,7 @@ config.json. Either way every write goes through impl.files.Root, so no link ins
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -209,6 +210,8 @@ class RunFolder:
         """Whether the run trained on FashionMNIST (native or the 64x64 stand-in): its config.json's data."""
         try:
             return str(self.config().get("data", "")).startswith("FashionMNIST")
+        except Unsafe:  # a FIFO or a device at config.json is named, not read as 'not FashionMNIST'
+            raise
         except RunError:
             return False
 
@@ -325,11 +328,8 @@ class RunFolder:
         self.root.refuse_links(names)
         device = os.lstat(self.path).st_dev
         for name in [*self.FILES, *(n for n in names if n.endswith((".pt", ".png")))]:
-            try:
-                st = os.lstat(self.path / name)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            check_file(st, self.path / name, device)
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                check_file(os.lstat(self.path / name), self.path / name, device)
 
     def drop_checkpoints(self) -> None:
         """Delete the run's checkpoints once it is evaluated (a smoke run's weights are not worth their space)."""
