@@ -51,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: gan-spec: unknown command {command!r}{hint}; `gan-spec --help` lists them", file=sys.stderr)
         return 2
     module = importlib.import_module(f"impl.{command}")
-    sys.argv[0] = f"gan-spec {command}"
-    return module.main(rest)
+    typed, sys.argv[0] = sys.argv[0], f"gan-spec {command}"  # the spelling messages name (impl.cli.spelling)
+    try:
+        return module.main(rest)
+    finally:  # a caller in the same process (a test) gets its argv back
+        sys.argv[0] = typed
 
 
 if __name__ == "__main__":

@@ -116,6 +116,9 @@ def test_a_fifo_at_a_name_gan_spec_reads_is_refused_without_waiting(tmp_path: Pa
         read_regular(run.file(name))
     with alarm():
         assert RunFolder(run.path, trusted=False).optional(name)[0] is None  # untrusted readers leave it out
+    if name == RunFolder.CONFIG:  # impl.evaluate asks it which data the run saw: named, never 'not FashionMNIST'
+        with alarm(), pytest.raises(Unsafe, match="FIFO"):
+            run.on_fashion()
 
 
 @pytest.mark.parametrize("name", [RunFolder.LOG, RunFolder.LOCK, RunFolder.EPOCH_LOG])

@@ -20,6 +20,7 @@ config.json. Either way every write goes through impl.files.Root, so no link ins
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -212,6 +213,8 @@ class RunFolder:
         saved (runs made before recipes were saved: the start of its data's description)."""
         try:
             config = self.config()
+        except Unsafe:  # a FIFO or a device at config.json is named, not read as 'not FashionMNIST'
+            raise
         except RunError:
             return False
         recipe = config.get("run_recipe")
@@ -332,11 +335,8 @@ class RunFolder:
         self.root.refuse_links(names)
         device = os.lstat(self.path).st_dev
         for name in [*self.FILES, *(n for n in names if n.endswith((".pt", ".png")))]:
-            try:
-                st = os.lstat(self.path / name)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            check_file(st, self.path / name, device)
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                check_file(os.lstat(self.path / name), self.path / name, device)
 
     def drop_checkpoints(self) -> None:
         """Delete the run's checkpoints once it is evaluated (a smoke run's weights are not worth their space)."""
