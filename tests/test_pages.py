@@ -251,3 +251,15 @@ def test_the_summary_says_which_way_an_inconclusive_claim_leans() -> None:
     assert events_cell.startswith("0 of 3 seeds<br>")
     cell = evidence.effect_html({"effect": 0.118, "ci": [0.1024, 0.1336]}, below)
     assert cell == "0.118 [0.1024, 0.1336]<br><span class=note>mlp below 0.1 (base)</span>"
+
+
+@pytest.mark.slow
+def test_quiet_prints_one_line(tmp_path: Path, monkeypatch, capfd) -> None:
+    """impl.reproduce --quiet: the verdicts' counts and the summary page, one line, nothing on stderr."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    out = tmp_path / "sc"
+    assert reproduce.main(["004", "--quick", "--seeds", "1", "--fashion", str(fake_fashion_split(tmp_path / "fm")),
+                           "--out", str(out), "--quiet"]) == 0
+    printed = capfd.readouterr()
+    assert printed.out.splitlines() == [f"scorecard: 4 smoke: means nothing; {out / 'report.html'}"]
+    assert printed.err == ""
