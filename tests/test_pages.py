@@ -220,3 +220,46 @@ def test_a_sweep_refuses_bad_lists_before_any_run(tmp_path: Path, capsys, argv: 
         code = exc.code
     assert code == 2
     assert says in capsys.readouterr().err and not out.exists()
+
+
+# ---------------------------------------------------------------- the numbers in the summary
+
+def test_the_summary_says_which_way_an_inconclusive_claim_leans() -> None:
+    """'About N seeds' says which side of the rule's line the effect sits on: a bound 'below 0.1' leans holds at
+    0.05 and does not at 0.118; a comparison leans by the sign of the difference against its minimum effect; an
+    event by its rate; the effect cell gives k of n seeds for an event and the interval with the rule's line."""
+    import spec
+    from impl.verdicts import evidence
+
+    claims = {c.id: c for c in spec.claims()}
+    below = claims["c004-value-1-invisible"]  # mlp below 0.1 (base)
+    assert below.rule.kind == "threshold" and below.rule.expect == "below" and below.rule.bound == 0.1
+    inconclusive = {"verdict": "inconclusive", "seeds_needed": 34, "n": 3}
+    assert evidence.more_seeds(inconclusive | {"effect": 0.05}, below) == "about 34 seeds, leaning holds"
+    assert evidence.more_seeds(inconclusive | {"effect": 0.118}, below) == "about 34 seeds, leaning does not hold"
+    assert evidence.more_seeds({"verdict": "holds", "effect": 0.05}, below) == "-"
+    compare = next(c for c in claims.values() if c.rule.kind == "compare" and c.rule.scale == "absolute"
+                   and c.rule.expect in ("higher", "lower"))
+    sign = 1 if compare.rule.expect == "higher" else -1
+    past = sign * (compare.rule.min_effect or 0) * 2 + sign * 1e-9
+    assert evidence.leaning(inconclusive | {"effect": past}, compare) == "holds"
+    assert evidence.leaning(inconclusive | {"effect": -past}, compare) == "does not hold"
+    event = claims["c000-dcgan-unstable"]
+    assert evidence.leaning({"events": [1, 3]}, event) == "holds"
+    assert evidence.leaning({"events": [0, 3]}, event) == "does not hold"
+    events_cell = evidence.effect_html({"events": [0, 3], "effect": 0.0, "ci": [0.0, 0.7]}, event)
+    assert events_cell.startswith("0 of 3 seeds<br>")
+    cell = evidence.effect_html({"effect": 0.118, "ci": [0.1024, 0.1336]}, below)
+    assert cell == "0.118 [0.1024, 0.1336]<br><span class=note>mlp below 0.1 (base)</span>"
+
+
+@pytest.mark.slow
+def test_quiet_prints_one_line(tmp_path: Path, monkeypatch, capfd) -> None:
+    """impl.reproduce --quiet: the verdicts' counts and the summary page, one line, nothing on stderr."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    out = tmp_path / "sc"
+    assert reproduce.main(["004", "--quick", "--seeds", "1", "--fashion", str(fake_fashion_split(tmp_path / "fm")),
+                           "--out", str(out), "--quiet"]) == 0
+    printed = capfd.readouterr()
+    assert printed.out.splitlines() == [f"scorecard: 4 smoke: means nothing; {out / 'report.html'}"]
+    assert printed.err == ""

@@ -163,13 +163,6 @@ def warning(runs: list[Run]) -> str:
             f"{esc('; '.join(differ))}: their numbers are not directly comparable.</p>")
 
 
-def measured_differences(runs: list[Run]) -> list[str]:
-    """'samples (a: 10000, b: 2000)' for each way in which the evaluated runs' metrics were measured differently."""
-    done = [run for run in runs if run.evaluation]
-    return charts.measured_differently([run.name for run in done],
-                                       [charts.measurement(run.config, run.evaluation) for run in done])
-
-
 def measured_groups(runs: list[Run]) -> list[str]:
     """The ways the evaluated runs were measured differently, each value once with the runs that share it (named by
     their first folder, an arm's seeds together): 'image size: 64x64 (r000-wgan, r000-dcgan: 6 runs); 28x28 ...'."""
@@ -190,7 +183,9 @@ def measured_groups(runs: list[Run]) -> list[str]:
 
 def measured_warning(runs: list[Run]) -> str:
     """A warning when the evaluated runs' metrics were measured differently (always shown, scorecards included)."""
-    differ = measured_differences(runs)
+    done = [run for run in runs if run.evaluation]
+    differ = charts.measured_differently([run.name for run in done],
+                                         [charts.measurement(run.config, run.evaluation) for run in done])
     if not differ:
         return ""
     return (f'<p class="warning" id="measured" role="alert"><strong>Warning:</strong> these runs\' metrics were '

@@ -25,9 +25,8 @@ MAX_PAGE_BYTES = 3_000_000  # the most a page may weigh (its images are files, n
 CSS = """.banner{background:#eef3f8;border-left:4px solid #2b5c8a;padding:.5em .9em;margin:.8em 0}
 .banner.smoke{background:#f4f4f4;border-left-color:#888}.banner b{margin-right:.3em}.banner span{margin-right:1.4em;
 white-space:nowrap}details.warning summary{cursor:pointer}.filters label{margin-right:1em;white-space:nowrap}
-table.toc{width:100%;table-layout:fixed}.toc td,.toc th{overflow-wrap:anywhere}.toc th:nth-child(1){width:17%}
-.toc th:nth-child(2){width:24%}.toc th:nth-child(3){width:13%}.toc th:nth-child(4){width:8%}
-.toc th:nth-child(5){width:16%}.toc th:nth-child(6){width:5%}.toc th:nth-child(7){width:6%}nav.back{margin:.5em 0}"""
+table.toc{width:100%}.toc th:nth-child(2){width:26%}.toc th:nth-child(5){width:18%}
+.toc th:nth-child(8){width:12%}nav.back{margin:.5em 0}"""
 
 
 @dataclass
