@@ -232,7 +232,7 @@ def test_the_summary_says_which_way_an_inconclusive_claim_leans() -> None:
     from impl.verdicts import evidence
 
     claims = {c.id: c for c in spec.claims()}
-    below = claims["c004-value-1-invisible"]  # mlp below 0.1 (base)
+    below = claims["c004-value-1-invisible"]  # mlp below 0.1 by at least 0.01 (base)
     assert below.rule.kind == "threshold" and below.rule.expect == "below" and below.rule.bound == 0.1
     inconclusive = {"verdict": "inconclusive", "seeds_needed": 34, "n": 3}
     assert evidence.more_seeds(inconclusive | {"effect": 0.05}, below) == "about 34 seeds, leaning holds"
@@ -250,7 +250,7 @@ def test_the_summary_says_which_way_an_inconclusive_claim_leans() -> None:
     events_cell = evidence.effect_html({"events": [0, 3], "effect": 0.0, "ci": [0.0, 0.7]}, event)
     assert events_cell.startswith("0 of 3 seeds<br>")
     cell = evidence.effect_html({"effect": 0.118, "ci": [0.1024, 0.1336]}, below)
-    assert cell == "0.118 [0.1024, 0.1336]<br><span class=note>mlp below 0.1 (base)</span>"
+    assert cell == "0.118 [0.1024, 0.1336]<br><span class=note>mlp below 0.1 by at least 0.01 (base)</span>"
 
 
 @pytest.mark.slow
@@ -263,3 +263,18 @@ def test_quiet_prints_one_line(tmp_path: Path, monkeypatch, capfd) -> None:
     printed = capfd.readouterr()
     assert printed.out.splitlines() == [f"scorecard: 4 smoke: means nothing; {out / 'report.html'}"]
     assert printed.err == ""
+
+
+def test_the_summary_leads_with_the_verdict_after_holm() -> None:
+    """A claim that holds raw but not after Holm over its report shows 'inconclusive' first, the raw 'holds' as a
+    detail beside it; its filter slug is the headline's."""
+    import spec
+    from impl.verdicts import evidence
+    from impl.verdicts.verdict import Verdict
+
+    claim = next(c for c in spec.claims() if c.report == "004" and c.measurable)
+    v = Verdict(claim.id, "004", claim.quote, "fashion-mnist", "m", "r", "holds", "p 0.02", holm="inconclusive",
+                n=3, p_value=0.02)
+    row = evidence.summary_row(v, claim)
+    verdicts = [c.split(">", 1)[1].split("<")[0] for c in row.cells if "class=verdict" in c]
+    assert verdicts == ["inconclusive", "holds"] and row.slug == "v-inconclusive"

@@ -150,20 +150,21 @@ def more_seeds(d: dict, claim: ClaimSpec) -> str:
     return esc(f"no number is likely to decide it{lean}" if d.get("n", 0) > 1 else f"3 or more seeds{lean}")
 
 
-SUMMARY_HEADS = ["claim", "what the report says", "verdict", "Holm", "effect [95 % interval]; the rule's line",
-                 "seeds", "p", "more seeds"]
+SUMMARY_HEADS = ["claim", "what the report says", "verdict (after Holm, per report)", "raw",
+                 "effect [95 % interval]; the rule's line", "seeds", "p", "more seeds"]
 
 
 def summary_row(v: Verdict, claim: ClaimSpec) -> site.Row:
-    """The claim's row in the summary: verdict and Holm's, effect with interval and line, seeds (or k of n), p, and
-    for an inconclusive claim the seeds that would likely decide it and which way it leans."""
+    """The claim's row in the summary: the headline verdict (after Holm over the claim's report) and the raw one
+    beside it, effect with interval and line, seeds (or k of n), p, and for an inconclusive claim the seeds that
+    would likely decide it and which way it leans."""
     d = v.to_json()
     p = d.get("p_value")
-    holm = d.get("shown_holm") or ""
-    cells = [esc(claim.paraphrase), badge(d.get("shown") or v.shown), badge(holm) if holm else "-",
+    raw = v.outcome if v.shown == v.verdict else v.shown
+    cells = [esc(claim.paraphrase), badge(v.headline), badge(raw) if raw != v.headline else "same",
              effect_html(d, claim), esc(d.get("n") or "-"), esc(f"{p:.2g}" if isinstance(p, float) else "-"),
              more_seeds(d, claim)]
-    return site.Row(anchor=v.claim, slug=site.slug(d.get("shown") or v.shown), cells=cells)
+    return site.Row(anchor=v.claim, slug=site.slug(v.headline), cells=cells)
 
 
 def claim_html(v: Verdict, claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
@@ -175,11 +176,11 @@ def claim_html(v: Verdict, claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
            if claim.measurable else "")
     grids = latent_grids(claim, runs) if latent(claim) else \
         "".join(last_grid(Path(paths[0]), f"{arm}, seed 0") for arm, paths in runs.items() if paths)
-    holm = d.get("shown_holm") or ""
-    holm = f" (after Holm: {esc(holm)})" if holm and holm != v.shown else ""
+    raw = v.outcome if v.shown == v.verdict else v.shown
+    holm = f" (before Holm: {esc(raw)})" if raw != v.headline else ""
     effect = effect_html(d, claim).split("<br>")[0]  # the rule is named in `how` already
     more = more_seeds(d, claim)
-    return (f'<div class=claim id="{esc(v.claim)}"><h3>{badge(v.shown)} {esc(v.claim)}{holm}</h3>'
+    return (f'<div class=claim id="{esc(v.claim)}"><h3>{badge(v.headline)} {esc(v.claim)}{holm}</h3>'
             f"<blockquote>{esc(v.quote)}</blockquote><p>{esc(claim.paraphrase)} <i>{esc(claim.reading)}</i></p>"
             f"<p>{how}effect {effect}{'; more seeds: ' + more if more != '-' else ''}</p><p>{esc(v.reason)}</p>"
             f"{numbers(v)}{curve_chart(claim, runs)}<div class=grids>{grids}</div></div>")
