@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impl.data.load import DataError, Dataset, fashion_mnist, to_unit
+from impl.data.load import Dataset, fashion_mnist, to_unit
+from impl.errors import DataError
 
 ASSET = Path(__file__).resolve().parent / "assets" / "fashion-classifier.safetensors"
 SHIPPED_SHA256 = "4ec4b90e4762d475d1f2d0b469455d019c2f79ec3bf95b2307eeec9ed16e2916"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from impl.data.load import DataError, to_unit
-from impl.errors import NonFinite
+from impl.data.load import to_unit
+from impl.errors import DataError, NonFinite
 from impl.measure import metrics, reference
 from impl.measure.sampling import batch_count, generate
 from impl.progress import duration, tracked

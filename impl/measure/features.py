@@ -23,8 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from impl.data.load import DataError
-from impl.errors import user_cache
+from impl.errors import DataError, user_cache
 from impl.files import Root
 from impl.measure import classifier
 

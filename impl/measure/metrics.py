@@ -16,8 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impl.data.load import DataError
-from impl.errors import UsageError, user_cache
+from impl.errors import DataError, UsageError, user_cache
 from impl.measure.classifier import CLASSES
 
 MIN_SAMPLES = 10  # FID, KID, IS, precision/recall/density/coverage refuse fewer generated (and real) images

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from impl.data.load import DataError
+from impl.errors import DataError
 from impl.measure.classifier import load_classifier
 from impl.runs import grids
 from impl.runs.checkpoint import load_generator
