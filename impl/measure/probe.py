@@ -5,6 +5,7 @@ change moves the images. Positions are 0-based (erratum e12)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -37,7 +38,7 @@ def direction_spread(changes: list[torch.Tensor]) -> float:
 
 @torch.no_grad()
 def probe(path: Path, positions: list[int], values: list[float], n: int = 8, seed: int = 0,
-          progress: bool = True) -> dict:
+          progress: bool = True) -> dict[str, Any]:
     run = RunFolder(path)
     g, state = load_generator(run)
     net = g.spec
