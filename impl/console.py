@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = importlib.import_module(f"impl.{command}")
     sys.argv[0] = f"gan-spec {command}"
-    return module.main(rest)
+    code: int = module.main(rest)
+    return code
 
 
 if __name__ == "__main__":
