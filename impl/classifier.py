@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from impl import cli
-from impl.data.load import DataError, fashion_mnist
+from impl.data.load import fashion_mnist
+from impl.errors import DataError
 from impl.measure.classifier import ASSET, MIN_ACCURACY, SHIPPED_SHA256, accuracy, load_classifier, record, retrain
 
 

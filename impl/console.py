@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(f"impl.{command}")
     typed, sys.argv[0] = sys.argv[0], f"gan-spec {command}"  # the spelling messages name (impl.cli.spelling)
     try:
-        return module.main(rest)
+        code: int = module.main(rest)
+        return code
     finally:  # a caller in the same process (a test) gets its argv back
         sys.argv[0] = typed
 

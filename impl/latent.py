@@ -23,7 +23,9 @@ from impl.runs.folder import RunFolder
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser("python -m impl.latent", __doc__)
     p.add_argument("run", help="a run directory made by impl.train")
-    documented = spec.load("r004-mlp").latent  # report 004's study: positions (erratum e12) and values
+    r004 = spec.load("r004-mlp")
+    assert isinstance(r004, spec.ExperimentSpec) and r004.latent is not None  # spec/ states report 004's study
+    documented = r004.latent  # report 004's study: positions (erratum e12) and values
     p.add_argument("--positions", type=int, nargs="+", default=list(documented.positions.value))
     p.add_argument("--values", type=cli.latent_value, nargs="+", default=[float(v) for v in documented.values.value])
     p.add_argument("--seed", type=cli.seed, default=0)

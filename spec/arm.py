@@ -17,7 +17,8 @@ def finite_positive(value: Any, where: str) -> float:
     check_type(value, float, where)
     if not math.isfinite(value) or value <= 0:
         raise SpecError(f"{where}: must be a positive finite number, got {value!r}")
-    return value
+    checked: float = value
+    return checked
 
 
 def check_override(key: str, value: Any, where: str) -> Any:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from spec.layers import _PAIRS, LAYERS, POSITIONAL
-from spec.network import Evidence, NetworkSpec
+from spec.network import Evidence, ModuleSpec, NetworkSpec
 
 _CALL = re.compile(r"(?:self\.(\w+)\s*=\s*)?nn\.(\w+)\s*\(")
 _SHAPE = re.compile(r"#\s*(?:state size\.|input is)\s*\(([^)]*)\)\s*(?:x|\\times)\s*(\d+)\s*(?:x|\\times)\s*(\d+)")
@@ -75,7 +76,10 @@ def _layer(kind: str, call: ast.Call, symbols: dict[str, int]) -> dict[str, Any]
     if len(call.args) > len(names):
         raise ValueError(f"nn.{kind} takes at most {len(names)} positional arguments")
     args = {names[i]: _value(a, symbols) for i, a in enumerate(call.args)}
-    args |= {k.arg: _value(k.value, symbols) for k in call.keywords}
+    for keyword in call.keywords:
+        if keyword.arg is None:  # `**name`: _value could not read it either (a symbol is an int, not a mapping)
+            raise ValueError(f"cannot evaluate {ast.unparse(keyword)!r}")
+        args[keyword.arg] = _value(keyword.value, symbols)
     for key in list(args):
         if key in _TORCH_DEFAULTS and args[key] == _TORCH_DEFAULTS[key]:
             del args[key]
@@ -170,6 +174,7 @@ def _declarations(buffer: str, code: Code, symbols: dict[str, int]) -> str:
         call_text = buffer[found.start(2) - 3:end]  # "nn.Conv2d(...)"
         try:
             call = ast.parse(call_text.replace("\n", " ").strip(), mode="eval").body
+            assert isinstance(call, ast.Call)  # the text is `nn.Layer(` up to its closing parenthesis
             code.layers.append((found[1] or "", found[2], _layer(found[2], call, symbols)))
         except SyntaxError:
             code.problems.append(f"cannot read {' '.join(call_text.split())!r}; repair the transcription with `fixes`")
@@ -207,7 +212,7 @@ def compare(net: NetworkSpec, evidence: Evidence) -> list[str]:
             problems.append(f"{len(code.layers)} layers in the code, {len(leaves)} in the spec")
     if code.variable and code.variable != net.role[0].upper():
         problems.append(f"the code builds {code.variable} = ..., the spec's role is {net.role}")
-    pairs = zip(code.layers, leaves)
+    pairs: Iterable[tuple[tuple[str, str, dict[str, Any]], ModuleSpec]] = zip(code.layers, leaves)
     if named:  # by attribute name: a missing or extra layer is reported above, not as a cascade of mismatches
         by_name = {name: (name, kind, args) for name, kind, args in code.layers}
         pairs = [(by_name[m.path], m) for m in leaves if m.path in by_name]
@@ -228,7 +233,7 @@ def _steps_text(steps: list[tuple[str, dict[str, Any]]]) -> str:
     return " ".join(f"{n}{args}" if args else n for n, args in steps)
 
 
-def _shape_problems(net: NetworkSpec, code: Code, leaves: list) -> list[str]:
+def _shape_problems(net: NetworkSpec, code: Code, leaves: list[ModuleSpec]) -> list[str]:
     """'# state size' comments against the inferred shapes, and the spec's documented module shapes against them."""
     problems, stated = [], {}
     for count, shape in code.shapes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from spec.fields import Fact, SpecError, Table, check_type, closest, number, positive_ints, read_fact
 from spec.recipe import FAMILY_VALUES, LOSSES, OPTIMIZERS, check_optimizer_value
@@ -110,6 +110,12 @@ class ExperimentSpec:
         if "betas" in kwargs:
             kwargs["betas"] = tuple(kwargs["betas"])
         return kwargs
+
+
+@overload
+def _positive(fact: Fact, where: str) -> Fact: ...
+@overload
+def _positive(fact: Fact | None, where: str) -> Fact | None: ...
 
 
 def _positive(fact: Fact | None, where: str) -> Fact | None:

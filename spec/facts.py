@@ -100,6 +100,7 @@ def check(item: Claim, reg: Any, texts: dict[str, str] | None = None) -> list[st
     if item.evidence is not None:
         return _check_evidence(item, reg, texts)
     fact = item.fact
+    assert fact is not None  # a claim holds a fact or an evidence excerpt (claims() makes no other)
     problems = []
     if texts is not None:
         if fact.report not in texts:
@@ -149,6 +150,7 @@ def _named(value: str, words: dict[str, tuple[str, ...]], excerpt: str, what: st
 
 def _check_evidence(item: Claim, reg: Any, texts: dict[str, str] | None) -> list[str]:
     ev, problems = item.evidence, []
+    assert ev is not None  # check() sends only the claims that hold an evidence excerpt here
     if texts is not None:
         text = texts.get(item.report)
         if text is None:

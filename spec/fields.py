@@ -9,9 +9,10 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 STATUSES = ("documented", "inferred", "undocumented", "addition")
 MAX_DEPTH = 12  # tables and arrays nested deeper than this are refused (the spec files need 4)
@@ -22,7 +23,7 @@ class SpecError(ValueError):
     """A spec file is malformed, incomplete or inconsistent. The message is one line: `file:field: problem`."""
 
 
-def closest(word: str, choices: list[str] | tuple[str, ...]) -> str:
+def closest(word: str, choices: Iterable[str]) -> str:
     """' (did you mean X?)' for the closest choice, or '' when nothing is close."""
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""
@@ -77,6 +78,11 @@ class Table:
     def has(self, key: str) -> bool:
         return key in self.data
 
+    @overload
+    def sub(self, key: str, required: Literal[True] = True) -> Table: ...
+    @overload
+    def sub(self, key: str, required: bool) -> Table | None: ...
+
     def sub(self, key: str, required: bool = True) -> Table | None:
         value = self.req(key, dict) if required else self.opt(key, dict)
         return None if value is None else Table(value, self.at(key))
@@ -110,7 +116,8 @@ def number(value: Any, where: str, low: float | None = None, high: float | None 
         else:
             span = f"in {'(' if open_low else '['}{low:g}, {high:g}{')' if open_high else ']'}"
         raise SpecError(f"{where}: must be {span}, got {value!r}")
-    return value
+    checked: int | float = value
+    return checked
 
 
 def positive_ints(value: Any, where: str, allow_empty: bool = False) -> tuple[int, ...]:
@@ -142,6 +149,12 @@ class Fact:
     def report(self) -> str:
         """The report the source names ('003'), or '' for a gan-spec addition."""
         return self.source[:3] if _REPORT.match(self.source) else ""
+
+
+@overload
+def read_fact(table: Table, key: str, kind: type | tuple[type, ...], required: Literal[True] = True) -> Fact: ...
+@overload
+def read_fact(table: Table, key: str, kind: type | tuple[type, ...], required: bool) -> Fact | None: ...
 
 
 def read_fact(table: Table, key: str, kind: type | tuple[type, ...], required: bool = True) -> Fact | None:

@@ -13,12 +13,14 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impl.data.load import DataError, Dataset, fashion_mnist, to_unit
+from impl.data.load import Dataset, fashion_mnist, to_unit
+from impl.errors import DataError
 
 ASSET = Path(__file__).resolve().parent / "assets" / "fashion-classifier.safetensors"
 SHIPPED_SHA256 = "4ec4b90e4762d475d1f2d0b469455d019c2f79ec3bf95b2307eeec9ed16e2916"
@@ -52,10 +54,12 @@ class FashionClassifier(nn.Module):
         return x
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        return self.body(self.prepare(images))
+        out: torch.Tensor = self.body(self.prepare(images))
+        return out
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(images))
+        out: torch.Tensor = self.head(self.features(images))
+        return out
 
 
 def sha256(path: Path) -> str:
@@ -67,6 +71,7 @@ def sha256(path: Path) -> str:
 
 
 def data_sha256(data: Dataset) -> str:
+    assert data.labels is not None  # FashionMNIST splits always hold their labels
     digest = hashlib.sha256(data.images.numpy().tobytes())
     digest.update(data.labels.numpy().tobytes())
     return digest.hexdigest()
@@ -84,6 +89,7 @@ def _train(train: Dataset, test: Dataset, epochs: int, progress: bool) -> tuple[
     from impl.progress import tracked
 
     torch.manual_seed(0)  # the recipe's seed; train_classifier restores the caller's random state afterwards
+    assert train.labels is not None  # FashionMNIST splits always hold their labels
     model = FashionClassifier()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     n, batch = len(train.images), 128
@@ -95,23 +101,25 @@ def _train(train: Dataset, test: Dataset, epochs: int, progress: bool) -> tuple[
             idx = order[i:i + batch]
             loss = F.cross_entropy(model(to_unit(train.images[idx])), train.labels[idx])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             opt.step()
     return model.eval(), accuracy(model, test)
 
 
 @torch.no_grad()
 def accuracy(model: nn.Module, data: Dataset) -> float:
-    correct = sum((model(to_unit(part)).argmax(1) == labels).sum().item()
-                  for part, labels in zip(data.images.split(2000), data.labels.split(2000)))
+    assert data.labels is not None  # FashionMNIST splits always hold their labels
+    correct: int = sum((model(to_unit(part)).argmax(1) == labels).sum().item()
+                       for part, labels in zip(torch.split(data.images, 2000), torch.split(data.labels, 2000)))
     return correct / len(data.images)
 
 
-def record(path: Path = ASSET) -> dict:
+def record(path: Path = ASSET) -> dict[str, Any]:
     """The JSON record beside a classifier file: recipe, test accuracy, sha256, how and when it was trained."""
     side = Path(path).with_suffix(".json")
     try:
-        return json.loads(side.read_text(encoding="utf-8"))
+        info: dict[str, Any] = json.loads(side.read_text(encoding="utf-8"))
+        return info
     except FileNotFoundError:
         raise DataError(f"{side}: missing; reinstall gan-spec, or run python -m impl.classifier --retrain") from None
     except (OSError, ValueError) as exc:
@@ -143,7 +151,7 @@ def load_classifier(path: Path | None = None) -> tuple[FashionClassifier, float]
 
 
 def retrain(fashion_folder: Path | None = None, out: Path = ASSET, epochs: int = EPOCHS,
-            progress: bool = True) -> dict:
+            progress: bool = True) -> dict[str, Any]:
     """Train by the recipe on the real train split, check >= 90 % on the test split, write `out` and its record."""
     from safetensors.torch import save_file
 

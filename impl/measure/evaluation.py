@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from impl.data.load import DataError, to_unit
-from impl.errors import NonFinite
+from impl.data.load import to_unit
+from impl.errors import DataError, NonFinite
 from impl.measure import metrics, reference
 from impl.measure.sampling import batch_count, generate
 from impl.progress import duration, tracked
@@ -22,7 +23,7 @@ from impl.training.tensorboard import write_evaluation
 
 
 def run_images(run: Path, n: int, seed: int = 0, checkpoint: str | None = None, progress: bool = False
-               ) -> tuple[torch.Tensor, dict]:
+               ) -> tuple[torch.Tensor, dict[str, Any]]:
     """n images in [-1, 1] from the run's last checkpoint (or the one named), noise from `seed`, and the checkpoint;
     refused when the generator makes non-finite pixels. `progress`: batches counted on stderr, with elapsed and ETA."""
     g, state = load_generator(run, checkpoint)
@@ -35,7 +36,7 @@ def run_images(run: Path, n: int, seed: int = 0, checkpoint: str | None = None, 
     return images, state
 
 
-def check_finite(result: dict) -> None:
+def check_finite(result: dict[str, Any]) -> None:
     """metrics.json never holds NaN or infinity: a metric that is not finite stops the evaluation, named."""
     bad = [k for k, v in result.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
@@ -45,7 +46,7 @@ def check_finite(result: dict) -> None:
 
 def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, real_folder: Path | None = None,
              fashion_folder: Path | None = None, progress: bool = True, *, n_real: int = reference.N_REAL,
-             checkpoint: str | None = None, ref: reference.Reference | None = None) -> dict:
+             checkpoint: str | None = None, ref: reference.Reference | None = None) -> dict[str, Any]:
     """Generate n images from the run, score them and write RUN/metrics.json; the scores as a dict. `ref` keeps the
     real side in memory for the next evaluation (a study's or scorecard's)."""
     start = time.monotonic()
@@ -63,7 +64,7 @@ def evaluate(run: Path, n: int = 10000, inception_weights: Path | None = None, r
     fake, state = run_images(run, n, checkpoint=checkpoint, progress=progress)
     if say:
         say(f"sharpness and MS-SSIM diversity of the generated images ({duration(time.monotonic() - start)} elapsed)")
-    result: dict = metrics.image_scores(fake)
+    result: dict[str, Any] = metrics.image_scores(fake)
     shape = tuple(fake.shape[1:])
     if fashion:
         result |= reference.domain_evaluation(fake, ref, fashion_folder, n_real, say)

@@ -66,8 +66,8 @@ _Colour = C.c_float * 4
 
 class _Features(C.Structure):
     _fields_ = [("eye_ratio", C.c_float), ("face_ratio", C.c_float), ("skin_bgr", _Colour), ("skin_ec", _Colour),
-                ("hair_bgr", _Colour), ("hair_ec", _Colour)] + [(k, _Colour * 4) for k in (
-                    "left_eye_bgr", "right_eye_bgr", "eye_bgr", "left_eye_ec", "right_eye_ec", "eye_ec")]
+                ("hair_bgr", _Colour), ("hair_ec", _Colour), *[(k, _Colour * 4) for k in (
+                    "left_eye_bgr", "right_eye_bgr", "eye_bgr", "left_eye_ec", "right_eye_ec", "eye_ec")]]
 
 
 def library_path() -> Path | None:
@@ -103,8 +103,8 @@ class Detector:
                     for k in ("face_00", "face_01", "face_02", "dir", "parts")}
         self.bag = (C.c_void_p * 3)(self.mlp["face_01"], self.mlp["face_02"], None)
 
-    def _matrix(self, n: int, rows: int, cols: int) -> C.POINTER:
-        m = self.lib.nv_matrix3d_alloc(n, rows, cols)
+    def _matrix(self, n: int, rows: int, cols: int) -> C._Pointer[_Mat]:
+        m: C._Pointer[_Mat] = self.lib.nv_matrix3d_alloc(n, rows, cols)
         self.lib.nv_matrix_zero(m)
         return m
 
@@ -142,7 +142,7 @@ def _face(pos: _Pos, feat: _Features) -> Face:
     def box(r: _Rect) -> tuple[int, int, int, int]:
         return r.x, r.y, r.width, r.height
 
-    def rgb(c: _Colour) -> tuple[float, float, float]:
+    def rgb(c: C.Array[C.c_float]) -> tuple[float, float, float]:
         return float(c[2]), float(c[1]), float(c[0])
 
     return Face(float(pos.likelihood), box(pos.face), box(pos.left_eye), box(pos.right_eye),
@@ -170,7 +170,10 @@ def geometry(face: Face) -> list[float]:
     eye size."""
     x, y, w, h = face.face
     (lx, ly, lw, lh), (rx, ry, rw, rh) = face.left_eye, face.right_eye
-    centre = lambda bx, bw: bx + bw / 2  # noqa: E731
+
+    def centre(bx: float, bw: float) -> float:
+        return bx + bw / 2
+
     return [abs(centre(lx, lw) - centre(rx, rw)) / w, ((ly + lh / 2 + ry + rh / 2) / 2 - y) / h,
             (face.nose[1] - y) / h, (face.mouth[1] + face.mouth[3] / 2 - y) / h, (face.chin[1] - y) / h,
             (lw * lh + rw * rh) / 2 / (w * h)]

@@ -19,12 +19,12 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from impl.data.load import DataError
-from impl.errors import user_cache
+from impl.errors import DataError, user_cache
 from impl.files import Root
 from impl.measure import classifier
 
@@ -168,7 +168,8 @@ def _mismatch(message: str) -> str:
 
 
 @torch.no_grad()
-def extract(net: FeatureNet, images: torch.Tensor, progress: bool = False, desc: str = "features") -> dict:
+def extract(net: FeatureNet, images: torch.Tensor, progress: bool = False, desc: str = "features"
+            ) -> dict[str, torch.Tensor]:
     """{"features", "logits"} of every image, in batches of net.batch (bounded memory), as float64 on the CPU."""
     from impl.progress import tracked
 
@@ -218,16 +219,18 @@ def sound(tensors: object) -> str:
     return ""
 
 
-def cached(key: str, compute: Callable[[], tuple[dict[str, torch.Tensor], dict]],
-           memory: dict[str, tuple[dict[str, torch.Tensor], dict]], say: Callable[[str], None] | None = None,
-           what: str = "real-set features") -> tuple[dict[str, torch.Tensor], dict]:
+def cached(key: str, compute: Callable[[], tuple[dict[str, torch.Tensor], dict[str, Any]]],
+           memory: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]],
+           say: Callable[[str], None] | None = None, what: str = "real-set features"
+           ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The tensors and JSON-able info stored under `key` (the caller's `memory`, then disk), else compute() and
     store them. A damaged cache file (unreadable, of another shape or type, holding NaN) is removed and computed
     again; a disk that cannot be written only loses the cache. Writes go through impl.files.Root (no link
     followed, a temporary file of its own)."""
     if key in memory:
         return memory[key]
-    from safetensors.torch import load_file, safe_open, save
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save
 
     root = Root(cache_dir() / "real-features")
     path = root.path / f"{key}.safetensors"

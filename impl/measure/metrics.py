@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impl.data.load import DataError
-from impl.errors import UsageError, user_cache
+from impl.errors import DataError, UsageError, user_cache
 from impl.measure.classifier import CLASSES
 
 MIN_SAMPLES = 10  # FID, KID, IS, precision/recall/density/coverage refuse fewer generated (and real) images
@@ -125,7 +125,7 @@ def knn_radii(x: torch.Tensor, ks: tuple[int, ...], chunk: int = 1024) -> list[t
         raise DataError(f"k-nearest-neighbour radius: {len(x)} points, needs more than k={max(ks)}; "
                         "evaluate more images")
     nearest = torch.cat([torch.cdist(part, x).topk(max(ks) + 1, dim=1, largest=False).values
-                         for part in x.split(chunk)])  # column 0 is the point itself
+                         for part in torch.split(x, chunk)])  # column 0 is the point itself
     return [nearest[:, k] for k in ks]
 
 
@@ -152,7 +152,7 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k_pr: int = K_PR, k_dc: int = K
     nearest_fake = torch.full((len(real),), math.inf)
     kept = r_pr <= r_pr.median()  # the realism score drops the half of the real balls with the largest radii
     realism = []
-    for part, radius in zip(fake.split(chunk), f_pr.split(chunk)):
+    for part, radius in zip(torch.split(fake, chunk), torch.split(f_pr, chunk)):
         d = torch.cdist(part, real)  # (fake chunk, real)
         realism.append((r_pr[kept] / d[:, kept].clamp_min(1e-12)).max(1).values)
         inside += int((d <= r_pr).any(1).sum())
@@ -177,7 +177,7 @@ def floor(real: torch.Tensor) -> dict[str, float]:
     return {"fid_floor": frechet(real[a], real[b]), "kid_floor": kernel(real[a], real[b])[0]}
 
 
-def class_scores(logits: torch.Tensor, min_share: float = 0.01) -> dict:
+def class_scores(logits: torch.Tensor, min_share: float = 0.01) -> dict[str, Any]:
     """From classifier logits: classes with >= 1 % of the images, KL(histogram || uniform), the histogram, the mean
     top softmax probability and the share of images whose top probability is >= 0.9."""
     top = logits.softmax(1).max(1)
@@ -251,7 +251,7 @@ def sharpness(images: torch.Tensor, batch: int = 2000) -> float:
     """Mean over images of the variance of the Laplacian of the grey image in [0, 1]: lower is blurrier. Only
     comparable at equal image size (compare with `real_sharpness` of the same evaluation)."""
     values = []
-    for part in images.split(batch):
+    for part in torch.split(images, batch):
         grey = (part.float().mean(1, keepdim=True) + 1) / 2
         values.append(F.conv2d(grey, LAPLACIAN).flatten(1).var(1, correction=0))
     return float(torch.cat(values).mean())

@@ -5,10 +5,11 @@ change moves the images. Positions are 0-based (erratum e12)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from impl.data.load import DataError
+from impl.errors import DataError
 from impl.measure.classifier import load_classifier
 from impl.runs import grids
 from impl.runs.checkpoint import load_generator
@@ -37,7 +38,7 @@ def direction_spread(changes: list[torch.Tensor]) -> float:
 
 @torch.no_grad()
 def probe(path: Path, positions: list[int], values: list[float], n: int = 8, seed: int = 0,
-          progress: bool = True) -> dict:
+          progress: bool = True) -> dict[str, Any]:
     run = RunFolder(path)
     g, state = load_generator(run)
     net = g.spec

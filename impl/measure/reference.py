@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -42,9 +43,9 @@ class Reference:
     features read from disk and the neighbour radii of real subsets. One per command (or per scorecard)."""
 
     def __init__(self) -> None:
-        self.realsets: dict[tuple, RealSet] = {}
+        self.realsets: dict[tuple[Any, ...], RealSet] = {}
         self.domain: features.DomainNet | None = None
-        self.features: dict[str, tuple[dict[str, torch.Tensor], dict]] = {}
+        self.features: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
         self.radii: dict[tuple[str, int], list[torch.Tensor]] = {}
         self.detector: faces.Detector | None = None
         self.inception: features.InceptionNet | None = None
@@ -109,9 +110,9 @@ def folder_real(folder: Path, n_real: int, shape: tuple[int, ...], progress: boo
 
 
 def real_reference(net: features.FeatureNet, real: RealSet, say: Callable[[str], None] | None, ref: Reference
-                   ) -> tuple[dict, dict]:
+                   ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The real set's features and its reference numbers, computed once per network, data, count and size."""
-    def compute() -> tuple[dict, dict]:
+    def compute() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         images = real.load()
         unit = to_unit(images)
         extracted = features.extract(net, unit, progress=say is not None, desc=f"{net.name} features of the real set")
@@ -131,7 +132,7 @@ def real_reference(net: features.FeatureNet, real: RealSet, say: Callable[[str],
 
 
 def score(net: features.FeatureNet, fake: torch.Tensor, real: RealSet, ref: Reference,
-          say: Callable[[str], None] | None = None) -> dict:
+          say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """FID, KID, the floor, precision/recall/density/coverage and the logit scores of `fake` against `real`."""
     metrics.check_count("generated images", len(fake))
     metrics.check_count("real images", real.count, 2 * metrics.MIN_SAMPLES)  # the floor takes two halves
@@ -163,7 +164,7 @@ def neighbour_scores(side: dict[str, torch.Tensor], key: str, fake: torch.Tensor
 
 
 def domain_evaluation(fake: torch.Tensor, ref: Reference, fashion_folder: Path | None = None, n_real: int = N_REAL,
-                      say: Callable[[str], None] | None = None) -> dict:
+                      say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Everything the domain classifier says about `fake` (images in [-1, 1]), against the FashionMNIST test split,
     with gan-spec's names: domain_fid, domain_kid, ..., precision, recall, density, coverage, class scores."""
     fake = metrics.finite_cpu(fake)
@@ -184,7 +185,7 @@ def inception_net(weights: Path, say: Callable[[str], None] | None = None) -> fe
 
 
 def inception_evaluation(fake: torch.Tensor, net: features.InceptionNet, real: RealSet, ref: Reference,
-                         say: Callable[[str], None] | None = None) -> dict:
+                         say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Standard Inception FID/KID/IS (torch-fidelity's InceptionV3) and the neighbour scores on its features."""
     if say:
         say(f"Inception features of {len(fake):,} generated images on {net.device} (299x299 each; slow on a CPU)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import zipfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def write_folder(batches: Iterator[torch.Tensor], out: Path, n: int, progress: P
     for images in batches:
         for arr in to_uint8(images):
             img = Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
-            root.write_with(f"{done:06d}.png", lambda fh, img=img: img.save(fh, format="PNG"))
+            root.write_with(f"{done:06d}.png", partial(img.save, format="PNG"))
             done += 1
         progress.update(done)
 
@@ -115,9 +116,9 @@ def check_out(fmt: str, n: int, out: Path | None, run: Path) -> None:
                          "permission); choose another --out")
     if out is None:
         return
-    blocker = file_in_the_way(out, itself=False)
-    if blocker is not None:
-        raise UsageError(f"--out {out}: {blocker} is a file, not a folder; choose another --out")
+    in_the_way = file_in_the_way(out, itself=False)
+    if in_the_way is not None:
+        raise UsageError(f"--out {out}: {in_the_way} is a file, not a folder; choose another --out")
     if fmt == "folder" and out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"--out {out}: exists and is not an empty folder; choose a new folder")
     if fmt != "folder" and out.is_dir():

@@ -16,7 +16,7 @@ _CLASSES: dict[str, type[SpecNet]] = {}
 
 def _layer(m: ModuleSpec) -> nn.Module:
     args = {k: tuple(v) if isinstance(v, list) else v for k, v in m.args.items()}
-    layer = getattr(nn, m.type)(**args)
+    layer: nn.Module = getattr(nn, m.type)(**args)
     if m.spectral_norm:
         layer = nn.utils.parametrizations.spectral_norm(layer)
     return layer
@@ -31,7 +31,9 @@ def _op(step: Step) -> Callable[[torch.Tensor], torch.Tensor]:
     if step.op == "leaky_relu":
         slope = step.args["negative_slope"]
         return lambda x: F.leaky_relu(x, slope)
-    return {"relu": F.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}[step.op]
+    functions: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "tanh": torch.tanh,
+                                                                     "sigmoid": torch.sigmoid}
+    return functions[step.op]
 
 
 class SpecNet(nn.Module):
@@ -64,7 +66,8 @@ class SpecNet(nn.Module):
         return x
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self(x, logits=True)
+        out: torch.Tensor = self(x, logits=True)
+        return out
 
     def trace(self, x: torch.Tensor) -> list[tuple[Step, torch.Tensor, torch.Tensor]]:
         """Run the forward pass and return every step with its input and output, in execution order."""

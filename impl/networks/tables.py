@@ -11,6 +11,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -45,7 +46,10 @@ class Table:
     def render(self) -> str:
         w1, w2, w3 = self.widths
         dash, eq = "-" * (w1 + w2 + w3 + 1), "=" * (w1 + w2 + w3 + 1)
-        mark = lambda key: f"  <-- report: {self.marks[key]}" if key in self.marks else ""  # noqa: E731
+
+        def mark(key: str) -> str:
+            return f"  <-- report: {self.marks[key]}" if key in self.marks else ""
+
         out = [dash, f"{'Layer (type)':>{w1}}{'Output Shape':>{w2}}{'Param #':>{w3}}", eq]
         out += [f"{name:>{w1}}{str(shape):>{w2}}{params:>{w3},}{mark(name)}" for name, shape, params in self.rows]
         out += [eq, f"Total params: {self.total:,}{mark('total')}", f"Trainable params: {self.trainable:,}",
@@ -83,13 +87,13 @@ _ROW = re.compile(r"^\s*(\w+-\d+)\s+(\[[-\d, ]+\])\s+([\d,]+)\s*$")
 _SIZE = re.compile(r"^(Input size|Forward/backward pass size|Params size|Estimated Total Size) \(MB\): ([\d.]+)$")
 
 
-def parse_documented(text: str) -> dict:
+def parse_documented(text: str) -> dict[str, Any]:
     """A report's torchsummary block as data: rows, totals, the four MB lines and its column widths."""
     lines = text.strip("\n").splitlines()
     header = next(line for line in lines if "Layer (type)" in line)
     w1 = header.index("Layer (type)") + len("Layer (type)")
     w2 = header.index("Output Shape") + len("Output Shape") - w1
-    out: dict = {"rows": [], "sizes": {}, "widths": (w1, w2, len(header) - w1 - w2)}
+    out: dict[str, Any] = {"rows": [], "sizes": {}, "widths": (w1, w2, len(header) - w1 - w2)}
     for line in lines:
         if m := _ROW.match(line):
             out["rows"].append((m[1], json.loads(m[2]), int(m[3].replace(",", ""))))
@@ -101,7 +105,7 @@ def parse_documented(text: str) -> dict:
     return out
 
 
-def table_for(net: NetworkSpec) -> tuple[Table, dict | None]:
+def table_for(net: NetworkSpec) -> tuple[Table, dict[str, Any] | None]:
     """The measured table of a network and its documented table (None if no report prints one)."""
     table = measure(build_spec(net).eval(), net.input)
     ev = next((e for e in net.evidence if e.kind == "summary"), None)
@@ -127,4 +131,7 @@ def table_for(net: NetworkSpec) -> tuple[Table, dict | None]:
 def networks_of(name: str) -> list[NetworkSpec]:
     reg = spec.registry()
     item = reg.load(name)
-    return list(reg.pair(name)) if name in reg.experiments else [item]
+    if name in reg.experiments:
+        return list(reg.pair(name))
+    assert isinstance(item, NetworkSpec)  # load() looks a name up among the networks first
+    return [item]

@@ -115,7 +115,7 @@ def signature_difference(saved: dict[str, dict[str, str]], current: dict[str, di
     return ""
 
 
-def check_networks(state: dict[str, Any], run: Path, experiment: str, nets: dict[str, SpecNet]) -> None:
+def check_networks(state: dict[str, Any], run: RunFolder | Path, experiment: str, nets: dict[str, SpecNet]) -> None:
     """Refuse a checkpoint of another experiment, or one whose networks the spec no longer builds."""
     if state.get("experiment") != experiment:
         raise RunError(f"{run}: checkpoint is of {state.get('experiment')!r}, config says {experiment}; "
@@ -129,7 +129,7 @@ def check_networks(state: dict[str, Any], run: Path, experiment: str, nets: dict
                        "gan-spec version that made the run")
 
 
-def experiment_of_run(state: dict[str, Any], run: Path) -> spec.ExperimentSpec:
+def experiment_of_run(state: dict[str, Any], run: RunFolder | Path) -> spec.ExperimentSpec:
     name = state.get("experiment")
     reg = spec.registry()
     if name not in reg.experiments:

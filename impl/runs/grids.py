@@ -50,8 +50,8 @@ def compose(tiles: Sequence[Image.Image], rows: int, columns: int, row_labels: S
         raise ValueError(f"{len(tiles)} tiles for a {rows}x{columns} grid")
     cell_w, cell_h = max(t.width for t in tiles), max(t.height for t in tiles)
     text = font(max(11, min(16, cell_h // 6)))
-    text_h = max((text.getbbox(str(label))[3] for label in column_labels), default=0)
-    left = max((text.getbbox(str(label))[2] for label in row_labels), default=0) + 2 * PAD if row_labels else 0
+    text_h = int(max((text.getbbox(str(label))[3] for label in column_labels), default=0))  # whole pixels already
+    left = int(max((text.getbbox(str(label))[2] for label in row_labels), default=0)) + 2 * PAD if row_labels else 0
     top = text_h + 2 * PAD if column_labels else 0
     block_w, block_h = columns * cell_w + (columns + 1) * gap, rows * cell_h + (rows + 1) * gap
     page = Image.new("RGB", (left + block_w, top + block_h), "white")

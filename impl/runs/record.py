@@ -55,13 +55,13 @@ def versions() -> dict[str, Any]:
             "git_commit": commit, "git_dirty": dirty}
 
 
-def fact_json(fact: spec.Fact) -> dict:
+def fact_json(fact: spec.Fact) -> dict[str, Any]:
     out = {"value": fact.value, "status": fact.status, "source": fact.source}
     return out | {"note": fact.note} if fact.note else out
 
 
 def config_of(exp: ExperimentSpec, settings: Settings, trainer: Trainer, data: str,
-              overrides: dict[str, dict[str, Any]]) -> dict:
+              overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """config.json of a new run. `overrides`: key -> {"value": ..., "origin": "--epochs" | "--set ..." | ...}."""
     return {"experiment": exp.name, "title": exp.title, "report": exp.report,
             "recipe": {k: fact_json(f) for k, f in exp.facts().items()},
@@ -83,8 +83,9 @@ def record_resume(run: RunFolder, settings: Settings, trainer: Trainer, changed:
     """config.json describes the run as it now goes on: a resume may extend it (--epochs, --steps), and the
     step count it will reach is what tables and studies read."""
     config = run.config()
-    old = config.get("overrides") if isinstance(config.get("overrides"), dict) else {}
-    resumed = config.get("resumed") if isinstance(config.get("resumed"), list) else []
+    stored_overrides, stored_resumes = config.get("overrides"), config.get("resumed")
+    old: dict[str, Any] = stored_overrides if isinstance(stored_overrides, dict) else {}
+    resumed: list[Any] = stored_resumes if isinstance(stored_resumes, list) else []
     entry = {"at_step": trainer.step, **{k: v["value"] for k, v in changed.items()}, "command": command_line(),
              "time": time.strftime("%Y-%m-%d %H:%M:%S")}
     config |= {"settings": asdict(settings), "total_steps": trainer.total_steps,

@@ -126,8 +126,8 @@ def rehearsal(nets: list[nn.Module], optimizers: list[torch.optim.Optimizer],
                         else:
                             value.zero_()
                 opt.zero_grad(set_to_none=True)
-            for tensor, saved in zip(tensors, saved_tensors):
-                tensor.copy_(saved)
+            for tensor, saved_tensor in zip(tensors, saved_tensors):
+                tensor.copy_(saved_tensor)
             torch.set_rng_state(rng)
             if cuda_rng is not None:
                 torch.cuda.set_rng_state(cuda_rng)
@@ -149,7 +149,7 @@ class Block:
         before = torch.cuda.current_stream()
         try:
             with rehearsal(nets, optimizers, tensors):
-                side = torch.cuda.Stream()
+                side = torch.cuda.Stream()  # type: ignore[no-untyped-call]  # torch leaves Stream() unannotated
                 side.wait_stream(before)
                 with torch.cuda.stream(side):
                     for _ in range(WARMUP_BLOCKS):

@@ -63,7 +63,8 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-    return (grad.flatten(1).norm(dim=1) - 1).square().mean()
+    penalty: torch.Tensor = (grad.flatten(1).norm(dim=1) - 1).square().mean()
+    return penalty
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ class LossFamily:
         return torch.sigmoid(score).mean() if self.logits else score.mean()
 
 
-def _family(name: str, d_loss: Callable, g_loss: Callable, logits: bool = False, critic: bool = False) -> LossFamily:
+def _family(name: str, d_loss: Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor],
+            g_loss: Callable[[torch.Tensor], torch.Tensor], logits: bool = False, critic: bool = False) -> LossFamily:
     """A family's record, its training rules taken from spec/recipe.py (the one home of what each family reads)."""
     rules = LOSSES[name]
     return LossFamily(name, d_loss, g_loss, logits=logits, clips="clip_value" in rules.reads,
@@ -103,6 +105,6 @@ FAMILIES: dict[str, LossFamily] = {
 def clip_weights(model: nn.Module, bound: float) -> None:
     """WGAN weight clipping: every critic parameter into [-bound, bound], in place."""
     with torch.no_grad():
-        params = [p for p in model.parameters()]
+        params: list[torch.Tensor] = [p for p in model.parameters()]
         torch._foreach_clamp_min_(params, -bound)
         torch._foreach_clamp_max_(params, bound)

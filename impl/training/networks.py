@@ -32,7 +32,8 @@ def distribute(g: SpecNet, d: SpecNet, sync_bn: bool, device: torch.device) -> t
     if sync_bn:
         for net in (g, d):
             for name, child in list(net.named_children()):
-                setattr(net, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+                # torch leaves convert_sync_batchnorm unannotated
+                setattr(net, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))  # type: ignore[no-untyped-call]
             net.rebind()
     ids = [device.index] if device.type == "cuda" else None
     return DDP(g, device_ids=ids), DDP(d, device_ids=ids)

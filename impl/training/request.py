@@ -136,7 +136,8 @@ def overrides_of(req: RunRequest, keys: tuple[str, ...]) -> dict[str, dict[str, 
 
 def saved_sets(config: dict[str, Any]) -> dict[str, Any]:
     """The recipe changes (--set) a run was started with: a resume applies them again."""
-    saved = config.get("overrides") if isinstance(config.get("overrides"), dict) else {}
+    stored_overrides = config.get("overrides")
+    saved: dict[str, Any] = stored_overrides if isinstance(stored_overrides, dict) else {}
     return {k: v["value"] for k, v in saved.items() if isinstance(v, dict) and "--set" in str(v.get("origin"))}
 
 
@@ -157,7 +158,7 @@ def new_settings(req: RunRequest, exp: ExperimentSpec, device: str) -> Settings:
 def resumed_settings(req: RunRequest, run: RunFolder, config: dict[str, Any], device: str) -> Settings:
     """The run's own settings, with what a resume may change: its length, the device, compiling."""
     settings = Settings.from_config(config["settings"], run.file(RunFolder.CONFIG))
-    length = {"epochs": req.epochs or (None if req.steps else settings.epochs),
+    length: dict[str, Any] = {"epochs": req.epochs or (None if req.steps else settings.epochs),
               "max_steps": req.steps or settings.max_steps} if req.epochs or req.steps else {}
     settings = dataclasses.replace(settings, device=device, compile=req.compile or settings.compile,
                                    sample_every=req.sample_every or settings.sample_every,
@@ -200,10 +201,12 @@ def resolve(req: RunRequest, device: str) -> Resolved:
     if req.sets and req.sets != sets:
         raise RunError(f"{req.resume}: was started with --set {sets or 'nothing'}, not {req.sets}; a run keeps its "
                        "recipe: drop --set to resume it, or start a new run")
+    data: str | None
     if recipe is not None:  # a moved folder can be named again with --data; what is read from it cannot change
         data, limit = req.data or recipe.data.argument(), recipe.data.limit
     else:
-        saved = config.get("overrides") if isinstance(config.get("overrides"), dict) else {}
+        stored_overrides = config.get("overrides")
+        saved: dict[str, Any] = stored_overrides if isinstance(stored_overrides, dict) else {}
         stored = saved.get("data")
         data, limit = req.data or (stored.get("value") if isinstance(stored, dict) else None), None
     exp = overrides.apply(experiment_named(config["experiment"]), sets, "--set")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -59,8 +60,11 @@ class Trainer:
         self.device = torch.device(settings.device)
         self.family = FAMILIES[exp.loss.value]
         self.n_critic = exp.n_critic.value if exp.n_critic else self.family.n_critic
-        self.clip = exp.clip_value.value if self.family.clips else None
-        self.gp_weight = exp.gp_weight.value if self.family.penalty else None
+        # read_experiment refuses a clipping or penalised family without its clip_value or gp_weight
+        assert exp.clip_value is not None or not self.family.clips
+        assert exp.gp_weight is not None or not self.family.penalty
+        self.clip = exp.clip_value.value if self.family.clips and exp.clip_value is not None else None
+        self.gp_weight = exp.gp_weight.value if self.family.penalty and exp.gp_weight is not None else None
         self.reduction = exp.d_loss.value if exp.d_loss else "mean"
         self.G, self.D = build_networks(exp, settings.seed, self.device, settings.channels_last)
         self.batches = Batches(images, settings.batch_size, settings.seed, self.device, rank, world_size,
@@ -68,6 +72,8 @@ class Trainer:
         check_batch_norm([self.G, self.D], self.batches.local, exp.name)
         self.steps_per_epoch = self.batches.steps_per_epoch
         self.total_steps = total_steps(settings, self.steps_per_epoch)
+        self.g_call: Callable[..., torch.Tensor]
+        self.d_call: Callable[..., torch.Tensor]
         self.g_call, self.d_call = distribute(self.G, self.D, sync_bn, self.device) if world_size > 1 \
             else (self.G, self.D)
         self.graphs = settings.fast and world_size == 1  # DDP's gradient hooks are not captured: eager under DDP
@@ -136,7 +142,7 @@ class Trainer:
             if self.gp_weight:
                 d_loss = d_loss + self.gp_weight * gradient_penalty(self._score, real, fake.float())
         self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
+        d_loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         self.opt_d.step()
         if self.clip is not None:
             clip_weights(self.D, self.clip)
@@ -149,7 +155,8 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         # the generator's gradients only: D's weight gradients would be dropped before D's next update (its
         # zero_grad), so autograd skips them; under DDP every parameter it wraps must receive one
-        g_loss.backward(inputs=self.g_params if self.world_size == 1 else None)
+        # torch leaves Tensor.backward unannotated
+        g_loss.backward(inputs=self.g_params if self.world_size == 1 else None)  # type: ignore[no-untyped-call]
         self.opt_g.step()
         self.g_loss_now.copy_(g_loss.detach())
 
@@ -231,7 +238,8 @@ class Trainer:
         was_training = self.G.training
         self.G.eval()  # running batch-norm statistics, as the course baseline samples
         try:
-            return self.G(self.fixed_noise if noise is None else noise.to(self.device)).cpu()
+            images: torch.Tensor = self.G(self.fixed_noise if noise is None else noise.to(self.device)).cpu()
+            return images
         finally:
             self.G.train(was_training)
 
