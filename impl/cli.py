@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn, TypeVar
 
 T = TypeVar("T")
+P = TypeVar("P", bound=argparse.ArgumentParser)
 
 MAX_SEED = 2**32 - 1  # torch.manual_seed takes 64 bits, but seeds are combined with epochs and offsets
 
@@ -86,7 +87,7 @@ class VersionAction(argparse.Action):
         parser.exit()
 
 
-def add_version(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def add_version(p: P) -> P:
     p.add_argument("--version", action=VersionAction)
     return p
 

@@ -31,11 +31,11 @@ import shutil
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import IO, Any
 
 from impl.errors import RunError
-from impl.regular import (  # noqa: F401  (re-exported: impl.files is where callers look for them)
+from impl.regular import (
     NONBLOCKING,
     TEMP_NAME,
     WRITE_FAILURES,
@@ -47,6 +47,12 @@ from impl.regular import (  # noqa: F401  (re-exported: impl.files is where call
     temporary_name,
     write_failure,
 )
+
+# the names from impl.regular are re-exported: impl.files is where callers look for them
+__all__ = [
+    "NONBLOCKING", "TEMP_NAME", "WRITE_FAILURES", "Root", "Unsafe", "check_file", "describe", "nearest_existing",
+    "open_regular", "read_regular", "temporary_name", "unwritable", "write_failure",
+]
 
 
 def nearest_existing(path: Path) -> Path:
@@ -67,7 +73,7 @@ def unwritable(path: Path) -> Path | None:
     return None if os.access(existing, os.W_OK | os.X_OK) else existing
 
 
-def _parts(relative: str | Path) -> list[str]:
+def _parts(relative: str | PurePath) -> list[str]:
     parts = PurePosixPath(relative).parts
     if not parts or PurePosixPath(relative).is_absolute() or any(p in ("..", ".", "") for p in parts):
         raise ValueError(f"{relative!r}: not a plain relative path")  # a bug of the caller, never user input
@@ -137,7 +143,7 @@ class Root:
                 raise self._unsafe(_parts(relative), OSError(errno.ELOOP, "link"))
 
     @contextmanager
-    def folder(self, relative: str | Path = "", create: bool = True) -> Iterator[int]:
+    def folder(self, relative: str | PurePath = "", create: bool = True) -> Iterator[int]:
         """A descriptor of a folder under the root (made when missing), closed after use."""
         fd = self._open_dir(_parts(relative) if str(relative) not in ("", ".") else [], create)
         try:
@@ -145,14 +151,14 @@ class Root:
         finally:
             os.close(fd)
 
-    def mkdir(self, relative: str | Path) -> Path:
+    def mkdir(self, relative: str | PurePath) -> Path:
         with self.folder(relative):
             pass
         return self.path / relative
 
     # ------------------------------------------------------------------ files
     @contextmanager
-    def replacing(self, relative: str | Path) -> Iterator[IO[bytes]]:
+    def replacing(self, relative: str | PurePath) -> Iterator[IO[bytes]]:
         """A binary file object whose bytes replace `relative` when the block ends without error: written to a new
         temporary file beside it, flushed to disk and renamed over it; on any error the temporary file is removed."""
         parts = _parts(relative)
@@ -178,18 +184,18 @@ class Root:
                     pass
                 raise
 
-    def write_bytes(self, relative: str | Path, data: bytes) -> Path:
+    def write_bytes(self, relative: str | PurePath, data: bytes) -> Path:
         with self.replacing(relative) as fh:
             fh.write(data)
         return self.path / relative
 
-    def write_text(self, relative: str | Path, text: str) -> Path:
+    def write_text(self, relative: str | PurePath, text: str) -> Path:
         return self.write_bytes(relative, text.encode("utf-8"))
 
-    def write_json(self, relative: str | Path, data: Any) -> Path:
+    def write_json(self, relative: str | PurePath, data: Any) -> Path:
         return self.write_text(relative, json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
-    def write_with(self, relative: str | Path, writer: Callable[[IO[bytes]], object]) -> Path:
+    def write_with(self, relative: str | PurePath, writer: Callable[[IO[bytes]], object]) -> Path:
         """Let `writer(file object)` write the bytes (torch.save, PIL's save, matplotlib's savefig), atomically."""
         buffer = io.BytesIO()
         writer(buffer)
@@ -214,7 +220,7 @@ class Root:
         return open_regular(parts[-1], flags | os.O_CREAT, dir_fd=fd, folder_device=os.fstat(fd).st_dev,
                             written=True)
 
-    def append(self, relative: str | Path, data: bytes) -> None:
+    def append(self, relative: str | PurePath, data: bytes) -> None:
         """Append bytes to a file (made when missing); a line cut short by a kill is ended first. A file that shares
         its inode with another (`cp -al`, `ln`) is first replaced by a copy of its own, so the append never reaches
         the other file; a FIFO, a device, a folder or a mount at the name is Unsafe."""
@@ -244,7 +250,7 @@ class Root:
             data = fh.read()
         self.write_bytes(PurePosixPath(*parts), data)
 
-    def rename(self, relative: str | Path, new_name: str) -> bool:
+    def rename(self, relative: str | PurePath, new_name: str) -> bool:
         """Rename a file within its folder (a link is renamed itself); False when it is not there."""
         parts = _parts(relative)
         with self.folder(PurePosixPath(*parts[:-1]) if len(parts) > 1 else "", create=False) as fd:
@@ -255,7 +261,7 @@ class Root:
             os.fsync(fd)
         return True
 
-    def remove(self, relative: str | Path) -> None:
+    def remove(self, relative: str | PurePath) -> None:
         """Delete one file (a link is removed itself, its target untouched); missing is fine."""
         parts = _parts(relative)
         try:
@@ -264,7 +270,7 @@ class Root:
         except FileNotFoundError:
             pass
 
-    def rmtree(self, relative: str | Path) -> None:
+    def rmtree(self, relative: str | PurePath) -> None:
         """Delete a folder and everything in it, refusing a link at any level and a mount anywhere in it (nothing
         outside the folder's file system is ever reached); the check walks the whole tree before anything goes."""
         parts = _parts(relative)
@@ -283,7 +289,7 @@ class Root:
             shutil.rmtree(parts[-1], dir_fd=fd)
 
     @contextmanager
-    def locked(self, relative: str | Path, holder: str) -> Iterator[None]:
+    def locked(self, relative: str | PurePath, holder: str) -> Iterator[None]:
         """Hold an exclusive lock file under the root while the block runs; a second holder is refused (RunError)
         with the first one's description. The lock is always a file of its own: a hard link planted at its name is
         unlinked (its other names keep their bytes) and a fresh file made; a FIFO, a device or a mount is Unsafe."""

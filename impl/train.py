@@ -24,7 +24,8 @@ from impl.cli import nonempty, positive, seed
 from impl.errors import boundary
 from impl.runs.folder import RunFolder
 from impl.training import overrides, sweep
-from impl.training.run import RunRequest, run_experiment
+from impl.training.request import RunRequest
+from impl.training.run import run_experiment
 
 
 def parser() -> argparse.ArgumentParser:

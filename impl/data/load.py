@@ -118,7 +118,8 @@ def _decode(path: Path, size: int, channels: int) -> np.ndarray | str:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
+        with Image.open(path) as opened:
+            img: Image.Image = opened  # a plain Image from here: the conversions below return one
             if img.width * img.height > MAX_PIXELS:
                 return "too large"
             img.load()

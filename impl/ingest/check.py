@@ -49,11 +49,11 @@ def check(parsed: Parsed, net: NetworkSpec) -> list[Mismatch]:
     out += _arithmetic(parsed)
     if parsed.kind == "torchsummary":
         sizes = dict(line.split(": ") for line in table.size_lines())
-        for key, value in sizes.items():
-            short = key.removesuffix(" (MB)")
-            if short in parsed.totals and f"{parsed.totals[short]:0.2f}" != value:
+        for size_key, stated in sizes.items():
+            short = size_key.removesuffix(" (MB)")
+            if short in parsed.totals and f"{parsed.totals[short]:0.2f}" != stated:
                 line, text = parsed.total_lines[short]
-                out.append(Mismatch(line, text, f"{parsed.totals[short]:0.2f}", value, "size"))
+                out.append(Mismatch(line, text, f"{parsed.totals[short]:0.2f}", stated, "size"))
     return out
 
 

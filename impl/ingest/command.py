@@ -25,7 +25,7 @@ import spec
 from impl import cli
 from impl.errors import boundary
 from impl.ingest.errors import IngestRefused
-from impl.ingest.pipeline import Ingested, ingest_text
+from impl.ingest.pipeline import Ingested, Network, ingest_text
 from impl.ingest.write import errata_file, experiment_file, network_file, write_all
 from impl.networks.printout import compare
 from spec.network import Evidence
@@ -78,8 +78,13 @@ def _evidence(net: Any, report: str) -> list[dict[str, Any]]:
     return []
 
 
+def _table(net: Network) -> dict[str, Any]:
+    assert net.table is not None  # built() keeps networks with a spec; spec and table are always set together
+    return net.table
+
+
 def plan_files(result: Ingested) -> dict[str, str]:
-    files = {f"networks/{n.name}.toml": network_file(n.table, _evidence(n, result.report)) for n in result.built()}
+    files = {f"networks/{n.name}.toml": network_file(_table(n), _evidence(n, result.report)) for n in result.built()}
     drafts = result.errata()
     if drafts:
         files[f"drafts/{result.prefix}-errata.toml"] = errata_file(drafts)

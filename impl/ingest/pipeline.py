@@ -58,7 +58,7 @@ class Ingested:
 
     def errata(self) -> list[dict[str, Any]]:
         """Draft errata in spec/errata.toml's form: one per mismatch, with its line and excerpt."""
-        out = []
+        out: list[dict[str, Any]] = []
         for net in self.networks:
             found = net.mismatches if net.spec else [Mismatch(line, text, text, "", "read")
                                                      for line, text, _ in net.parsed.problems]
@@ -126,7 +126,8 @@ def _build(net: Network, report: str, side: int, generator: Network | None, spec
     errors: list[str] = []
     sides = list(dict.fromkeys((side, 28, 32, 64, 128, 96, 256)))  # the image side a printout does not show
     tries = [(paired, side)] * bool(paired) + [(None, s) for s in sides]
-    guesses, problems, first_problems = list(net.parsed.guesses), list(net.parsed.problems), []
+    guesses, problems = list(net.parsed.guesses), list(net.parsed.problems)
+    first_problems: list[tuple[int, str, str]] = []
     for given, image in tries:
         net.parsed.guesses, net.parsed.problems = list(guesses), list(problems)
         try:

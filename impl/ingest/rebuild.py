@@ -90,7 +90,7 @@ def _adapter(kind: str, args: dict[str, Any], shape: tuple[int, ...], source: st
 
 
 def _from_repr(parsed: Parsed, input_shape: tuple[int, ...] | None, image_side: int,
-               source: str) -> tuple[list[dict], list[Any], tuple[int, ...]]:
+               source: str) -> tuple[list[dict[str, Any]], list[Any], tuple[int, ...]]:
     leaves = [m for m in parsed.modules if m["type"] != "Sequential"]
     if not leaves:
         raise ValueError("no layer was read")
@@ -122,7 +122,7 @@ def _with_source(module: dict[str, Any], parsed: Parsed, source: str) -> dict[st
 
 
 def _from_table(parsed: Parsed, input_shape: tuple[int, ...] | None,
-                source: str) -> tuple[list[dict], list[Any], tuple[int, ...]]:
+                source: str) -> tuple[list[dict[str, Any]], list[Any], tuple[int, ...]]:
     modules: list[dict[str, Any]] = []
     forward: list[Any] = []
     shape, start = input_shape, input_shape

@@ -45,14 +45,14 @@ def find_recipe(text: str) -> list[Found]:
 
 def _value(key: str, groups: list[str]) -> str | int | float | list[float] | None:
     if key in ("batch_size", "epochs", "steps", "latent"):
-        value = int(groups[0])
-        return value if 0 < value < 10**9 else None
+        count = int(groups[0])
+        return count if 0 < count < 10**9 else None
     if key == "lr":
         try:
-            value = float(groups[0])
+            rate = float(groups[0])
         except ValueError:
             return None
-        return value if 0 < value < 1 else None
+        return rate if 0 < rate < 1 else None
     if key == "betas":
         return [float(groups[0]), float(groups[1])]
     if key == "optimizer":

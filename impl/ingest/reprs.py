@@ -224,7 +224,7 @@ def _tokens(text: str) -> list[str]:
         else:
             current += char
     tokens.append(current.strip())
-    out = []
+    out: list[str] = []
     for token in filter(None, tokens):  # a lost comma: "64 kernel_size=(4, 4)", "3 64"
         for part in re.split(r"\s+(?=\w+=)", token):
             out += part.split() if "=" not in part and "(" not in part and "'" not in part else [part]

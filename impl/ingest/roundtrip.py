@@ -19,7 +19,7 @@ import spec
 from impl.ingest.noise import garble
 from impl.ingest.pipeline import Network, ingest_text
 from impl.networks.build import build_spec
-from impl.networks.tables import measure
+from impl.networks.tables import Table, measure
 
 PRINTOUTS = ("repr", "torchsummary", "torchinfo")
 LEVELS = (0.0, 0.1, 0.3)
@@ -90,7 +90,10 @@ def read_back(model: nn.Module, input_shape: tuple[int, ...], kind: str, level: 
     got = measure(build_spec(net.spec).eval(), net.spec.input)
     if got.total != want.total:
         return net, f"{got.total:,} parameters, not {want.total:,}"
-    shapes = lambda t: [r[1] for r in t.rows if not r[0].startswith(("Unflatten", "Flatten"))]  # noqa: E731
+
+    def shapes(t: Table) -> list[list[int]]:
+        return [r[1] for r in t.rows if not r[0].startswith(("Unflatten", "Flatten"))]
+
     return net, "" if shapes(got) == shapes(want) else f"shapes {shapes(got)} != {shapes(want)}"
 
 

@@ -12,11 +12,12 @@ be read and why. A spec network that no report prints (source code, prose or a g
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import spec
-from impl.ingest.pipeline import Ingested, ingest_text
+from impl.ingest.pipeline import Ingested, Network, ingest_text
 from spec.network import NetworkSpec
 
 # The errata about numbers a printout or the stated arithmetic gets wrong (the rest are about names, layout,
@@ -38,7 +39,7 @@ def leaf_shapes(net: NetworkSpec) -> list[tuple[str, tuple[int, ...]]]:
             for s, shape in zip(net.forward, net.shapes) if s.module]
 
 
-def _subsequence(short: list, long: list) -> bool:
+def _subsequence(short: Sequence[object], long: Sequence[object]) -> bool:
     it = iter(long)
     return all(any(x == y for y in it) for x in short)
 
@@ -54,27 +55,32 @@ def outcomes(reg: spec.Registry, ingested: dict[str, Ingested]) -> list[Outcome]
     return out
 
 
+def _spec(net: Network) -> NetworkSpec:
+    assert net.spec is not None  # only called on the networks _outcome keeps, those with a spec
+    return net.spec
+
+
 def _outcome(net: NetworkSpec, report: str, result: Ingested | None) -> Outcome:
     if result is None:
         return Outcome(net.name, report, "unreadable", "the report's text is not there")
     want = leaf_shapes(net)
     built = [n for n in result.built() if n.role == net.role and n.spec is not None]
     for candidate in built:
-        got = leaf_shapes(candidate.spec)
-        if candidate.spec.parameters == net.parameters and got == want:
+        got = leaf_shapes(_spec(candidate))
+        if _spec(candidate).parameters == net.parameters and got == want:
             return Outcome(net.name, report, "equal", f"{candidate.name} (line {candidate.parsed.printout.first})")
     for candidate in built:
-        got = leaf_shapes(candidate.spec)
-        if candidate.spec.parameters == net.parameters and _subsequence(got, want):
+        got = leaf_shapes(_spec(candidate))
+        if _spec(candidate).parameters == net.parameters and _subsequence(got, want):
             return Outcome(net.name, report, "lines lost", f"{candidate.name} (line {candidate.parsed.printout.first})"
                            f": {len(want) - len(got)} of {len(want)} layers missing, their shapes equal")
-    same_types = [c for c in built if [t for t, _ in leaf_shapes(c.spec)] == [t for t, _ in want]] or \
-        [c for c in built if _subsequence([t for t, _ in leaf_shapes(c.spec)], [t for t, _ in want])]
+    same_types = [c for c in built if [t for t, _ in leaf_shapes(_spec(c))] == [t for t, _ in want]] or \
+        [c for c in built if _subsequence([t for t, _ in leaf_shapes(_spec(c))], [t for t, _ in want])]
     if same_types:
         c = same_types[0]
         return Outcome(net.name, report, "differs", f"{c.name} (line {c.parsed.printout.first}): "
-                       f"{c.spec.parameters:,} parameters, spec {net.parameters:,}; "
-                       f"{len(leaf_shapes(c.spec))} of {len(want)} layers read")
+                       f"{_spec(c).parameters:,} parameters, spec {net.parameters:,}; "
+                       f"{len(leaf_shapes(_spec(c)))} of {len(want)} layers read")
     unread = [n for n in result.networks if n.spec is None and n.role == net.role]
     why = "; ".join(f"line {n.parsed.printout.first}: {n.unreadable}" for n in unread) or "no printout matched"
     return Outcome(net.name, report, "unreadable" if unread else "differs", why)
@@ -84,7 +90,10 @@ def precision_recall(reg: spec.Registry, ingested: dict[str, Ingested]) -> tuple
     """(drafts that match a recorded erratum, drafts, number-level errata found, number-level errata, found ids).
     A draft matches an erratum of its report when one of its quotes contains one of the erratum's, or the other
     way round (whitespace-normalised)."""
-    norm = lambda s: " ".join(s.split())  # noqa: E731
+
+    def norm(s: str) -> str:
+        return " ".join(s.split())
+
     errata = {e.id: e for e in reg.errata}
     hits, drafts, found = 0, 0, set()
     for report, result in ingested.items():

@@ -31,11 +31,11 @@ def parse_table(printout: Printout) -> Parsed:
     """The stated rows (leaf layers only) and totals of a torchsummary or torchinfo table."""
     out = Parsed(printout)
     lines = list(enumerate(printout.lines, printout.first))
-    row = _SUMMARY_ROW if printout.kind == "torchsummary" else _INFO_ROW
+    row_pattern = _SUMMARY_ROW if printout.kind == "torchsummary" else _INFO_ROW
     joined: list[tuple[int, str]] = []
     for number, raw in lines:  # a row wrapped in transcription: joined when the two halves make a row
         line = raw.strip()
-        if joined and not _known(joined[-1][1], row) and _known(f"{joined[-1][1]} {line}", row):
+        if joined and not _known(joined[-1][1], row_pattern) and _known(f"{joined[-1][1]} {line}", row_pattern):
             joined[-1] = (joined[-1][0], f"{joined[-1][1]} {line}")
         else:
             joined.append((number, line))
@@ -90,13 +90,13 @@ def infer(row: Row, current: tuple[int, ...] | None) -> tuple[dict[str, Any], tu
             raise ValueError(f"{params:,} parameters are not in x {width} (+ {width} bias) for any in")
         if len(fits) > 1:
             guesses.append(f"{row.type} {params:,}: in={fits[0][0]} with bias chosen; in={fits[1][0]} without fits too")
-        reshape = (flat,) if current is not None and len(current) > 1 else None
+        reshape = (flat,) if flat is not None and current is not None and len(current) > 1 else None
         return {"in_features": fits[0][0], "out_features": width, "bias": fits[0][1]}, reshape, guesses
     if kind in ("Conv2d", "ConvTranspose2d"):
         return _conv(kind, row, current, params, guesses)
     if kind in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d"):
         key = "affine"
-        args = {"num_features": out[0], key: params == 2 * out[0]}
+        args: dict[str, Any] = {"num_features": out[0], key: params == 2 * out[0]}
         if params not in (0, 2 * out[0]):
             raise ValueError(f"{params:,} parameters fit no {kind}({out[0]}): 0 or {2 * out[0]:,}")
         return args, _reshape_to(out, current), guesses
@@ -116,7 +116,7 @@ def infer(row: Row, current: tuple[int, ...] | None) -> tuple[dict[str, Any], tu
     if kind == "PReLU":
         return {"num_parameters": max(params, 1)}, None, guesses
     if kind in ELEMENTWISE or kind in ("Flatten", "Identity"):
-        args: dict[str, Any] = {}
+        args = {}
         if kind == "LeakyReLU":
             args["negative_slope"] = 0.2
             guesses.append(f"{row.type} (line {row.line}): negative_slope not shown; 0.2, the DCGAN convention")
@@ -189,7 +189,8 @@ def _geometry(kind: str, size_in: int, size_out: int, k: int) -> list[tuple[int,
     return out
 
 
-def _preference(kind: str, args: dict[str, Any], size_in: int, size_out: int) -> tuple:
+def _preference(kind: str, args: dict[str, Any], size_in: int,
+                size_out: int) -> tuple[bool, float, float, int, bool, int]:
     """Prefer stride 1 on a 1x1 input and a whole-map kernel to a 1x1 output, else the stride nearest the size
     ratio; then padding nearest (k-1)/2, no output padding, bias (torch's default), the smaller kernel."""
     k, s, p = args["kernel_size"], args["stride"], args["padding"]

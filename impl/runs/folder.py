@@ -219,7 +219,7 @@ class RunFolder:
             return False
         recipe = config.get("run_recipe")
         if isinstance(recipe, dict) and isinstance(recipe.get("data"), dict):
-            return recipe["data"].get("kind") == DataKind.FASHION_MNIST.value
+            return bool(recipe["data"].get("kind") == DataKind.FASHION_MNIST.value)  # JSON: a str or nothing
         return str(config.get("data", "")).startswith("FashionMNIST")
 
     def outcome(self) -> dict[str, Any]:

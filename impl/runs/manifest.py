@@ -13,7 +13,7 @@ import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import IO
 
 from impl.errors import RunError
@@ -37,7 +37,7 @@ class RecordedRoot(Root):
             self._known = read_manifest(self.path)
         return self._known
 
-    def note(self, relative: str | Path) -> None:
+    def note(self, relative: str | PurePath) -> None:
         name = str(PurePosixPath(relative))
         if name in ("", ".") or name in UNRECORDED or name in self.recorded():
             return
@@ -45,20 +45,20 @@ class RecordedRoot(Root):
         self.recorded().add(name)
 
     @contextmanager
-    def replacing(self, relative: str | Path) -> Iterator[IO[bytes]]:
+    def replacing(self, relative: str | PurePath) -> Iterator[IO[bytes]]:
         self.note(relative)
         with super().replacing(relative) as fh:
             yield fh
 
-    def append(self, relative: str | Path, data: bytes) -> None:
+    def append(self, relative: str | PurePath, data: bytes) -> None:
         self.note(relative)
         super().append(relative, data)
 
-    def mkdir(self, relative: str | Path) -> Path:
+    def mkdir(self, relative: str | PurePath) -> Path:
         self.note(relative)
         return super().mkdir(relative)
 
-    def rename(self, relative: str | Path, new_name: str) -> bool:
+    def rename(self, relative: str | PurePath, new_name: str) -> bool:
         self.note(PurePosixPath(relative).with_name(new_name))
         return super().rename(relative, new_name)
 

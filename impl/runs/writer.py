@@ -66,7 +66,7 @@ class BackgroundWriter:
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gan-spec-writer")
-        self._pending: list[Future] = []
+        self._pending: list[Future[object]] = []
 
     def submit(self, fn: Callable[..., object], *args: object) -> None:
         self._pending.append(self._pool.submit(fn, *args))

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import torch
 
@@ -91,8 +92,9 @@ class Logger:
             self.write(row, stopping)
         return stopping
 
-    def write(self, row: dict, stopping: int) -> None:
+    def write(self, row: dict[str, Any], stopping: int) -> None:
         t, run = self.trainer, self.run
+        assert run is not None  # log() writes only on the process that has the run folder
         run.append_row(RunFolder.LOG, row)
         if self.board is not None:
             self.board.scalars(row)
@@ -117,6 +119,7 @@ class Logger:
             save_checkpoint(run, t.state_dict())
 
     def grid(self, samples: torch.Tensor, relative: str) -> None:
+        assert self.run is not None  # called from write() and finish(), both only with a run folder
         grids.save_grid(samples, self.run.root, relative)
         if self.board is not None:
             self.board.grid(samples, self.trainer.step)
@@ -182,6 +185,6 @@ def train_loop(trainer: Trainer, run: RunFolder | None, quiet: bool, epoch_hook:
                         "pass a smaller --batch-size") from None
     finally:
         progress.close()
-        for s, handler in old.items():  # first: a Ctrl-C during the wait below must not leave StopFlag installed
-            signal.signal(s, handler)
+        for signum, handler in old.items():  # first: a Ctrl-C during the wait below must not leave StopFlag installed
+            signal.signal(signum, handler)
         logger.close()

@@ -57,11 +57,14 @@ class TensorBoard:
         if trainer.clip is not None:
             values["clip_value"] = trainer.clip
         config = self.config(run)
-        overrides = config.get("overrides") if isinstance(config.get("overrides"), dict) else {}
+        given = config.get("overrides")
+        overrides: dict[str, Any] = given if isinstance(given, dict) else {}
         for key, entry in overrides.items():
             value = entry.get("value") if isinstance(entry, dict) else entry
             if isinstance(value, bool | int | float | str):
                 values[f"set/{key}"] = value
+        # SummaryWriter opens its file writer in __init__ and only close() drops it; this runs before any close
+        assert self.writer.file_writer is not None
         for summary in hparams(values, {name: math.nan for name in METRICS}):
             self.writer.file_writer.add_summary(summary)
         if config:  # four spaces: TensorBoard's text panel shows Markdown, and this as code
