@@ -6,6 +6,7 @@ every claim: holds, does not hold, inconclusive (the effect is within seed-to-se
     python -m impl.reproduce 003 --data faces/ --inception-weights weights-inception-2015-12-05-6726825d.pth
     python -m impl.reproduce --quick                    # every claim end to end on tiny step counts (a smoke test)
     python -m impl.reproduce 004 --out runs/sc --resume # continue an interrupted scorecard
+    python -m impl.reproduce 004 --launcher slurm --jobs 8 --partition gpu --gpus-per-run 1   # runs as Slurm jobs
 
 Writes OUT/<arm>/seed-<s>/ (ordinary runs, each evaluated), OUT/scorecard.md, OUT/scorecard.json and
 OUT/report.html. An arm several claims share is trained once. Without --data, the anime-face claims are decided on
@@ -16,16 +17,17 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from impl import cli
-from impl.arms.engine import ArmsFolder, resume_command, signals_name, train_or_resume
+from impl.arms import jobs, launch
+from impl.arms.engine import ArmsFolder, Planned, resume_command, signals_name, train_or_resume
 from impl.errors import Diverged, NonFinite, boundary, say
 from impl.measure import features
-from impl.progress import eta
 from impl.runs.folder import RunFolder
 from impl.verdicts import scorecard
-from impl.verdicts.measuring import evaluate_run, needs_latent
+from impl.verdicts.measuring import ScoreSettings, evaluate_run, evaluated, needs_latent
 from impl.verdicts.plan import QUICK_BATCH, QUICK_N, QUICK_STEPS, chosen_claims, plan, settings_of
 from impl.verdicts.readings import DIVERGED
 
@@ -52,7 +54,36 @@ def parser() -> cli.Parser:
                    f"{QUICK_N} images per metric: every claim end to end in minutes (a smoke run: its verdicts mean "
                    "nothing, and say so)")
     p.add_argument("--quiet", action="store_true")
+    launch.add_arguments(p)
     return p
+
+
+@dataclass(frozen=True)
+class TrainAndEvaluate:
+    """One run of the scorecard, in this process or as a job: trained (or resumed), evaluated, probed where a claim
+    reads the probe; a divergence is recorded as the run's outcome."""
+
+    score: ScoreSettings
+    latent: frozenset[str]  # the labels of the runs whose latent probe a claim reads
+    hint: str
+
+    def __call__(self, item: Planned) -> None:
+        try:
+            train_or_resume(item, self.hint)
+            evaluate_run(item.folder, self.score, latent_probe=item.label in self.latent)
+        except (Diverged, NonFinite) as exc:  # an outcome the claims read, never a reason to stop
+            RunFolder(item.folder).write_outcome(DIVERGED, str(exc).split(";")[0])
+            say(f"{item.label}: diverged ({str(exc).split(';')[0]}); recorded as an outcome of the run")
+        if self.score.quick:  # a smoke run keeps its numbers, not its weights (109 MB per course-DCGAN run), diverged
+            RunFolder(item.folder).drop_checkpoints()  # or not: its outcome marks it finished for --resume
+
+    def complete(self, item: Planned) -> bool:
+        """Nothing left to do for this run (a job need not be started for it)."""
+        run = RunFolder(item.folder)
+        if not run.finished():
+            return False
+        return bool(run.outcome()) or (evaluated(item.folder, self.score.n)
+                                        and (item.label not in self.latent or run.latent() is not None))
 
 
 @boundary("impl.reproduce")
@@ -62,23 +93,15 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     claims = chosen_claims(args.reports)
     score = settings_of(args)
+    launcher = launch.from_args(args)
     out = args.out or Path("runs") / f"scorecard-{time.strftime('%Y%m%d-%H%M%S')}"
     folder = ArmsFolder(out, "reproduce", "scorecard")
     folder.check(score.saved(), args.resume, args.out is not None)
     hint = resume_command("impl.reproduce", argv, out)
     items = plan(claims, score, out)
+    work = TrainAndEvaluate(score, frozenset(item.label for arm, item in items if needs_latent(arm, claims)), hint)
     with folder.opened(score.saved()), folder.clock() as clock, signals_name(hint, "scorecard"):
-        for i, (arm, item) in enumerate(items):
-            if not args.quiet:
-                say(f"[{i + 1}/{len(items)}] {item.label}; {eta(i, len(items), clock())}")
-            try:
-                train_or_resume(item, hint)
-                evaluate_run(item.folder, score, latent_probe=needs_latent(arm, claims))
-            except (Diverged, NonFinite) as exc:  # an outcome the claims read, never a reason to stop
-                RunFolder(item.folder).write_outcome(DIVERGED, str(exc).split(";")[0])
-                say(f"{item.label}: diverged ({str(exc).split(';')[0]}); recorded as an outcome of the run")
-            if score.quick:  # a smoke run keeps its numbers, not its weights (109 MB per course-DCGAN run), diverged
-                RunFolder(item.folder).drop_checkpoints()  # or not: its outcome marks it finished for --resume
+        jobs.run_all([item for _, item in items], work, launcher, out, hint, work.complete, args.quiet, clock)
         verdicts = scorecard.decide_all(claims, items, smoke=score.quick)
         scorecard.write(folder, claims, verdicts, items, score.saved() | {
             "wall_s": clock(), "this_call_s": round(time.time() - t0, 1),
