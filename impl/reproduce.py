@@ -17,19 +17,15 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from impl import cli
 from impl.arms import jobs, launch
-from impl.arms.engine import ArmsFolder, Planned, resume_command, signals_name, train_or_resume
-from impl.errors import Diverged, NonFinite, boundary, say
+from impl.arms.engine import ArmsFolder, resume_command, signals_name
+from impl.errors import boundary
 from impl.measure import features
-from impl.runs.folder import RunFolder
 from impl.verdicts import scorecard
-from impl.verdicts.measuring import ScoreSettings, evaluate_run, evaluated, needs_latent
-from impl.verdicts.plan import QUICK_BATCH, QUICK_N, QUICK_STEPS, chosen_claims, plan, settings_of
-from impl.verdicts.readings import DIVERGED
+from impl.verdicts.plan import QUICK_BATCH, QUICK_N, QUICK_STEPS, chosen_claims, finisher, plan, settings_of
 
 
 def parser() -> cli.Parser:
@@ -58,34 +54,6 @@ def parser() -> cli.Parser:
     return p
 
 
-@dataclass(frozen=True)
-class TrainAndEvaluate:
-    """One run of the scorecard, in this process or as a job: trained (or resumed), evaluated, probed where a claim
-    reads the probe; a divergence is recorded as the run's outcome."""
-
-    score: ScoreSettings
-    latent: frozenset[str]  # the labels of the runs whose latent probe a claim reads
-    hint: str
-
-    def __call__(self, item: Planned) -> None:
-        try:
-            train_or_resume(item, self.hint)
-            evaluate_run(item.folder, self.score, latent_probe=item.label in self.latent)
-        except (Diverged, NonFinite) as exc:  # an outcome the claims read, never a reason to stop
-            RunFolder(item.folder).write_outcome(DIVERGED, str(exc).split(";")[0])
-            say(f"{item.label}: diverged ({str(exc).split(';')[0]}); recorded as an outcome of the run")
-        if self.score.quick:  # a smoke run keeps its numbers, not its weights (109 MB per course-DCGAN run), diverged
-            RunFolder(item.folder).drop_checkpoints()  # or not: its outcome marks it finished for --resume
-
-    def complete(self, item: Planned) -> bool:
-        """Nothing left to do for this run (a job need not be started for it)."""
-        run = RunFolder(item.folder)
-        if not run.finished():
-            return False
-        return bool(run.outcome()) or (evaluated(item.folder, self.score.n)
-                                        and (item.label not in self.latent or run.latent() is not None))
-
-
 @boundary("impl.reproduce")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
@@ -99,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     folder.check(score.saved(), args.resume, args.out is not None)
     hint = resume_command("impl.reproduce", argv, out)
     items = plan(claims, score, out)
-    work = TrainAndEvaluate(score, frozenset(item.label for arm, item in items if needs_latent(arm, claims)), hint)
     with folder.opened(score.saved()), folder.clock() as clock, signals_name(hint, "scorecard"):
-        jobs.run_all([item for _, item in items], work, launcher, out, hint, work.complete, args.quiet, clock)
+        jobs.run_all([item for _, item in items], finisher(items, claims, score), hint, clock, args.quiet, launcher,
+                     out)
         verdicts = scorecard.decide_all(claims, items, smoke=score.quick)
         scorecard.write(folder, claims, verdicts, items, score.saved() | {
             "wall_s": clock(), "this_call_s": round(time.time() - t0, 1),

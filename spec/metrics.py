@@ -49,6 +49,12 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
     Metric("proportion_error", "lower", "real_proportion_error", faces_only=True),
 )}
 
+# what else metrics.json holds: what was measured and how, never read as a metric (tests/test_registries.py checks
+# that an evaluated run writes nothing outside METRICS, their references, ROLES and these)
+RECORDS = ("experiment", "step", "checkpoint", "samples", "evaluated", "evaluation_seconds", "real_set",
+           "real_samples", "class_histogram", "classifier_sha256", "classifier_test_accuracy", "domain_kid_std",
+           "inception_kid_std")
+
 # a claim's role -> (the key on FashionMNIST data, the key on other data such as the anime faces)
 ROLES: dict[str, tuple[str, str]] = {
     "fid": ("domain_fid", "inception_fid"),

@@ -104,7 +104,7 @@ def test_fast_path_is_the_cuda_default_and_eager_turns_it_off() -> None:
     from impl.training import run
 
     def settings(*argv: str, device: str = "cuda") -> tuple:
-        s = run.resolve(train.request_of(train.parser().parse_args(["r004-conv", *argv])), device)[1]
+        s = run.resolve(train.request_of(train.parser().parse_args(["r004-conv", *argv])), device).settings
         return s.fast, s.precision, s.channels_last
 
     assert settings() == (True, "bf16", True)
@@ -254,7 +254,7 @@ def test_compile_leaves_the_gradient_penalty_critic_eager() -> None:
                                                                  compile=True))
     assert t.d_call is t.D and t.g_call is not t.G  # double backward through a compiled critic is not supported
     args = train.parser().parse_args(["r004-mlp", "--compile"])
-    assert run.resolve(train.request_of(args), "cpu")[1].compile
+    assert run.resolve(train.request_of(args), "cpu").settings.compile
 
 
 def test_a_network_torch_compile_cannot_handle_trains_uncompiled(monkeypatch: pytest.MonkeyPatch,

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import torch
 
 from impl import reproduce
 from impl.arms import jobs, launch
-from impl.arms.engine import Planned, train_or_resume
+from impl.arms.engine import Planned
 from impl.errors import UsageError
 from impl.runs.checkpoint import load_checkpoint
 from impl.training.request import RunRequest
@@ -29,12 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 STEPS = 48  # three epochs of the synthetic set at r004-mlp's batch: seconds per run
 
 
-@dataclass(frozen=True)
-class TrainOnly:
-    """The work of a job in these tests: train or resume (no evaluation, which the scorecard tests cover)."""
-
-    def __call__(self, item: Planned) -> None:
-        train_or_resume(item, "python -m tests.test_launch --resume")
+def no_evaluation(item: Planned) -> str:
+    """The finish of a run in these tests: none (the scorecard tests cover evaluation); its label comes back."""
+    return item.label
 
 
 def planned(out: Path, steps: int = STEPS, seeds: tuple[int, ...] = (0, 1)) -> list[Planned]:
@@ -71,8 +67,9 @@ def assert_same_runs(a: Path, b: Path, seeds: tuple[int, ...] = (0, 1), stopped:
 
 def run_with(kind: str, out: Path, steps: int = STEPS, **options: object) -> None:
     items = planned(out, steps)
-    jobs.run_all(items, TrainOnly(), launch.Launcher(kind=kind, jobs=2, time_limit_min=10, **options), out,
-                 "hint", lambda item: False, quiet=True)
+    results = jobs.run_all(items, no_evaluation, "hint", lambda: 0.0, True,
+                           launch.Launcher(kind=kind, jobs=2, time_limit_min=10, **options), out)
+    assert results == [item.label for item in items]
 
 
 @pytest.fixture(scope="module")
@@ -149,12 +146,17 @@ def test_an_unknown_partition_is_one_line_and_exit_2(slurm_cluster: str, tmp_pat
 # ------------------------------------------------------------------ faults: a cancelled job, a killed parent
 
 LONG = 160  # ten epochs: a job runs long enough to be cancelled or orphaned after its first checkpoint
+SLURM = launch.Launcher(kind="slurm", time_limit_min=10)
+
+
+def one_run(out: Path, launcher: launch.Launcher, steps: int = LONG) -> None:
+    jobs.run_all(planned(out, steps, (0,)), no_evaluation, "hint", lambda: 0.0, True, launcher, out)
 
 
 @pytest.fixture(scope="module")
 def in_process_long(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("inproc-long")
-    jobs.run_all(planned(out, LONG, (0,)), TrainOnly(), launch.Launcher(), out, "hint", lambda item: False, True)
+    one_run(out, launch.Launcher())
     return out
 
 
@@ -175,8 +177,7 @@ def job_id(out: Path, seed: int = 0) -> str:
 
 def drive(out: str, steps: str) -> None:
     """The parent of test_a_killed_parent_is_resumed_and_reattaches, in a process of its own."""
-    jobs.run_all(planned(Path(out), int(steps), (0,)), TrainOnly(), launch.Launcher(kind="slurm", time_limit_min=10),
-                 Path(out), "hint", lambda item: False, quiet=True)
+    one_run(Path(out), SLURM, int(steps))
 
 
 @pytest.mark.slurm
@@ -189,8 +190,7 @@ def test_a_cancelled_job_is_submitted_again_and_resumes_exactly(slurm_cluster: s
 
     def parent() -> None:
         try:
-            jobs.run_all(planned(tmp_path, LONG, (0,)), TrainOnly(), launch.Launcher(kind="slurm", time_limit_min=10),
-                         tmp_path, "hint", lambda item: False, quiet=True)
+            one_run(tmp_path, SLURM)
         except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
             failure.append(exc)
 
@@ -221,8 +221,7 @@ def test_a_killed_parent_is_resumed_and_reattaches(slurm_cluster: str, in_proces
         os.killpg(parent.pid, signal.SIGKILL)
         parent.wait()
     assert squeue(first) == "RUNNING", "the job ended with its parent"
-    jobs.run_all(planned(tmp_path, LONG, (0,)), TrainOnly(), launch.Launcher(kind="slurm", time_limit_min=10),
-                 tmp_path, "hint", lambda item: False, quiet=True)
+    one_run(tmp_path, SLURM)
     assert job_id(tmp_path) == first
     assert sorted(p.name for p in (tmp_path / jobs.JOBS_DIR).glob("*_submitted.pkl")) == [f"{first}_submitted.pkl"]
     assert_same_runs(in_process_long, tmp_path, (0,))

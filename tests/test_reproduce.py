@@ -16,6 +16,7 @@ import spec
 from impl import reproduce
 from impl.arms import engine
 from impl.errors import Diverged, Interrupted
+from impl.verdicts import plan
 from impl.verdicts.plan import QUICK_BATCH, QUICK_SAMPLES, QUICK_STEPS
 from impl.verdicts.readings import arms_needed
 from tests.helpers import fake_fashion_split
@@ -104,7 +105,7 @@ def test_a_diverged_smoke_run_keeps_no_checkpoint_either(scorecard: dict[str, Pa
     def diverge(run: Path, score: object, latent_probe: bool = False) -> None:
         raise Diverged("non-finite loss at step 3; last good checkpoint at step 2")
 
-    monkeypatch.setattr(reproduce, "evaluate_run", diverge)
+    monkeypatch.setattr(plan, "evaluate_run", diverge)
     out = tmp_path / "sc"
     assert reproduce.main(["004", "--quick", "--seeds", "1", "--fashion", str(scorecard["fashion"]), "--out", str(out),
                            "--quiet"]) == 0
@@ -223,7 +224,7 @@ def test_a_signal_between_trainings_names_the_resume_and_keeps_the_time(scorecar
 
     out = scorecard["root"] / "signalled"
     monkeypatch.setenv("XDG_CACHE_HOME", str(scorecard["root"] / "cache"))
-    monkeypatch.setattr(reproduce, "evaluate_run", lambda *a, **k: os.kill(os.getpid(), signal.SIGTERM))
+    monkeypatch.setattr(plan, "evaluate_run", lambda *a, **k: os.kill(os.getpid(), signal.SIGTERM))
     before = signal.getsignal(signal.SIGTERM)
     code = reproduce.main(["004", "--quick", "--seeds", "1", "--fashion", str(scorecard["fashion"]), "--out", str(out),
                            "--quiet"])

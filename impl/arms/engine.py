@@ -1,5 +1,5 @@
 """Training several arms into one output folder, for a study (impl.collapse, impl.compare) or the scorecard
-(impl.reproduce): plan, train or resume, evaluate.
+(impl.reproduce): plan, train or resume, evaluate; the one loop over planned runs (`run_all`) both use.
 
 The output folder is held by one process (a lock on the whole folder, not only per run), its arguments are saved
 so that a --resume with other ones is refused, and each planned run is kept when it has finished, resumed from its
@@ -21,23 +21,29 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from impl.errors import Interrupted, RunError, UsageError
+from impl.errors import Diverged, Interrupted, NonFinite, RunError, UsageError, say
 from impl.files import Root
+from impl.progress import eta
 from impl.runs.folder import RunFolder, file_in_the_way
 from impl.training.request import RunRequest
 from impl.training.run import run_experiment
 
 MIN_N = 20  # generated images per run below which the metrics mean nothing (MS-SSIM pairs, KID subsets)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Planned:
-    """One training of a study or scorecard: a fresh-start request for its folder, and a label to show."""
+    """One training of a study or scorecard: a fresh-start request for its folder, a label to show, and what
+    becomes of it: whether a divergence is an outcome of the run (a scorecard's) or a failure (a study's), and
+    whether its weights are kept once it has its numbers (a smoke run's are not)."""
 
     label: str
     request: RunRequest
+    divergence_is_outcome: bool = False
+    keep_weights: bool = True
 
     @property
     def folder(self) -> Path:
@@ -146,6 +152,36 @@ def train_or_resume(item: Planned, resume_command: str) -> None:
         run_experiment(request)
     except Interrupted as exc:  # the run saved its checkpoint; the study is what the user continues
         raise exc.continued_by(resume_command) from None
+
+
+def complete(item: Planned, finish: Callable[[Planned], T], resume_command: str) -> T | None:
+    """One planned run, whole: trained, resumed or kept, then finished (evaluated) by `finish`. A divergence is
+    recorded as the run's outcome when the plan says so (then None is returned), else raised. The same call runs
+    in this process or in a launched job."""
+    try:
+        train_or_resume(item, resume_command)
+        result: T | None = finish(item)
+    except (Diverged, NonFinite) as exc:
+        if not item.divergence_is_outcome:
+            raise
+        reason = str(exc).split(";")[0]
+        RunFolder(item.folder).write_outcome(RunFolder.DIVERGED, reason)
+        say(f"{item.label}: diverged ({reason}); recorded as an outcome of the run")
+        result = None
+    if not item.keep_weights:  # its outcome or evaluation marks it finished for --resume
+        RunFolder(item.folder).drop_checkpoints()
+    return result
+
+
+def run_all(items: list[Planned], finish: Callable[[Planned], T], resume_command: str, spent: Callable[[], float],
+            quiet: bool = False) -> list[T | None]:
+    """The one loop over the planned runs of a study or a scorecard, in order, with a progress line each."""
+    results = []
+    for i, item in enumerate(items):
+        if not quiet:
+            say(f"[{i + 1}/{len(items)}] {item.label}; {eta(i, len(items), spent())}")
+        results.append(complete(item, finish, resume_command))
+    return results
 
 
 def resume_command(prog: str, argv: list[str], out: Path) -> str:

@@ -1,7 +1,7 @@
 """Every planned training of a scorecard or study run to its end: in this process one after another, or each as a
 job (submitit's local or Slurm executor) with at most --jobs at a time, the parent holding the folder's lock.
 
-A job trains its run (or resumes it from its checkpoint) and evaluates it: the same `work` the in-process loop
+A job trains its run (or resumes it from its checkpoint) and evaluates it: engine.complete, the call the in-process loop
 calls, so a run's numbers do not depend on where it trained. The parent prints a line when a job is queued, starts
 running, is done or fails, with its job id and log. Job ids are kept in OUT/jobs/<run>.json: a parent killed and
 started again with --resume waits for the jobs still queued or running instead of starting them twice.
@@ -24,43 +24,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from impl.arms.engine import Planned
+from impl.arms.engine import Planned, complete
+from impl.arms.engine import run_all as run_in_process
 from impl.arms.launch import SLURM_TIMEOUT_S, Launcher
 from impl.errors import Interrupted, RunError, RunFailed, expected_exit, first_line, say
 from impl.files import Root
 from impl.progress import eta
+from impl.runs.folder import RunFolder
 
 JOBS_DIR = "jobs"  # OUT/jobs/: submitit's pickles and logs, and one <run>.json per run with its job id
 RETRIES = 2
 POLL_S = 1.0
-Work = Callable[[Planned], None]
+Finish = Callable[[Planned], Any]
 
 
 @dataclass
 class Task:
-    """What one job runs: `work` on one planned run. Returns (status, message): done, interrupted (a stop signal
-    such as scancel's SIGTERM: the checkpoint is saved) or failed (the error's one line; a bug's traceback is in
+    """What one job runs: engine.complete on one planned run (trained or resumed, then finished), the call the
+    in-process loop makes. Returns (status, value): (done, finish's result), (interrupted, why) for a stop signal
+    such as scancel's SIGTERM (the checkpoint is saved), or (failed, the error's one line; a bug's traceback is in
     the job's log)."""
 
-    work: Work
     item: Planned
+    finish: Callable[[Planned], Any]
+    hint: str
 
-    def __call__(self) -> tuple[str, str]:
+    def __call__(self) -> tuple[str, Any]:
         try:
-            self.work(self.item)
+            return "done", complete(self.item, self.finish, self.hint)
         except Interrupted as exc:
             return "interrupted", str(exc).strip().split(";")[0]
         except Exception as exc:  # noqa: BLE001 - the parent reports it in one line; the log keeps the traceback
             traceback.print_exc()
             known = expected_exit(exc) is not None
             return "failed", str(exc) if known else f"{first_line(exc)} (a bug in gan-spec: traceback in the log)"
-        return "done", ""
 
     def checkpoint(self) -> Any:
         """submitit's hook at a time limit or preemption: run the same task again; it resumes from the checkpoint."""
         import submitit
 
-        return submitit.helpers.DelayedSubmission(Task(self.work, self.item))
+        return submitit.helpers.DelayedSubmission(Task(self.item, self.finish, self.hint))
 
 
 def slug(label: str) -> str:
@@ -177,7 +180,7 @@ class Runner:
     def record_path(self, item: Planned) -> Path:
         return self.folder / f"{slug(item.label)}.json"
 
-    def submit(self, item: Planned, work: Work, tries: int = 1) -> Job:
+    def submit(self, item: Planned, finish: Finish, hint: str, tries: int = 1) -> Job:
         if self._executor is None:
             self.root.mkdir(JOBS_DIR)
             self._executor = executor(self.launcher, self.folder)
@@ -186,7 +189,7 @@ class Runner:
             self._executor.update_parameters(gpus_per_node=self.launcher.gpus_per_run, visible_gpus=tuple(
                 (first + k) % self.gpus for k in range(self.launcher.gpus_per_run)))
         try:
-            submitted = self._executor.submit(Task(work, item))
+            submitted = self._executor.submit(Task(item, finish, hint))
         except Exception as exc:  # noqa: BLE001 - sbatch's refusal (an account, a QoS, an option) in one line
             text = getattr(exc, "output", None) or getattr(exc, "stderr", None) or str(exc)
             text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
@@ -226,29 +229,36 @@ class Runner:
         job.shown = what
         self.tell(f"{what:<8} {job.item.label}: job {job.job_id} {extra}".rstrip())
 
-    def run_all(self, items: list[Planned], work: Work, complete: Callable[[Planned], bool], hint: str) -> None:
-        """Every item to its end, at most launcher.jobs at a time (jobs a killed parent left are waited for first)."""
-        active, waiting, kept = [], [], 0
+    def run_all(self, items: list[Planned], finish: Finish, hint: str) -> list[Any]:
+        """Every item to its end, at most launcher.jobs at a time (jobs a killed parent left are waited for first);
+        a run already trained is finished here. finish's results, in the items' order."""
+        active, waiting, here = [], [], []
         for item in items:
             attached = self.reattach(item)
             if attached is not None:
                 active.append(attached)
-            elif complete(item):
-                kept += 1
+            elif RunFolder(item.folder).finished():
+                here.append(item)
             else:
                 waiting.append(item)
-        if kept:
-            self.tell(f"kept    {kept} finished run(s) of {len(items)}")
-        self.follow(active, waiting, work, hint, len(items))
+        if here:
+            self.tell(f"kept    {len(here)} trained run(s) of {len(items)}: finished in this process")
+        results = self.follow(active, waiting, finish, hint, len(items))
+        for item in here:
+            results[item.label] = complete(item, finish, hint)
+        return [results.get(item.label) for item in items]
 
-    def follow(self, active: list[Job], waiting: list[Planned], work: Work, hint: str, total: int) -> None:
-        """Submit the waiting items as places free up and follow every job to its end. Raises RunFailed after the
-        last job has ended when any failed: each is one line above, naming the run, its job id and its log."""
+    def follow(self, active: list[Job], waiting: list[Planned], finish: Finish, hint: str, total: int
+               ) -> dict[str, Any]:
+        """Submit the waiting items as places free up and follow every job to its end; the results by label.
+        Raises RunFailed after the last job has ended when any failed: each is one line above, naming the run, its
+        job id and its log."""
         failed: list[Job] = []
+        results: dict[str, Any] = {}
         start, finished = time.time(), 0
         while waiting or active:
             while waiting and len(active) < self.launcher.jobs:
-                active.append(self.submit(waiting.pop(0), work))
+                active.append(self.submit(waiting.pop(0), finish, hint))
             time.sleep(POLL_S)
             states = scheduler_states(active)
             for job in list(active):
@@ -262,37 +272,34 @@ class Runner:
                         self.show(job, "running", f"log {job.log}")
                     continue
                 active.remove(job)
-                status, message = outcome
+                status, value = outcome
                 if status == "done":
                     finished += 1
+                    results[job.item.label] = value
                     left = len(waiting) + len(active)
                     self.show(job, "done", f"({eta(finished, finished + left, time.time() - start)})")
                 elif status in ("interrupted", "lost") and self.launcher.in_process:
-                    self.show(job, "ended", f"({message}; this process trains it on from its checkpoint)")
+                    self.show(job, "ended", f"({value}; this process trains it on from its checkpoint)")
                 elif status in ("interrupted", "lost") and job.tries <= RETRIES:
-                    self.show(job, "again", f"({message}; submitted again, resuming from its checkpoint)")
-                    active.append(self.submit(job.item, work, job.tries + 1))
+                    self.show(job, "again", f"({value}; submitted again, resuming from its checkpoint)")
+                    active.append(self.submit(job.item, finish, hint, job.tries + 1))
                 else:
                     failed.append(job)
-                    self.show(job, "failed", f"{message}; log: {job.log}")
+                    self.show(job, "failed", f"{value}; log: {job.log}")
         if failed:
             raise RunFailed(f"{len(failed)} of {total} runs failed (each named above with its job and log); "
                             f"finished runs are kept; continue with: {hint}")
+        return results
 
 
-def run_all(items: list[Planned], work: Work, launcher: Launcher, out: Path, hint: str,
-            complete: Callable[[Planned], bool], quiet: bool = False,
-            clock: Callable[[], float] | None = None) -> None:
-    """Run `work` on every planned item: as jobs with a launcher, else in this process one after another (after
-    waiting for any job a killed parent left running, so that no run trains twice)."""
+def run_all(items: list[Planned], finish: Finish, hint: str, spent: Callable[[], float], quiet: bool,
+            launcher: Launcher, out: Path) -> list[Any]:
+    """engine.run_all where the launcher says: as jobs (finish's results come back from them), else in this process
+    one after another, after waiting for any job a killed parent left running, so that no run trains twice."""
     runner = Runner(launcher, out, quiet)
     if not launcher.in_process:
-        runner.run_all(items, work, complete, hint)
-        return
+        return runner.run_all(items, finish, hint)
     attached = [job for job in map(runner.reattach, items) if job is not None]
     if attached:
-        runner.follow(attached, [], work, hint, len(items))
-    for i, item in enumerate(items):
-        if not quiet:
-            say(f"[{i + 1}/{len(items)}] {item.label}; {eta(i, len(items), clock() if clock else 0.0)}")
-        work(item)
+        runner.follow(attached, [], finish, hint, len(items))
+    return run_in_process(items, finish, hint, spent, quiet)

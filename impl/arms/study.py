@@ -12,13 +12,12 @@ import argparse
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import spec
 from impl import cli
 from impl.arms import jobs, launch
-from impl.arms.engine import MIN_N, ArmsFolder, Planned, resume_command, signals_name, train_or_resume
+from impl.arms.engine import MIN_N, ArmsFolder, Planned, resume_command, signals_name
 from impl.cli import nonempty, positive, seed
 from impl.errors import DataError, UsageError, say
 from impl.measure import evaluation, metrics
@@ -91,42 +90,16 @@ def check_args(args: argparse.Namespace, arms: list[tuple[str, str]], varies: tu
     return wanted | {"device": resolve_device(args.device)} | ({"sets": sets} if sets else {})
 
 
-def finished_arm(run: Path, experiment: str, n: int, steps: int | None) -> dict | None:
+def finished_arm(run: Path, experiment: str, args: argparse.Namespace) -> dict | None:
     """The saved metrics of an arm that an interrupted study finished: trained to its last step, and evaluated
     on --n images after that (an arm evaluated part way, by hand, is trained on, then evaluated again)."""
     folder = RunFolder(run)
     saved = folder.evaluation()
     if not folder.finished() or saved is None:
         return None
-    max_steps = folder.config()["settings"].get("max_steps")
-    return saved if saved.get("experiment") == experiment and saved.get("samples") == n \
-        and max_steps == steps and saved.get("step") == folder.config()["total_steps"] else None
-
-
-@dataclass
-class TrainAndEvaluate:
-    """One arm of a study, in this process or as a job: kept when it finished and was evaluated on --n images,
-    else trained (or resumed) and evaluated into its metrics.json."""
-
-    n: int
-    steps: int | None
-    hint: str
-    quiet: bool
-    ref: Reference = field(default_factory=Reference, compare=False, repr=False)  # the real side, prepared once
-
-    def kept(self, item: Planned) -> dict | None:
-        return finished_arm(item.folder, item.request.experiment or "", self.n, self.steps)
-
-    def complete(self, item: Planned) -> bool:
-        return self.kept(item) is not None
-
-    def __call__(self, item: Planned) -> None:
-        if self.kept(item) is not None:
-            if not self.quiet:
-                say(f"{item.folder.name}: kept ({item.folder / RunFolder.EVALUATION})")
-            return
-        train_or_resume(item, self.hint)
-        evaluation.evaluate(item.folder, self.n, progress=not self.quiet, ref=self.ref)
+    steps = folder.config()["settings"].get("max_steps")
+    return saved if saved.get("experiment") == experiment and saved.get("samples") == args.n \
+        and steps == args.steps and saved.get("step") == folder.config()["total_steps"] else None
 
 
 def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace, varies: tuple[str, ...] = ()
@@ -139,18 +112,24 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace, varie
     folder.check(wanted, args.resume, args.out is not None)
     hint = resume_command(f"impl.{study}", sys.argv[1:], out)
     sets = overrides.parse_sets(args.set_values)
+    experiments, ref = dict(arms), Reference()  # the real side prepared once for every arm
     items = [Planned(f"{arm} ({experiment})", RunRequest(
         experiment=experiment, seed=args.seed, out=out / arm, sets=sets, steps=args.steps, device=args.device,
         data=args.data, quiet=args.quiet, origin=f"study {study}")) for arm, experiment in arms]
-    work = TrainAndEvaluate(args.n, args.steps, hint, args.quiet)
-    results = {}
+
+    def finish(item: Planned) -> dict:
+        arm = item.folder.name
+        kept = finished_arm(item.folder, experiments[arm], args) if args.resume else None
+        if kept is not None and not args.quiet:
+            say(f"{arm}: kept ({item.folder / RunFolder.EVALUATION}, evaluated {kept['evaluated']})")
+        result = kept or evaluation.evaluate(item.folder, args.n, progress=not args.quiet, ref=ref)
+        config = RunFolder(item.folder).config()
+        return result | {"experiment": experiments[arm], "steps": config["total_steps"],
+                         "generator_steps": config.get("generator_steps"), "images_per_s": images_per_s(item.folder)}
+
     with folder.opened(wanted), folder.clock() as spent, signals_name(hint, study):
-        jobs.run_all(items, work, launcher, out, hint, work.complete, args.quiet, spent)
-        for arm, experiment in arms:
-            config = RunFolder(out / arm).config()
-            results[arm] = dict(RunFolder(out / arm).evaluation() or {}) | {
-                "experiment": experiment, "steps": config["total_steps"],
-                "generator_steps": config.get("generator_steps"), "images_per_s": images_per_s(out / arm)}
+        done = jobs.run_all(items, finish, hint, spent, args.quiet, launcher, out)
+        results = {arm: result for (arm, _), result in zip(arms, done) if result is not None}
         grids.side_by_side([RunFolder(out / arm).grids()[-1] for arm, _ in arms], folder.root, f"{study}.png")
     return out, results
 

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from impl.data.files import RUN_FILES, cache_path, image_files, printable, read_cache, write_cache
 from impl.errors import DataError
+from impl.runs.source import DataKind, DataSource
 
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
 FACES_DIRS = ("faces", "data/faces")
@@ -36,6 +37,7 @@ class Dataset:
     labels: torch.Tensor | None
     description: str  # for config.json and the progress output
     skipped: dict[str, int] | None = None  # image folders: reason -> count of files left out
+    source: DataSource | None = None  # what it is and where it came from, typed (for_experiment sets it)
 
 
 # ---------------------------------------------------------------- FashionMNIST (IDX files)
@@ -228,29 +230,30 @@ def for_experiment(dataset: str, data: str | None, shape: tuple[int, ...], how: 
     a GPU resizes 60,000 images in well under a second, one busy CPU core in about 8 s. `limit` keeps the first
     that many images (a smoke run's tiny data set), before any adaptation.
     """
+    folder: Path | None = None
     if data == "synthetic":
-        found = synthetic(1024, shape)
+        kind, found = DataKind.SYNTHETIC, synthetic(1024, shape)
     elif data == "fashion-mnist" or (data is None and dataset == "fashion-mnist"):
-        found = fashion_mnist()
+        kind, found = DataKind.FASHION_MNIST, fashion_mnist()
     elif data is None:
         env = os.environ.get("GAN_SPEC_FACES")
         places = [Path(p) for p in ([env] if env else []) + list(FACES_DIRS)]
         folder = next((p for p in places if p.is_dir()), None)
         if folder is None:
             raise DataError(f"data set {dataset} not found (looked in {', '.join(str(p) for p in places)}); {how}")
-        found = image_folder(folder, shape[1], shape[0], progress=progress)
+        kind, found = DataKind.IMAGES, image_folder(folder, shape[1], shape[0], progress=progress)
     elif not data.strip():
         raise DataError(f"--data {data!r}: empty; pass a folder of images, a folder of FashionMNIST IDX files, "
                         "'fashion-mnist' or 'synthetic'")
     else:
-        path = Path(data).expanduser()
-        if not path.exists():
+        folder = Path(data).expanduser()
+        if not folder.exists():
             raise DataError(f"--data {data}: no such file or folder; pass a folder of images, a folder of "
                             "FashionMNIST IDX files, 'fashion-mnist' or 'synthetic'")
-        if path.is_dir() and is_idx_folder(path):
-            found = fashion_mnist(path)
+        if folder.is_dir() and is_idx_folder(folder):
+            kind, found = DataKind.FASHION_MNIST, fashion_mnist(folder)
         else:
-            found = image_folder(path, shape[1], shape[0], progress=progress)
+            kind, found = DataKind.IMAGES, image_folder(folder, shape[1], shape[0], progress=progress)
     if limit is not None and limit < len(found.images):
         found.images = found.images[:limit]
         found.description += f", the first {limit:,} kept"
@@ -259,4 +262,5 @@ def for_experiment(dataset: str, data: str | None, shape: tuple[int, ...], how: 
     if native != tuple(shape):
         found.description += (f", adapted from {'x'.join(map(str, native))} to {'x'.join(map(str, shape))}"
                               " (channels repeated or averaged, bilinear resize)")
+    found.source = DataSource(kind, None if folder is None else str(folder), limit, native, tuple(shape))
     return found

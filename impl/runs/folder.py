@@ -30,6 +30,7 @@ from typing import Any
 
 from impl.errors import RunError
 from impl.files import Root
+from impl.runs.source import DataKind
 from impl.runs.untrusted import kind, text
 from spec.recipe import OVERRIDES
 
@@ -72,6 +73,7 @@ class RunFolder:
     TENSORBOARD = "tensorboard"
     LOCK = ".lock"
     OUTCOME = "outcome.json"  # written when a scorecard's run ended without a result: it diverged
+    DIVERGED = "diverged"  # the outcome of a run whose losses or weights stopped being finite numbers
     OWN = (CONFIG, LOG, EPOCH_LOG, EVALUATION, LATENT_DIR, SAMPLES, CHECKPOINTS, LOSS_PLOT, TENSORBOARD, LOCK,
            OUTCOME)
 
@@ -197,11 +199,16 @@ class RunFolder:
         return sorted((self.path / self.SAMPLES).glob(pattern))
 
     def on_fashion(self) -> bool:
-        """Whether the run trained on FashionMNIST (native or the 64x64 stand-in): its config.json's data."""
+        """Whether the run trained on FashionMNIST (native or the 64x64 stand-in): the kind of data its run recipe
+        saved (runs made before recipes were saved: the start of its data's description)."""
         try:
-            return str(self.config().get("data", "")).startswith("FashionMNIST")
+            config = self.config()
         except RunError:
             return False
+        recipe = config.get("run_recipe")
+        if isinstance(recipe, dict) and isinstance(recipe.get("data"), dict):
+            return recipe["data"].get("kind") == DataKind.FASHION_MNIST.value
+        return str(config.get("data", "")).startswith("FashionMNIST")
 
     def outcome(self) -> dict[str, Any]:
         """How a scorecard's run ended when it ended without a result ({} when it has a result or is running)."""

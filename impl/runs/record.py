@@ -24,7 +24,11 @@ NOTES = ["a step is one batch and one discriminator update; the generator is upd
 
 
 def _git(*args: str) -> str | None:
+    """git in gan-spec's own checkout; None for an installed copy (site-packages may sit inside some other
+    repository, whose commit is not gan-spec's)."""
     root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file():
+        return None
     try:
         done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import spec
 from impl.errors import RunError, say
 from impl.runs.folder import RunFolder
+from impl.runs.source import DataSource
 from impl.training import overrides
 from impl.training.fastpath import speed_defaults
 from impl.training.settings import Settings
@@ -58,6 +59,47 @@ class RunRequest:
 
     def replace(self, **changes: Any) -> RunRequest:
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class RunRecipe:
+    """Everything that changes a run's numbers, as one value: the experiment and its recipe changes, the data
+    (kind, folder, how many images), seed, batch size, length and arithmetic. config.json keeps it whole under
+    "run_recipe"; a resume trains on exactly this again, whoever resumes it (impl.train, a study, a scorecard)."""
+
+    experiment: str
+    sets: dict[str, Any]
+    data: DataSource
+    seed: int
+    batch_size: int
+    epochs: int | None
+    max_steps: int | None
+    precision: str
+    channels_last: bool
+    fast: bool
+
+    KEY = "run_recipe"
+
+    @classmethod
+    def of(cls, exp: ExperimentSpec, sets: dict[str, Any], data: DataSource, settings: Settings) -> RunRecipe:
+        return cls(exp.name, dict(sets), data, settings.seed, settings.batch_size, settings.epochs,
+                   settings.max_steps, settings.precision, settings.channels_last, settings.fast)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"data": self.data.to_json()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], where: Path) -> RunRecipe | None:
+        """The recipe a run saved (None for a run made before recipes were saved whole), checked."""
+        saved = config.get(cls.KEY)
+        if saved is None:
+            return None
+        names = [f.name for f in dataclasses.fields(cls)]
+        if not isinstance(saved, dict) or sorted(saved) != sorted(names):
+            raise RunError(f"{where}: {cls.KEY} is not a table of {', '.join(names)}; the run folder is damaged")
+        if not isinstance(saved["experiment"], str) or not isinstance(saved["sets"], dict):
+            raise RunError(f"{where}: {cls.KEY}.experiment or .sets has the wrong type; the run folder is damaged")
+        return cls(**(saved | {"data": DataSource.from_json(saved["data"], where)}))
 
 
 @dataclass
@@ -127,22 +169,42 @@ def resumed_settings(req: RunRequest, run: RunFolder, config: dict[str, Any], de
     return settings
 
 
-def resolve(req: RunRequest, device: str) -> tuple[ExperimentSpec, Settings, str | None]:
+@dataclass(frozen=True)
+class Resolved:
+    """A request resolved: the experiment with its recipe changes, the settings, the data to load (--data's
+    words, how many images) and, for a resume, the recipe the run saved (the data loaded must match it)."""
+
+    exp: ExperimentSpec
+    settings: Settings
+    sets: dict[str, Any]
+    data: str | None
+    limit: int | None
+    saved: RunRecipe | None = None
+
+
+def resolve(req: RunRequest, device: str) -> Resolved:
     """The experiment, its settings and the data to use: from the request, or from the run to resume."""
     if req.resume is None:
         exp = overrides.apply(experiment_named(req.experiment), req.sets, "--set")
-        return exp, new_settings(req, exp, device), req.data
+        return Resolved(exp, new_settings(req, exp, device), req.sets, req.data, req.data_limit)
     run = RunFolder(req.resume)
     config = run.config()
     if req.experiment and req.experiment != config["experiment"]:
         raise RunError(f"{req.resume} is a run of {config['experiment']}, not {req.experiment}; "
                        "drop the experiment name or start a new run")
-    sets = saved_sets(config)
+    recipe = RunRecipe.from_config(config, run.file(RunFolder.CONFIG))
+    if recipe is not None and recipe.experiment != config["experiment"]:
+        raise RunError(f"{req.resume}: config.json names {config['experiment']} but its {RunRecipe.KEY} "
+                       f"{recipe.experiment}; the run folder is damaged")
+    sets = recipe.sets if recipe is not None else saved_sets(config)
     if req.sets and req.sets != sets:
         raise RunError(f"{req.resume}: was started with --set {sets or 'nothing'}, not {req.sets}; a run keeps its "
                        "recipe: drop --set to resume it, or start a new run")
-    saved = config.get("overrides") if isinstance(config.get("overrides"), dict) else {}
-    stored = saved.get("data")
-    data = req.data or (stored.get("value") if isinstance(stored, dict) else None)  # a moved folder can be renamed
+    if recipe is not None:  # a moved folder can be named again with --data; what is read from it cannot change
+        data, limit = req.data or recipe.data.argument(), recipe.data.limit
+    else:
+        saved = config.get("overrides") if isinstance(config.get("overrides"), dict) else {}
+        stored = saved.get("data")
+        data, limit = req.data or (stored.get("value") if isinstance(stored, dict) else None), None
     exp = overrides.apply(experiment_named(config["experiment"]), sets, "--set")
-    return exp, resumed_settings(req, run, config, device), data
+    return Resolved(exp, resumed_settings(req, run, config, device), sets, data, limit, recipe)

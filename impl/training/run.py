@@ -8,6 +8,7 @@ loop trains to the end or to a stop signal. Every refusal comes before the folde
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -19,13 +20,13 @@ import torch
 
 import spec
 from impl.data.load import for_experiment
-from impl.errors import Interrupted, UsageError, say
+from impl.errors import Interrupted, RunError, UsageError, say
 from impl.runs.checkpoint import check_networks, load_checkpoint
 from impl.runs.folder import RunFolder
 from impl.runs.record import config_of, record_resume
 from impl.training.fastpath import describe, training_switches
 from impl.training.loop import train_loop
-from impl.training.request import RunRequest, RunResult, experiment_named, overrides_of, resolve
+from impl.training.request import RunRecipe, RunRequest, RunResult, experiment_named, overrides_of, resolve
 from impl.training.tensorboard import check_available
 from impl.training.trainer import Trainer
 
@@ -88,8 +89,8 @@ def planned_folder(req: RunRequest, experiment: str) -> Path | None:
     return RunFolder.check_new(req.out) if req.out else RunFolder.default_path(experiment)
 
 
-def open_folder(req: RunRequest, trainer: Trainer, data: str, where: Path | None, stack: ExitStack
-                ) -> RunFolder | None:
+def open_folder(req: RunRequest, trainer: Trainer, data: str, recipe: RunRecipe, where: Path | None,
+                stack: ExitStack) -> RunFolder | None:
     """The folder this process writes to (None on processes other than the first), locked while it trains."""
     if trainer.rank != 0:
         if req.resume is not None:
@@ -107,7 +108,7 @@ def open_folder(req: RunRequest, trainer: Trainer, data: str, where: Path | None
     stack.enter_context(run.locked())
     config = config_of(experiment_named(trainer.exp.name), trainer.settings, trainer, data,
                        overrides_of(req, ("epochs", "steps", "batch_size", "data", "seed")))
-    run.write_config(config | {"processes": trainer.world_size} | req.extra)
+    run.write_config(config | {RunRecipe.KEY: recipe.to_json(), "processes": trainer.world_size} | req.extra)
     return run
 
 
@@ -126,7 +127,8 @@ def run_experiment(req: RunRequest) -> RunResult:
     rank, world, device = setup_distributed(resolve_device(req.device))
     if req.dry_run and req.resume is not None:
         req = req.replace(resume=dry_copy(req.resume))
-    exp, settings, data_arg = resolve(req, device)
+    resolved = resolve(req, device)
+    exp, settings, data_arg = resolved.exp, resolved.settings, resolved.data
     if settings.tensorboard:
         check_available()
     where = planned_folder(req, exp.name)
@@ -138,7 +140,12 @@ def run_experiment(req: RunRequest) -> RunResult:
     with ExitStack() as stack, training_switches(autotune=settings.fast and device.startswith("cuda")):
         data = for_experiment(exp.dataset.value, data_arg, reg.networks[exp.discriminator.value].input,
                               reg.datasets[exp.dataset.value].how, progress=not req.quiet and rank == 0, device=device,
-                              limit=req.data_limit)
+                              limit=resolved.limit)
+        assert data.source is not None
+        if resolved.saved is not None and dataclasses.replace(data.source, folder=None) != dataclasses.replace(
+                resolved.saved.data, folder=None):
+            raise RunError(f"--resume {req.resume}: the run trained on {resolved.saved.data.words()}, but --data "
+                           f"{data_arg} gives {data.source.words()}; pass --data with the run's own images")
         if data.skipped and rank == 0:
             left = sum(data.skipped.values())
             say(f"note: left out {left} file{'' if left == 1 else 's'} of {data_arg}: "
@@ -148,7 +155,8 @@ def run_experiment(req: RunRequest) -> RunResult:
             say(f"{length(trainer)} on {device}; data: {data.description}"
                 + (f"; {describe(trainer)}" if device.startswith("cuda") else ""))
         try:
-            run = open_folder(req, trainer, data.description, where, stack)
+            recipe = RunRecipe.of(exp, resolved.sets, data.source, trainer.settings)
+            run = open_folder(req, trainer, data.description, recipe, where, stack)
             stopped = train_loop(trainer, run, req.quiet or req.dry_run, req.epoch_hook)
             last = (run.log() or [{}])[-1] if run is not None else {}
             if world > 1:

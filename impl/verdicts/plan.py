@@ -4,6 +4,7 @@ arm trains on, and the scorecard's arguments resolved and checked before any fol
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from impl.errors import DataError, UsageError
 from impl.measure import features, metrics
 from impl.training.request import RunRequest
 from impl.training.run import resolve_device
-from impl.verdicts.measuring import ScoreSettings, hooks_for, per_step
+from impl.verdicts.measuring import ScoreSettings, evaluate_run, hooks_for, needs_latent, per_step
 from impl.verdicts.readings import arms_needed
 from impl.verdicts.reductions import MIN_LOSS_ROWS
 from spec.arm import ArmSpec
@@ -106,6 +107,20 @@ def request(arm: ArmSpec, seed: int, folder: Path, score: ScoreSettings, claims:
 
 def plan(claims: list[ClaimSpec], score: ScoreSettings, out: Path) -> list[tuple[ArmSpec, Planned]]:
     """Every training the claims need: each arm (by canonical key) once per seed, in OUT/<arm>/seed-<s>/."""
+    # a diverged run is an outcome the claims read, never a reason to stop; a smoke run keeps its numbers, not its
+    # weights (109 MB per course-DCGAN run)
     return [(arm, Planned(f"{arm.key()} seed {seed}", request(arm, seed, out / arm.folder() / f"seed-{seed}", score,
-                                                               claims)))
+                                                               claims),
+                          divergence_is_outcome=True, keep_weights=not score.quick))
             for arm in arms_needed(claims).values() for seed in range(score.seeds)]
+
+
+def finisher(items: list[tuple[ArmSpec, Planned]], claims: list[ClaimSpec], score: ScoreSettings
+             ) -> Callable[[Planned], None]:
+    """What finishes each planned run of a scorecard: its evaluation, and the latent probe where a claim reads it."""
+    probed = {item.folder for arm, item in items if needs_latent(arm, claims)}
+
+    def finish(item: Planned) -> None:
+        evaluate_run(item.folder, score, latent_probe=item.folder in probed)
+
+    return finish

@@ -11,7 +11,7 @@ not a missing value. A value that cannot be read is a Reading with no value and 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from spec.arm import ArmSpec
 from spec.claim import ClaimSpec, MeasureSpec
 from spec.metrics import METRICS, ROLES, reference, resolve
 
-DIVERGED = "diverged"
+DIVERGED = RunFolder.DIVERGED
 STAND_IN = "not measurable on the FashionMNIST stand-in: the claim is about the anime faces' own features"
 
 
@@ -147,29 +147,51 @@ def curve(measure: MeasureSpec, path: Path) -> tuple[list[float], list[float]]:
     return [float(x) for x in xs], [series[x] for x in xs]
 
 
-def _read(measure: MeasureSpec, run: RunFolder) -> tuple[float, Path, float | None]:
-    fashion = run.on_fashion()
-    if measure.kind == "final":
-        return _final(run, measure, fashion)
-    if measure.kind == "epoch_series":
-        series, path = _epoch_series(run, measure, fashion)
-        if measure.reduce == "last":
-            return series[max(series)], path, None
-        if measure.reduce == "at_epoch":
-            if measure.epoch not in series:
-                raise NotMeasurable(f"{path} has epochs {min(series)}-{max(series)}; the claim reads epoch "
-                                    f"{measure.epoch}")
-            return series[measure.epoch], path, None
-        if measure.reduce == "late_change":
-            return late_change(series, measure.fraction or 0.8), path, None
-        return max_rise(series, relative=measure.reduce == "max_rel_rise"), path, None
-    if measure.kind == "loss_curve":
-        values, path = _loss_series(run, measure.key)
-        over = _loss_series(run, measure.over)[0] if measure.over else None
-        return loss_property(values, measure.reduce, measure.fraction, over), path, None
+def _at_epoch(series: dict[int, float], measure: MeasureSpec, path: Path) -> float:
+    if measure.epoch not in series:
+        raise NotMeasurable(f"{path} has epochs {min(series)}-{max(series)}; the claim reads epoch {measure.epoch}")
+    return series[measure.epoch]
+
+
+# reduction -> f(epoch series, measure, path): one entry per name of spec/rule.py's REDUCTIONS["epoch_series"]
+EPOCH_REDUCTIONS: dict[str, Callable[[dict[int, float], MeasureSpec, Path], float]] = {
+    "last": lambda series, m, p: series[max(series)],
+    "at_epoch": _at_epoch,
+    "late_change": lambda series, m, p: late_change(series, m.fraction or 0.8),
+    "max_rise": lambda series, m, p: max_rise(series),
+    "max_rel_rise": lambda series, m, p: max_rise(series, relative=True),
+}
+
+
+def _read_final(measure: MeasureSpec, run: RunFolder, fashion: bool) -> tuple[float, Path, float | None]:
+    return _final(run, measure, fashion)
+
+
+def _read_epoch_series(measure: MeasureSpec, run: RunFolder, fashion: bool) -> tuple[float, Path, float | None]:
+    reduce = EPOCH_REDUCTIONS[measure.reduce]  # an unknown name is a KeyError, never another reduction
+    series, path = _epoch_series(run, measure, fashion)
+    return reduce(series, measure, path), path, None
+
+
+def _read_loss_curve(measure: MeasureSpec, run: RunFolder, fashion: bool) -> tuple[float, Path, float | None]:
+    values, path = _loss_series(run, measure.key)
+    over = _loss_series(run, measure.over)[0] if measure.over else None
+    return loss_property(values, measure.reduce, measure.fraction, over), path, None
+
+
+def _read_latent(measure: MeasureSpec, run: RunFolder, fashion: bool) -> tuple[float, Path, float | None]:
     probe = _json_file(run, RunFolder.LATENT, f"run python -m impl.latent {run}")
     ref = number(probe.get("base_row_spread"))
     return latent_property(probe, measure.reduce, measure.value or 0.0), run.file(RunFolder.LATENT), ref
+
+
+# measurement kind -> its reader: one entry per kind of spec/rule.py's REDUCTIONS (tests/test_registries.py)
+READERS: dict[str, Callable[[MeasureSpec, RunFolder, bool], tuple[float, Path, float | None]]] = {
+    "final": _read_final, "epoch_series": _read_epoch_series, "loss_curve": _read_loss_curve, "latent": _read_latent}
+
+
+def _read(measure: MeasureSpec, run: RunFolder) -> tuple[float, Path, float | None]:
+    return READERS[measure.kind](measure, run, run.on_fashion())  # an unknown kind is a KeyError, never latent
 
 
 def read_measure(measure: MeasureSpec, path: Path, face_specific: bool = False) -> Reading:
