@@ -11,6 +11,15 @@ for arg in "$@"; do
     *) echo "error: setup.sh: unknown argument '$arg'; usage: bash setup.sh [--force]" >&2; exit 2 ;;
   esac
 done
+# One setup at a time: a second `setup.sh` (two terminals, two CI jobs on one checkout) waits for the first instead of
+# deleting the .venv it is installing into. The lock file lies beside .venv, which --force removes.
+if command -v flock >/dev/null; then
+  exec 9>>.venv.lock
+  if ! flock -n 9; then
+    echo "setup.sh: another setup.sh is running in $(pwd); waiting for it to finish" >&2
+    flock 9
+  fi
+fi
 stamp=".venv/gan-spec-setup"
 want="$({ cat pyproject.toml setup.sh; python3 --version 2>&1; } | sha256sum | cut -d' ' -f1)"
 if [ "$force" -eq 0 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \

@@ -73,19 +73,25 @@ def write_faces(folder: Path, count: int, size: int = 96) -> None:
         list(pool.map(chunk, range(0, count, 1000)))
 
 
+def batch_or_documented(text: str) -> str:
+    """argparse type of --batches: 'documented' or a batch size within cli.BOUNDS['batches']."""
+    return text if text == "documented" else str(cli.count("batches")(text))
+
+
 def parser() -> cli.Parser:
     p = cli.parser("python -m benchmarks.report", __doc__)
     p.add_argument("--experiments", nargs="+", default=spec.names("experiment"))
-    p.add_argument("--batches", nargs="+", default=["documented", "512"], help="'documented' or sizes")
+    p.add_argument("--batches", nargs="+", type=batch_or_documented, default=["documented", "512"],
+                   help="'documented' or sizes")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=ALL_MODES,
                    help="fast and eager (default); compiled: the fast path under torch.compile (impl.train --compile)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--steps", type=cli.positive, default=200, help="timed steps per row (default 200)")
+    p.add_argument("--steps", type=cli.count("steps"), default=200, help="timed steps per row (default 200)")
     p.add_argument("--epoch", action="store_true", help="also time one full epoch per experiment, end to end")
     p.add_argument("--data", help="--data for the epoch timings (default: each experiment's own data set)")
     p.add_argument("--full-recipe", action="store_true",
                    help="time report 000's recipe (51 epochs at batch 64) on a generated folder of 71,314 JPEGs")
-    p.add_argument("--faces", type=cli.positive, default=71_314, help="images in that folder (default 71,314)")
+    p.add_argument("--faces", type=cli.count("images"), default=71_314, help="images in that folder (default 71,314)")
     p.add_argument("--profile", type=Path, help="profile each row too: Chrome traces into this folder, top ops printed")
     p.add_argument("--no-autotune", dest="tune", action="store_false",
                    help="fast rows without cuDNN autotuning (to measure what it buys)")

@@ -7,7 +7,11 @@
 
 from importlib import metadata
 
-from impl.networks.build import SpecNet, build, build_pair, build_spec
+from impl.startup import guard
+
+guard()  # before torch and spec load: Ctrl-C is one line, the working directory cannot shadow spec/ (impl/startup.py)
+
+from impl.networks.build import SpecNet, build, build_pair, build_spec  # noqa: E402
 
 try:
     __version__ = metadata.version("gan-spec")  # one home: pyproject.toml

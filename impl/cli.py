@@ -7,12 +7,50 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
 T = TypeVar("T")
 
 MAX_SEED = 2**32 - 1  # torch.manual_seed takes 64 bits, but seeds are combined with epochs and offsets
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The range a count argument may take, and why: checked when the command line is read, before any work."""
+
+    low: int
+    high: int
+    why: str
+
+
+# Every count argument of the commands, tools and benchmarks, in one table (`count(name)` is the argparse type).
+# Upper bounds stop a plan that would fill memory or never end; lower bounds say what the work needs.
+BOUNDS: dict[str, Bound] = {
+    "seeds": Bound(1, 1_000, "seeds per arm: each trains a run"),
+    "calibration_seeds": Bound(2, 1_000, "an A/A split needs two seeds at least, one per half"),
+    "steps": Bound(1, 100_000_000, "steps (batches) of a run, as --set steps bounds it"),
+    "splits": Bound(1, 1_000_000, "random splits and draws of a calibration"),
+    "batches": Bound(1, 1_000_000, "a batch size, as --set batch_size bounds it"),
+    "rounds": Bound(1, 100_000, "timed rounds of a benchmark"),
+    "images": Bound(1, 10_000_000, "images generated for a measurement or a benchmark folder"),
+}
+
+
+def count(name: str) -> Callable[[str], int]:
+    """argparse type: an integer within BOUNDS[name]; a value outside is one usage line naming the range."""
+    bound = BOUNDS[name]
+
+    def convert(text: str) -> int:
+        value = _read(text, int, "an integer")
+        if not bound.low <= value <= bound.high:
+            raise argparse.ArgumentTypeError(f"must be between {bound.low:,} and {bound.high:,} ({bound.why}), "
+                                             f"got {value:,}")
+        return value
+
+    convert.__name__ = name
+    return convert
 
 
 class Parser(argparse.ArgumentParser):
@@ -53,11 +91,18 @@ def add_version(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def spelling(prog: str) -> str:
+    """The command as the user typed it: `gan-spec X` when the `gan-spec` script runs it (impl/console.py sets
+    argv[0] so), else `prog` ('python -m impl.X'), so messages and usage lines name what the user can type again."""
+    command = prog.removeprefix("python -m impl.")
+    return f"gan-spec {command}" if sys.argv[:1] == [f"gan-spec {command}"] else prog
+
+
 def parser(prog: str, doc: str | None) -> Parser:
     """A command's parser: the first paragraph of its module docstring as description, the rest as epilog, and
     --version."""
     parts = (doc or "").strip().split("\n\n")
-    return add_version(Parser(prog=prog, description=parts[0], epilog="\n\n".join(parts[1:]) or None,
+    return add_version(Parser(prog=spelling(prog), description=parts[0], epilog="\n\n".join(parts[1:]) or None,
                               formatter_class=argparse.RawDescriptionHelpFormatter))
 
 

@@ -9,9 +9,15 @@ file elsewhere. Every write, rename and delete gan-spec makes in such a folder g
   link at the target is replaced, its target untouched, and a reader never sees half a file;
 - a write that fails (a full disk, a read-only folder) removes its temporary file and raises `OSError`: torch's
   own writer raises RuntimeError on a full disk, which is turned into the OSError it stands for;
-- a tree is deleted only through `rmtree`, which refuses a link and never follows one below.
+- a tree is deleted only through `rmtree`, which refuses a link and never follows one below;
+- files are files: a name gan-spec opens is looked at with lstat first and fstat after a non-blocking open, so a
+  FIFO, a socket, a device or a folder is refused (never opened for long, never waited on); a file written in place
+  (an append, the lock) must have one link and lie on its folder's device, so a hard link or a bind-mounted file
+  is never written through (`check_file`, impl/regular.py);
+- temporary names are `.<name>.<8 hex>.tmp` (`TEMP_NAME`), short enough for a 255-byte name, so a later start
+  recognises what a killed process left.
 
-A refused link is `Unsafe` (exit 2): one line naming the path.
+A refused link or non-file is `Unsafe` (exit 2): one line naming the path.
 """
 
 from __future__ import annotations
@@ -21,14 +27,26 @@ import fcntl
 import io
 import json
 import os
-import secrets
 import shutil
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from impl.errors import RunError
+from impl.regular import (  # noqa: F401  (re-exported: impl.files is where callers look for them)
+    NONBLOCKING,
+    TEMP_NAME,
+    WRITE_FAILURES,
+    Unsafe,
+    check_file,
+    describe,
+    open_regular,
+    read_regular,
+    temporary_name,
+    write_failure,
+)
 
 
 def nearest_existing(path: Path) -> Path:
@@ -38,15 +56,15 @@ def nearest_existing(path: Path) -> Path:
 
 
 def unwritable(path: Path) -> Path | None:
-    """The folder that stops gan-spec from writing `path` (`nearest_existing(path)`) when it cannot be written:
-    read-only file system or no permission; None when it can. Commands ask before the work, so a read-only output
-    is one line at the start, never after an hour."""
+    """What stops gan-spec from writing `path` when it cannot be written (read-only file system or no permission);
+    None when it can. The permission asked is what the write needs: an existing file is replaced by a rename, so its
+    folder must be writable and searchable (the file itself need not be executable, nor even writable); a missing
+    path needs the same of the nearest folder above it. Commands ask before the work, so a read-only output is one
+    line at the start, never after an hour."""
     existing = nearest_existing(path)
+    if existing.exists() and not existing.is_dir():  # a file replaced by rename: its folder is what is written
+        existing = existing.parent
     return None if os.access(existing, os.W_OK | os.X_OK) else existing
-
-
-class Unsafe(RunError):
-    """A path inside a folder gan-spec writes to is a symbolic link, or leads outside the folder."""
 
 
 def _parts(relative: str | Path) -> list[str]:
@@ -139,7 +157,8 @@ class Root:
         temporary file beside it, flushed to disk and renamed over it; on any error the temporary file is removed."""
         parts = _parts(relative)
         with self.folder(PurePosixPath(*parts[:-1]) if len(parts) > 1 else "") as fd:
-            tmp = f".{parts[-1]}.{secrets.token_hex(4)}.tmp"
+            self._check_target(fd, parts)
+            tmp = temporary_name(parts[-1])
             handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=fd)
             try:
                 with os.fdopen(handle, "wb") as fh:
@@ -176,16 +195,39 @@ class Root:
         writer(buffer)
         return self.write_bytes(relative, buffer.getvalue())
 
+    def _check_target(self, fd: int, parts: list[str]) -> None:
+        """Before a file is replaced: what is at its name may be a file or a link (replaced, never followed), but not a
+        folder, nor a file of another file system (a mount that a rename cannot replace)."""
+        try:
+            st = os.lstat(parts[-1], dir_fd=fd)
+        except FileNotFoundError:
+            return
+        path = self.path.joinpath(*parts)
+        if stat.S_ISDIR(st.st_mode):
+            raise Unsafe(f"{path}: a folder where gan-spec writes a file; move it away or choose another folder")
+        if st.st_dev != os.fstat(fd).st_dev:
+            raise Unsafe(f"{path}: on another file system than its folder (a mount); gan-spec never writes across a "
+                         "mount: unmount it or choose another folder")
+
+    def _open_in_place(self, fd: int, parts: list[str], flags: int) -> int:
+        """A regular file of one link on the folder's device, opened without blocking; Unsafe otherwise."""
+        return open_regular(parts[-1], flags | os.O_CREAT, dir_fd=fd, folder_device=os.fstat(fd).st_dev,
+                            written=True)
+
     def append(self, relative: str | Path, data: bytes) -> None:
-        """Append bytes to a file (made when missing); a line cut short by a kill is ended first."""
+        """Append bytes to a file (made when missing); a line cut short by a kill is ended first. A file that shares
+        its inode with another (`cp -al`, `ln`) is first replaced by a copy of its own, so the append never reaches
+        the other file; a FIFO, a device, a folder or a mount at the name is Unsafe."""
         parts = _parts(relative)
         with self.folder(PurePosixPath(*parts[:-1]) if len(parts) > 1 else "") as fd:
             try:
-                handle = os.open(parts[-1], os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise self._unsafe(parts, exc) from None
-                raise
+                handle = self._open_in_place(fd, parts, os.O_RDWR | os.O_APPEND)
+            except Unsafe:
+                st = os.lstat(parts[-1], dir_fd=fd)
+                if not stat.S_ISREG(st.st_mode) or st.st_nlink == 1 or st.st_dev != os.fstat(fd).st_dev:
+                    raise
+                self._unshare(fd, parts)
+                handle = self._open_in_place(fd, parts, os.O_RDWR | os.O_APPEND)
             with os.fdopen(handle, "r+b") as fh:
                 end = fh.seek(0, os.SEEK_END)
                 if end:
@@ -193,6 +235,14 @@ class Root:
                     if fh.read(1) != b"\n":
                         data = b"\n" + data
                 fh.write(data)
+
+    def _unshare(self, fd: int, parts: list[str]) -> None:
+        """Replace a hard-linked file by a copy of its bytes (a new inode); the other links keep theirs untouched."""
+        handle = os.open(parts[-1], os.O_RDONLY | NONBLOCKING | os.O_NOFOLLOW, dir_fd=fd)
+        with os.fdopen(handle, "rb") as fh:
+            check_file(os.fstat(fh.fileno()), self.path.joinpath(*parts))
+            data = fh.read()
+        self.write_bytes(PurePosixPath(*parts), data)
 
     def rename(self, relative: str | Path, new_name: str) -> bool:
         """Rename a file within its folder (a link is renamed itself); False when it is not there."""
@@ -215,31 +265,37 @@ class Root:
             pass
 
     def rmtree(self, relative: str | Path) -> None:
-        """Delete a folder and everything in it, refusing a link at any level (nothing outside is ever reached)."""
+        """Delete a folder and everything in it, refusing a link at any level and a mount anywhere in it (nothing
+        outside the folder's file system is ever reached); the check walks the whole tree before anything goes."""
         parts = _parts(relative)
         with self.folder(PurePosixPath(*parts[:-1]) if len(parts) > 1 else "", create=False) as fd:
             if os.path.islink(self.path.joinpath(*parts)):
                 raise self._unsafe(parts, OSError(errno.ELOOP, "link"))
+            device = os.fstat(fd).st_dev
+            for top, dirs, _files, top_fd in os.fwalk(parts[-1], dir_fd=fd):
+                if os.fstat(top_fd).st_dev != device:
+                    raise Unsafe(f"{self.path.joinpath(*parts[:-1], top)}: a mount inside a folder gan-spec deletes; "
+                                 "unmount it first (gan-spec never deletes across file systems)")
+                for name in dirs:  # fwalk lists a link to a folder here and never enters it
+                    if os.lstat(name, dir_fd=top_fd).st_dev != device:
+                        raise Unsafe(f"{self.path.joinpath(*parts[:-1], top, name)}: a mount inside a folder "
+                                     "gan-spec deletes; unmount it first (gan-spec never deletes across file systems)")
             shutil.rmtree(parts[-1], dir_fd=fd)
 
     @contextmanager
     def locked(self, relative: str | Path, holder: str) -> Iterator[None]:
         """Hold an exclusive lock file under the root while the block runs; a second holder is refused (RunError)
-        with the first one's description."""
+        with the first one's description. The lock is always a file of its own: a hard link planted at its name is
+        unlinked (its other names keep their bytes) and a fresh file made; a FIFO, a device or a mount is Unsafe."""
         parts = _parts(relative)
         with self.folder(PurePosixPath(*parts[:-1]) if len(parts) > 1 else "") as fd:
-            try:
-                handle = os.open(parts[-1], os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise self._unsafe(parts, exc) from None
-                raise
+            handle = self._fresh_lock(fd, parts)
         with os.fdopen(handle, "r+", encoding="utf-8") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 fh.seek(0)
-                first = fh.read().strip() or "another process"
+                first = fh.read(4096).strip() or "another process"
                 raise RunError(f"{self.path}: in use by {first}; wait for it to finish or stop it first") from None
             fh.seek(0)
             fh.truncate()
@@ -252,3 +308,24 @@ class Root:
                 fh.truncate()
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def _fresh_lock(self, fd: int, parts: list[str]) -> int:
+        for _ in range(8):
+            try:
+                st = os.lstat(parts[-1], dir_fd=fd)
+            except FileNotFoundError:
+                pass
+            else:
+                if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and st.st_dev == os.fstat(fd).st_dev:
+                    os.unlink(parts[-1], dir_fd=fd)  # a planted hard link: the name goes, the other file stays
+                elif stat.S_ISLNK(st.st_mode):
+                    raise self._unsafe(parts, OSError(errno.ELOOP, "link"))
+            handle = self._open_in_place(fd, parts, os.O_RDWR)
+            try:  # still the file at the name (not unlinked by a racing process meanwhile)?
+                same = os.lstat(parts[-1], dir_fd=fd).st_ino == os.fstat(handle).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return handle
+            os.close(handle)
+        raise RunError(f"{self.path.joinpath(*parts)}: the lock file keeps changing; another process is fighting "
+                       "over it: stop it first")

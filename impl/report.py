@@ -5,6 +5,11 @@ runs, one panel per run beyond), and per run the recipe as documented vs as run 
 sample grids over the epochs and its latent grids.
 
     python -m impl.report runs/r004-mlp-cpu runs/r004-conv-cpu --out report.html
+    python -m impl.report runs/sc-3seeds runs/sc-5seeds --out moved.html --csv claims.csv   # scorecards compared
+
+A folder holding a scorecard.json (impl.reproduce's) is a scorecard: two or more are compared claim by claim (how
+each verdict and effect moved), and --csv writes one row per claim and scorecard (verdict, Holm verdict, effect,
+interval, n, p). Runs and scorecards are not mixed on one page.
 
 Run folders are read as untrusted (see impl.runfiles): every value is escaped, only PNGs inside a run are shown.
 """
@@ -15,7 +20,8 @@ import sys
 from pathlib import Path
 
 from impl import cli
-from impl.errors import RunError, boundary
+from impl.errors import RunError, UsageError, boundary
+from impl.pages import scorecards
 from impl.pages.html import build
 from impl.runs.untrusted import text
 
@@ -23,20 +29,40 @@ from impl.runs.untrusted import text
 @boundary("impl.report")
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser("python -m impl.report", __doc__)
-    p.add_argument("runs", nargs="+", type=Path, help="run directories made by impl.train")
+    p.add_argument("runs", nargs="+", type=Path, help="run directories made by impl.train, or scorecard folders made "
+                   "by impl.reproduce")
     p.add_argument("--out", type=Path, default=Path("report.html"))
+    p.add_argument("--csv", type=Path, help="scorecards only: also write one row per claim and scorecard to this file")
     args = p.parse_args(argv)
-    if args.out.is_file() and args.out.suffix.lower() not in (".html", ".htm"):
-        raise RunError(f"{text(args.out)}: exists and is not an HTML file; choose another --out")
-    page = build(args.runs)
-    try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise RunError(f"{text(args.out)}: cannot write ({exc.strerror or type(exc).__name__}); "
-                       "choose another --out") from None
-    print(f"wrote {text(args.out)} ({len(page) / 1e6:.1f} MB, {len(args.runs)} runs)")
+    kinds = [scorecards.is_scorecard(path) for path in args.runs]
+    if any(kinds) and not all(kinds):
+        mixed = next(text(path) for path, card in zip(args.runs, kinds) if not card)
+        raise UsageError(f"{mixed}: a run folder among scorecard folders; compare scorecards with scorecards and "
+                         "runs with runs")
+    if args.csv is not None and not all(kinds):
+        raise UsageError("--csv exports scorecards (folders with a scorecard.json); drop --csv for run folders")
+    for out, suffixes, kind, flag in ((args.out, (".html", ".htm"), "an HTML", "--out"),
+                                      (args.csv, (".csv",), "a CSV", "--csv")):
+        if out is not None and out.is_file() and out.suffix.lower() not in suffixes:
+            raise RunError(f"{text(out)}: exists and is not {kind} file; choose another {flag}")
+    cards = scorecards.loaded(args.runs) if all(kinds) else []
+    page = scorecards.page(cards) if cards else build(args.runs)
+    write(args.out, page, "--out")
+    if args.csv is not None:
+        write(args.csv, scorecards.to_csv(cards), "--csv")
+        print(f"wrote {text(args.csv)} ({sum(len(c.claims) for c in cards)} rows)")
+    what = f"{len(cards)} scorecards" if cards else f"{len(args.runs)} runs"
+    print(f"wrote {text(args.out)} ({len(page) / 1e6:.1f} MB, {what})")
     return 0
+
+
+def write(out: Path, content: str, flag: str) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise RunError(f"{text(out)}: cannot write ({exc.strerror or type(exc).__name__}); choose another {flag}") \
+            from None
 
 
 if __name__ == "__main__":

@@ -31,8 +31,9 @@ from impl.verdicts.plan import QUICK_BATCH, QUICK_N, QUICK_STEPS, chosen_claims,
 def parser() -> cli.Parser:
     p = cli.parser("python -m impl.reproduce", __doc__)
     p.add_argument("reports", nargs="*", help="report numbers (000 ... 004); default: all five")
-    p.add_argument("--seeds", type=cli.positive, default=3, help="seeds per arm (default 3; one seed decides nothing)")
-    p.add_argument("--steps", type=cli.positive,
+    p.add_argument("--seeds", type=cli.count("seeds"), default=3,
+                   help="seeds per arm (default 3; one seed decides nothing)")
+    p.add_argument("--steps", type=cli.count("steps"),
                    help="cut every arm to this many steps (default: each recipe's length)")
     p.add_argument("--data", type=cli.nonempty, help="the anime faces (a folder of images) for reports 000-003; "
                    "default: $GAN_SPEC_FACES, ./faces, else FashionMNIST-64 as the stand-in")
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs.run_all([item for _, item in items], finisher(items, claims, score), hint, clock, args.quiet, launcher,
                      out)
         verdicts = scorecard.decide_all(claims, items, smoke=score.quick)
-        scorecard.write(folder, claims, verdicts, items, score.saved() | {
+        scorecard.write(folder, claims, verdicts, items, quiet=args.quiet, meta=score.saved() | {
             "wall_s": clock(), "this_call_s": round(time.time() - t0, 1),
             "faces": score.faces or "FashionMNIST-64 stand-in"})
     return 0

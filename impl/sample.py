@@ -17,7 +17,7 @@ import torch
 from impl import cli
 from impl.cli import positive, seed
 from impl.errors import RunFailed, boundary
-from impl.files import Root
+from impl.files import Root, write_failure
 from impl.measure.sampling import FORMATS, check_out, check_space, generate, write_folder, write_npz
 from impl.progress import Progress
 from impl.runs import grids
@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             out = args.out
             write_npz(batches, out, args.n, tuple(g.spec.output), progress)
     except OSError as exc:
-        raise RunFailed(f"cannot write {args.out or args.run}: {exc.strerror or exc}; check the path and free "
-                       "space") from None
+        cause, fix = write_failure(exc)
+        raise RunFailed(f"cannot write {args.out or args.run}: {cause}; {fix}") from None
     finally:
         progress.close()
     print(f"wrote {out} ({args.n} images)")

@@ -5,6 +5,7 @@
     python -m impl.train r003-wgan --data fashion-mnist --epochs 5
     python -m impl.train --resume runs/r004-mlp-20261123-101500
     python -m impl.train r001-wgan --data synthetic --dry-run
+    python -m impl.train r004-mlp --set optimizer.lr=1e-4,2e-4 --seeds 0,1 --out runs/lr   # a sweep: 4 runs, 1 page
 
 Exit codes: 0 done, 2 bad input (spec, data, arguments, run directory), 3 the run failed (non-finite loss,
 out of memory, disk full; the last good checkpoint is kept), 128+signal when interrupted (checkpoint saved).
@@ -22,7 +23,7 @@ from impl import cli
 from impl.cli import nonempty, positive, seed
 from impl.errors import boundary
 from impl.runs.folder import RunFolder
-from impl.training import overrides
+from impl.training import overrides, sweep
 from impl.training.run import RunRequest, run_experiment
 
 
@@ -43,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="run directory to create (default runs/<experiment>-<timestamp>)")
     p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue a run from its last checkpoint")
     p.add_argument("--seed", type=seed, help="random seed of the weights, noise and data order (default 0)")
+    p.add_argument("--seeds", type=sweep.seeds, metavar="0,1,...", help="a sweep: train every --set value list "
+                   "(optimizer.lr=1e-4,2e-4) at each of these seeds into --out, one run folder each, and compare them "
+                   "on OUT/report.html")
     p.add_argument("--log-every", type=positive, help="steps between metrics lines (default 50)")
     p.add_argument("--sample-every", type=positive, metavar="N", help="also write a sample grid every N steps")
     p.add_argument("--keep-checkpoints", dest="keep_every", type=positive, metavar="N",
@@ -68,7 +72,8 @@ def parser() -> argparse.ArgumentParser:
 def request_of(args: argparse.Namespace) -> RunRequest:
     """The request the command line makes: every RunRequest field that is also a flag."""
     names = [f.name for f in dataclasses.fields(RunRequest) if hasattr(args, f.name)]
-    return RunRequest(**{name: getattr(args, name) for name in names}, sets=overrides.parse_sets(args.set_values))
+    sets = {} if sweep.is_sweep(args.set_values, args.seeds) else overrides.parse_sets(args.set_values)
+    return RunRequest(**{name: getattr(args, name) for name in names}, sets=sets)
 
 
 @boundary("impl.train")
@@ -78,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in spec.names("experiment"):
             print(f"{name:16} {spec.load(name).title}")
         return 0
+    if sweep.is_sweep(args.set_values, args.seeds):
+        return sweep.run(request_of(args).replace(out=None), args.set_values, args.seeds, args.out)
     result = run_experiment(request_of(args))
     if result.rank != 0:  # under torchrun the first process speaks for all
         return 0

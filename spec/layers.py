@@ -7,7 +7,7 @@ chain is refused with the layer's name before any tensor exists.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from spec.fields import SpecError, check_type, closest, number
 
@@ -18,25 +18,53 @@ MAX_ACTIVATIONS = 2**28  # values a network computes for one sample, summed over
 MAX_BATCH_ACTIVATIONS = 2**34  # batch_size x (generator + discriminator) activation values: 64 GiB in fp32
 
 _BN = {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}
-# type -> (required args, optional args with torch's defaults)
-LAYERS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "Sequential": ((), {}),
-    "Linear": (("in_features", "out_features"), {"bias": True}),
-    "Conv2d": (("in_channels", "out_channels", "kernel_size"), {"stride": 1, "padding": 0, "bias": True}),
-    "ConvTranspose2d": (("in_channels", "out_channels", "kernel_size"),
-                        {"stride": 1, "padding": 0, "output_padding": 0, "bias": True}),
-    "BatchNorm1d": (("num_features",), dict(_BN)),
-    "BatchNorm2d": (("num_features",), dict(_BN)),
-    "InstanceNorm2d": (("num_features",), {"eps": 1e-5, "affine": False}),
-    "LayerNorm": (("normalized_shape",), {"eps": 1e-5, "elementwise_affine": True}),
-    "ReLU": ((), {"inplace": False}),
-    "LeakyReLU": ((), {"negative_slope": 0.01, "inplace": False}),
-    "Tanh": ((), {}),
-    "Sigmoid": ((), {}),
-    "Identity": ((), {}),
-    "Dropout2d": ((), {"p": 0.5, "inplace": False}),
-    "Flatten": ((), {"start_dim": 1, "end_dim": -1}),
+_IN = {"eps": 1e-5, "momentum": 0.1, "affine": False, "track_running_stats": False}
+_CONV = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias")
+
+
+class Layer(NamedTuple):
+    """One layer type a spec (and a report's printout) may use: the one table every other list derives from."""
+
+    required: tuple[str, ...]
+    optional: dict[str, Any]  # with torch's defaults
+    positional: tuple[str, ...]  # torch's constructor order (how `nn.Conv2d(nc, ndf, 4, 2, 1)` in a report is read)
+    elementwise: bool = False  # output shape = input shape
+
+
+# A new layer type is one row here (plus a shape rule in output_shape and a count in parameters if it has weights).
+TABLE: dict[str, Layer] = {
+    "Sequential": Layer((), {}, ()),
+    "Linear": Layer(("in_features", "out_features"), {"bias": True}, ("in_features", "out_features", "bias")),
+    "Conv2d": Layer(_CONV[:3], {"stride": 1, "padding": 0, "bias": True}, _CONV),
+    "ConvTranspose2d": Layer(_CONV[:3], {"stride": 1, "padding": 0, "output_padding": 0, "bias": True},
+                             ("in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding",
+                              "groups", "bias", "dilation")),
+    "BatchNorm1d": Layer(("num_features",), dict(_BN), ("num_features", *_BN)),
+    "BatchNorm2d": Layer(("num_features",), dict(_BN), ("num_features", *_BN)),
+    "InstanceNorm1d": Layer(("num_features",), {"eps": 1e-5, "affine": False}, ("num_features", *_IN)),
+    "InstanceNorm2d": Layer(("num_features",), {"eps": 1e-5, "affine": False}, ("num_features", *_IN)),
+    "LayerNorm": Layer(("normalized_shape",), {"eps": 1e-5, "elementwise_affine": True},
+                       ("normalized_shape", "eps", "elementwise_affine")),
+    "Embedding": Layer(("num_embeddings", "embedding_dim"), {}, ("num_embeddings", "embedding_dim")),
+    "Upsample": Layer((), {"size": None, "scale_factor": None, "mode": "nearest"}, ("size", "scale_factor", "mode")),
+    "Flatten": Layer((), {"start_dim": 1, "end_dim": -1}, ("start_dim", "end_dim")),
+    "Unflatten": Layer(("dim", "unflattened_size"), {}, ("dim", "unflattened_size")),
+    "ReLU": Layer((), {"inplace": False}, ("inplace",), True),
+    "LeakyReLU": Layer((), {"negative_slope": 0.01, "inplace": False}, ("negative_slope", "inplace"), True),
+    "ELU": Layer((), {"alpha": 1.0, "inplace": False}, ("alpha", "inplace"), True),
+    "GELU": Layer((), {"approximate": "none"}, ("approximate",), True),
+    "SiLU": Layer((), {"inplace": False}, ("inplace",), True),
+    "Softplus": Layer((), {"beta": 1.0, "threshold": 20.0}, ("beta", "threshold"), True),
+    "PReLU": Layer((), {"num_parameters": 1, "init": 0.25}, ("num_parameters", "init"), True),
+    "Tanh": Layer((), {}, (), True),
+    "Sigmoid": Layer((), {}, (), True),
+    "Identity": Layer((), {}, (), True),
+    "Dropout": Layer((), {"p": 0.5, "inplace": False}, ("p", "inplace"), True),
+    "Dropout2d": Layer((), {"p": 0.5, "inplace": False}, ("p", "inplace"), True),
 }
+# type -> (required args, optional args with torch's defaults), torch's positional order, and the shape-keeping types
+LAYERS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {k: (v.required, v.optional) for k, v in TABLE.items()}
+POSITIONAL: dict[str, tuple[str, ...]] = {k: v.positional for k, v in TABLE.items()}
 # functional steps of a forward pass: op -> optional args with torch's defaults
 OPS: dict[str, dict[str, Any]] = {
     "reshape": {"shape": None},
@@ -46,21 +74,9 @@ OPS: dict[str, dict[str, Any]] = {
     "tanh": {},
     "sigmoid": {},
 }
-# torch's positional order of each constructor (how `nn.Conv2d(nc, ndf, 4, 2, 1)` in a report is read)
-POSITIONAL: dict[str, tuple[str, ...]] = {
-    "Linear": ("in_features", "out_features", "bias"),
-    "Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"),
-    "ConvTranspose2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups",
-                        "bias", "dilation"),
-    "BatchNorm1d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
-    "BatchNorm2d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
-    "InstanceNorm2d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
-    "LayerNorm": ("normalized_shape", "eps", "elementwise_affine"),
-    "ReLU": ("inplace",), "LeakyReLU": ("negative_slope", "inplace"), "Dropout2d": ("p", "inplace"),
-    "Flatten": ("start_dim", "end_dim"), "Tanh": (), "Sigmoid": (), "Identity": (), "Sequential": (),
-}
-ELEMENTWISE = {"ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Identity", "Dropout2d", "relu", "leaky_relu", "tanh", "sigmoid"}
-_SIZES = {"in_features", "out_features", "in_channels", "out_channels", "num_features"}
+ELEMENTWISE = {k for k, v in TABLE.items() if v.elementwise} | {"relu", "leaky_relu", "tanh", "sigmoid"}
+_SIZES = {"in_features", "out_features", "in_channels", "out_channels", "num_features", "num_embeddings",
+          "embedding_dim", "num_parameters"}
 _PAIRS = {"kernel_size", "stride", "padding", "output_padding"}
 
 
@@ -105,8 +121,17 @@ def _check_number_arg(key: str, value: Any, here: str) -> None:
         number(value, here, 0, open_low=True)
     elif key == "momentum":
         number(value, here, 0, 1)
-    elif key in ("start_dim", "end_dim"):
+    elif key in ("start_dim", "end_dim", "dim"):
         check_type(value, int, here)
+    elif key in ("alpha", "beta", "threshold", "init"):
+        number(value, here)
+    elif key in ("approximate", "mode"):
+        check_type(value, str, here)
+    elif key in ("unflattened_size", "size", "scale_factor") and value is not None:
+        sizes = value if isinstance(value, list) else [value]
+        kind = (int, float) if key == "scale_factor" else int
+        if not sizes or not all(isinstance(v, kind) and not isinstance(v, bool) and v > 0 for v in sizes):
+            raise SpecError(f"{here}: must be a positive number or a list of them, got {value!r}")
     elif key == "normalized_shape":
         sizes = value if isinstance(value, list) else [value]
         if not sizes or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
@@ -121,8 +146,12 @@ def parameters(kind: str, args: dict[str, Any]) -> int:
         kh, kw = _pair(args["kernel_size"])
         weights = args["in_channels"] * args["out_channels"] * kh * kw
         return weights + (args["out_channels"] if args["bias"] else 0)
-    if kind in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d"):
+    if kind in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d"):
         return 2 * args["num_features"] if args["affine"] else 0
+    if kind == "Embedding":
+        return args["num_embeddings"] * args["embedding_dim"]
+    if kind == "PReLU":
+        return args["num_parameters"]
     if kind == "LayerNorm":
         norm = args["normalized_shape"]
         return 2 * math.prod(norm if isinstance(norm, list) else [norm]) if args["elementwise_affine"] else 0
@@ -176,8 +205,8 @@ def output_shape(kind: str, args: dict[str, Any], shape: Shape, where: str) -> S
             out = [(shape[1 + i] - 1) * s[i] - 2 * p[i] + k[i] + op[i] for i in range(2)]
         need(all(v > 0 for v in out), f"the output would be {out[0]}x{out[1]}")
         return (args["out_channels"], *out)
-    if kind in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm2d"):
-        dims = {"BatchNorm1d": (1, 2), "BatchNorm2d": (3,), "InstanceNorm2d": (3,)}[kind]
+    if kind in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d"):
+        dims = {"BatchNorm1d": (1, 2), "BatchNorm2d": (3,), "InstanceNorm1d": (2,), "InstanceNorm2d": (3,)}[kind]
         need(len(shape) in dims, f"expects {' or '.join(str(d) for d in dims)} dimensions besides the batch")
         need(shape[0] == args["num_features"], f"num_features={args['num_features']} but the input has {shape[0]}")
         return shape
@@ -186,6 +215,21 @@ def output_shape(kind: str, args: dict[str, Any], shape: Shape, where: str) -> S
         norm = tuple(norm) if isinstance(norm, list) else (norm,)
         need(shape[-len(norm):] == norm, f"normalized_shape={list(norm)} does not end the input shape")
         return shape
+    if kind == "Embedding":
+        return (*shape, args["embedding_dim"])
+    if kind == "Upsample":
+        need(len(shape) == 3 and (args["size"] is None) != (args["scale_factor"] is None),
+             "expects (channels, height, width) and one of size or scale_factor")
+        if args["size"] is not None:
+            return (shape[0], *_pair(args["size"]))
+        scale = args["scale_factor"]
+        scale = scale if isinstance(scale, list) else [scale, scale]
+        return (shape[0], *(int(math.floor(shape[1 + i] * scale[i])) for i in range(2)))
+    if kind == "Unflatten":
+        sizes, dim = tuple(args["unflattened_size"]), args["dim"]
+        need(1 <= dim <= len(shape) and shape[dim - 1] == math.prod(sizes),
+             f"dimension {dim} of size {shape[dim - 1] if 1 <= dim <= len(shape) else '?'} cannot become {list(sizes)}")
+        return (*shape[:dim - 1], *sizes, *shape[dim:])
     if kind in ("Flatten", "flatten"):
         need(args.get("start_dim", 1) == 1 and args.get("end_dim", -1) == -1,
              "gan-spec models Flatten(start_dim=1, end_dim=-1) only")

@@ -24,7 +24,7 @@ TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p",
         "div", "figure", "figcaption", "img", "section", "ul", "li", "code"}
 ATTRIBUTES = {"lang", "charset", "class", "id", "role", "title", "alt", "src", "colspan"}
 CLASSES = {"documented", "inferred", "undocumented", "addition", "changed", "note", "best", "warning", "notice",
-           "overrides", "progression"}
+           "overrides", "progression", "differs"}
 HOSTILE = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "' onmouseover='alert(1)", "&amp;<b>",
            "documented onclick=alert(1)", "</table><script>x</script>", "\ud800", "$\\frac{$", "a\x00b", "\u202e"]
 

@@ -165,7 +165,7 @@ def test_disk_full_keeps_the_last_checkpoint(steps: int, tmp_path: Path, monkeyp
     out = tmp_path / "run"
     assert train.main(["r004-mlp", "--steps", str(steps), "--out", str(out), *ARGS]) == 3
     err = capsys.readouterr().err
-    assert "cannot write checkpoint (No space left on device); last.pt is intact" in err
+    assert "cannot write checkpoint (the disk is full); last.pt is intact; free disk space" in err
     assert torch.load(out / "checkpoints/last.pt", weights_only=True)["step"] == 32
     assert not list((out / "checkpoints").glob("*.tmp"))  # the failed write left nothing behind
 
@@ -248,5 +248,5 @@ def test_disk_full_for_a_sample_grid_is_a_failed_run(tmp_path: Path, monkeypatch
     monkeypatch.setattr(torchvision.utils, "save_image", full_disk)
     assert train.main(["r004-mlp", "--steps", "100", "--out", str(tmp_path / "run"), *ARGS]) == 3
     err = capsys.readouterr().err
-    assert "cannot write epoch_002.png (No space left on device); checkpoints/last.pt is intact" in err
+    assert "cannot write epoch_002.png (the disk is full); checkpoints/last.pt is intact" in err
     assert "Traceback" not in err

@@ -105,6 +105,21 @@ def test_warning_when_runs_differ(tmp_path: Path, changes: dict, named: list[str
     assert re.findall(r"(\w+) \(a: ", warnings[0].text) == named
 
 
+def test_what_differs_comes_first_and_is_named(tmp_path: Path) -> None:
+    """Two runs alike but for one --set value: that value is the comparison's first column after the run's name and
+    experiment, each run's value in it, and the warning names it; settings that are alike get no column."""
+    def lr(value: float) -> dict:
+        return {"optimizer.lr": {"value": value, "origin": "--set"}, "seed": {"value": 0, "origin": "--seed"}}
+
+    a = make_run(tmp_path / "a", overrides=lr(1e-4), settings={"seed": 0, "device": "cpu", "precision": "fp32"})
+    b = make_run(tmp_path / "b", overrides=lr(2e-4), settings={"seed": 0, "device": "cpu", "precision": "fp32"})
+    _, root = page_of([a, b], tmp_path)
+    heads, cells = comparison(root)
+    assert heads[:3] == ["run", "experiment", "set optimizer.lr"] and "seed" not in heads
+    assert (cells["a"]["set optimizer.lr"][0], cells["b"]["set optimizer.lr"][0]) == ("0.0001", "0.0002")
+    assert root.all("p", id="differences")[0].text.count("set optimizer.lr (a: 0.0001, b: 0.0002)") == 1
+
+
 def test_sample_strip_shows_evenly_spaced_epochs(tmp_path: Path) -> None:
     """Nine epoch grids, each its own grey level: the strip holds five, epochs 1, 3, 5, 7 and 9, in order, each
     with a label; one-row grids are stacked, square grids placed side by side."""

@@ -113,26 +113,37 @@ def test_a_diverged_smoke_run_keeps_no_checkpoint_either(scorecard: dict[str, Pa
 
 
 @pytest.mark.slow
-def test_the_report_puts_the_evidence_beside_each_verdict(scorecard: dict[str, Path]) -> None:
-    page = (scorecard["out"] / "report.html").read_text()
-    assert "<h1>gan-spec scorecard: reports 002, 003, 004</h1>" in page
+def test_the_pages_put_the_evidence_beside_each_verdict(scorecard: dict[str, Path]) -> None:
+    """A summary page (banner, one linked row per claim grouped by report) and one page per report holding its claims'
+    evidence, the images as files beside the pages; no page over 3 MB."""
+    out = scorecard["out"]
+    page = (out / "report.html").read_text()
+    assert "<h1>gan-spec scorecard: reports 002, 003, 004 (smoke run)</h1>" in page and "<b>smoke run</b>" in page
     assert 'id="differences"' not in page  # a scorecard's runs differ in seed and arm by design: no warning box
-    section = page.partition("<h2>Scorecard</h2>")[2].split("<h2>Comparison</h2>")[0]
-    verdicts = [b.split("</span>")[0].rsplit(">", 1)[1] for b in section.split("<span class=verdict")[1:]]
-    assert verdicts and set(verdicts) <= {"smoke: means nothing", "not measurable here"}  # every badge says smoke
-    blocks = {b.split('"', 1)[0]: b for b in section.split('<div class=claim id="')[1:]}
     claims = [c for c in spec.claims() if c.report in REPORTS]
-    assert list(blocks) == [c.id for c in claims]
-    for c in claims:
-        block = blocks[c.id]
-        grids = block.count("<figure><img")
-        charts = block.count("is read from</figcaption>")
-        if c.measure is not None and c.measure.kind == "loss_curve":
-            assert charts == 1, c.id  # the curve the verdict was read from
-        else:
-            assert charts == 0, c.id
-        latent = c.measure is not None and c.measure.kind == "latent"  # and the probe's grid at the claim's value
-        assert grids - charts == len(c.arms) + latent, c.id  # each arm's samples side by side, unmeasurable too
+    links = [a.split('"')[0] for a in page.split('<td><a href="')[1:]]
+    assert links == [f"pages/report-{c.report}.html#{c.id}" for c in claims]  # grouped by report, in spec order
+    rows = page.split("<tr class=")[1:]
+    verdicts = [b.split("</span>")[0].rsplit(">", 1)[1] for row in rows for b in row.split("<span class=verdict")[1:]]
+    assert verdicts and set(verdicts) <= {"smoke: means nothing", "not measurable here", "-"}
+    for report in REPORTS:
+        text = (out / "pages" / f"report-{report}.html").read_text()
+        assert len(text.encode()) < 3_000_000 and "data:image" not in text
+        sources = [s.split('"')[0] for s in text.split(' src="')[1:]]
+        assert sources and all((out / "pages" / s).is_file() for s in sources)
+        blocks = {b.split('"', 1)[0]: b.split("<h2>Runs</h2>")[0] for b in text.split('<div class=claim id="')[1:]}
+        mine = [c for c in claims if c.report == report]
+        assert list(blocks) == [c.id for c in mine]
+        for c in mine:
+            block = blocks[c.id]
+            grids = block.count("<figure><a href=")
+            charts = block.count("is read from</figcaption>")
+            assert charts == (1 if c.measure is not None and c.measure.kind == "loss_curve" else 0), c.id
+            latent = c.measure is not None and c.measure.kind == "latent"  # its base row beside its changed one
+            assert grids - charts == len(c.arms) * (2 if latent else 1), c.id
+            if latent:
+                assert "unchanged latent vectors (the reference)" in block
+                assert "seed 0: latent positions set to" in block
 
 
 @pytest.mark.slow

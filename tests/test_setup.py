@@ -72,3 +72,23 @@ def test_an_unknown_argument_is_one_line(checkout: tuple[Path, dict]) -> None:
     repo, env = checkout
     done = subprocess.run(["bash", str(repo / "setup.sh"), "--froce"], env=env, capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--force" in done.stderr
+
+
+def test_a_second_setup_waits_for_the_first(checkout: tuple[Path, dict]) -> None:
+    """Two `setup.sh --force` at once: the second waits on the lock (it never removes the .venv the first is
+    installing into), then runs. The test holds the lock as the first setup would."""
+    import fcntl
+
+    repo, env = checkout
+    with open(repo / ".venv.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        second = subprocess.Popen(["bash", str(repo / "setup.sh"), "--force"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            with pytest.raises(subprocess.TimeoutExpired):
+                second.wait(timeout=1.5)
+            assert not Path(env["LOG"]).exists()  # nothing done while the first holds the lock
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0 and "waiting" in err and "set up in .venv" in out

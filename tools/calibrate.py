@@ -122,10 +122,11 @@ def markdown(result: dict, args: argparse.Namespace) -> str:
 
 def parser() -> argparse.ArgumentParser:
     p = cli.parser("python -m tools.calibrate", __doc__)
-    p.add_argument("--seeds", type=cli.positive, default=12, help="seeds of the full-length arm (A/A halves of it)")
-    p.add_argument("--harmed", type=cli.positive, default=6, help="seeds of the arm trained a tenth of the steps")
-    p.add_argument("--splits", type=cli.positive, default=400, help="random A/A splits and planted draws")
-    p.add_argument("--n", type=cli.positive, default=5000, help="generated images per run for the metrics")
+    p.add_argument("--seeds", type=cli.count("calibration_seeds"), default=12,
+                   help="seeds of the full-length arm (A/A halves of it)")
+    p.add_argument("--harmed", type=cli.count("seeds"), default=6, help="seeds of the arm trained a tenth of the steps")
+    p.add_argument("--splits", type=cli.count("splits"), default=400, help="random A/A splits and planted draws")
+    p.add_argument("--n", type=cli.count("images"), default=5000, help="generated images per run for the metrics")
     p.add_argument("--fashion", type=Path, help="folder of the FashionMNIST IDX files (default: Debian's)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--resume", action="store_true")
@@ -137,7 +138,10 @@ def parser() -> argparse.ArgumentParser:
 @boundary("tools.calibrate")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.harmed > args.seeds:  # the planted draws pick as many full runs as there are harmed ones
+        p.error(f"--harmed {args.harmed} is more than --seeds {args.seeds}; pass at most as many harmed seeds")
     recipe = spec.load(EXPERIMENT)
     steps = 16 if args.quick else None
     short = 2 if args.quick else recipe.epochs.value * (60000 // recipe.batch_size.value) // 10

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from impl.errors import Diverged, Interrupted, NonFinite, RunError, UsageError, say
-from impl.files import Root
+from impl.files import Root, read_regular
 from impl.progress import eta
 from impl.runs.folder import RunFolder, file_in_the_way
 from impl.training.request import RunRequest
@@ -119,7 +119,7 @@ class ArmsFolder:
         function giving the total so far."""
         start = time.time()
         try:
-            before = float(json.loads((self.path / self.time_file).read_text())["seconds"])
+            before = float(json.loads(read_regular(self.path / self.time_file))["seconds"])  # a FIFO: 0
         except (OSError, ValueError, KeyError, TypeError):
             before = 0.0
 

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from impl.data.files import RUN_FILES, cache_path, image_files, printable, read_cache, write_cache
 from impl.errors import DataError
+from impl.files import read_regular
 from impl.runs.source import DataKind, DataSource
 
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
@@ -45,7 +46,8 @@ class Dataset:
 def read_idx(path: Path, magic: int) -> np.ndarray:
     """An IDX file (raw or .gz) as a uint8 array, after checking its magic number and its length."""
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        raw = read_regular(path)  # a FIFO or a device is one line (impl.files), never a wait
+        raw = gzip.decompress(raw) if path.suffix == ".gz" else raw
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"{path}: cannot read ({exc}); re-download or reinstall the FashionMNIST files") from None
     if len(raw) < 8 or int.from_bytes(raw[:4], "big") != magic:

@@ -57,7 +57,7 @@ COLUMNS = (
 )
 OPTIONAL = {"inception_fid", "inception_kid"}  # shown only when some run has them
 DIFFERENCES = (("steps", ("total_steps",)), ("data", ("data",)), ("seed", ("settings", "seed")),
-               ("device", ("settings", "device")))
+               ("device", ("settings", "device")), ("precision", ("settings", "precision")))
 
 
 def image_size(config: dict) -> str:
@@ -110,14 +110,39 @@ def best_rows(values: list[object], better: str | None) -> set[int]:
     return {i for i, v in numbers.items() if v == target}
 
 
-def differences(names: list[str], configs: list[dict]) -> list[str]:
-    """'steps (a: 48, b: 96)' for each of steps, data, seed and device in which the runs' config.json differ."""
-    out = []
-    for label, keys in DIFFERENCES:
-        values = [text(get(config, *keys)) if get(config, *keys) is not None else "?" for config in configs]
-        if len(configs) > 1 and len(set(values)) > 1:
-            out.append(f"{label} (" + ", ".join(f"{n}: {v}" for n, v in zip(names, values)) + ")")
+def settings(config: dict) -> dict[str, str]:
+    """What a run was trained with, as text by name: the steps, data, seed, device and precision, then each --set
+    value (`set lr`) that the rows above do not already name; '?' where config.json lacks it."""
+    out = {}
+    for name, keys in DIFFERENCES:
+        value = get(config, *keys)
+        out[name] = text(value) if value is not None else "?"
+    raw = config.get("overrides")
+    for key, entry in (raw.items() if isinstance(raw, dict) else []):
+        if key not in ("steps", "data", "seed", "device", "precision"):
+            value = entry.get("value") if isinstance(entry, dict) else entry
+            out[f"set {text(key)}"] = text(value)
     return out
+
+
+def differing(configs: list[dict]) -> dict[str, list[str]]:
+    """The settings in which the runs differ, with each run's value ('-' where a run has no such --set); overrides
+    first (the change a reader made on purpose), then seed, steps, precision, data and device."""
+    each = [settings(config) for config in configs]
+    names = list(dict.fromkeys(k for s in each for k in s))
+    values = {k: [s.get(k, "-") for s in each] for k in names}
+    order = sorted(names, key=lambda k: (not k.startswith("set "), ORDER.index(k) if k in ORDER else 0))
+    return {k: values[k] for k in order if len(configs) > 1 and len(set(values[k])) > 1}
+
+
+ORDER = ("seed", "steps", "precision", "data", "device")
+
+
+def differences(names: list[str], configs: list[dict]) -> list[str]:
+    """'steps (a: 48, b: 96)' for each setting (steps, data, seed, device, precision, each --set value) in which
+    the runs' config.json differ."""
+    return [f"{label} (" + ", ".join(f"{n}: {v}" for n, v in zip(names, values)) + ")"
+            for label, values in differing(configs).items()]
 
 
 def curves(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
@@ -199,28 +224,30 @@ def _small_multiples(series: list[tuple[str, list[dict]]]) -> Figure:
     return fig
 
 
-def series_chart(lines: list[tuple[str, list[float], list[float]]], xlabel: str, ylabel: str,
+SEED_STYLES = ("-", ":", "--", "-.")  # seed 0, 1, 2, 3 (then round again)
+
+
+def series_chart(lines: list[tuple[str, int, list[float], list[float]]], xlabel: str, ylabel: str,
                  title: str) -> Figure | None:
-    """A small chart of named lines (label, xs, ys), a colour per label (seeds of one arm share it, the first
-    solid, the others dotted); None when no line has a point."""
+    """A small chart of lines (arm, seed, xs, ys): a colour per arm, a line style per seed, each line named in the
+    legend ('arm, seed 1'); None when no line has a point."""
     from matplotlib.figure import Figure
 
-    lines = [line for line in lines if line[1]]
+    lines = [line for line in lines if line[2]]
     if not lines:
         return None
     fig = Figure(figsize=(7, 3))
     ax = fig.subplots()
     colours: dict[str, str] = {}
-    for name, xs, ys in lines:
-        first = name not in colours
+    for name, seed, xs, ys in lines:
         colour = colours.setdefault(name, f"C{len(colours) % 10}")
-        ax.plot(xs, ys, "-" if first else ":", color=colour, label=label(name) if first else None, linewidth=1.3,
-                marker="o" if len(xs) < 30 else None, markersize=3)  # a short run's few points stay visible
-    if max(abs(y) for _, _, ys in lines for y in ys) > 50:
+        ax.plot(xs, ys, SEED_STYLES[seed % len(SEED_STYLES)], color=colour, label=f"{label(name)}, seed {seed}",
+                linewidth=1.3, marker="o" if len(xs) < 30 else None, markersize=3)  # a short run's points stay visible
+    if max(abs(y) for _, _, _, ys in lines for y in ys) > 50:
         ax.set_yscale("symlog", linthresh=1.0)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 

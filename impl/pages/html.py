@@ -13,6 +13,8 @@ import io
 import json
 import re
 import statistics
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,11 +27,14 @@ from impl.runs.untrusted import esc, get, image, num, text
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
+FONTS = ('system-ui,"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei","WenQuanYi Micro Hei",'
+         "sans-serif")  # the reports' quotes are Chinese: a CJK font is named before the generic fallback
+CSS = "body{font:14px/1.45 " + FONTS + ";" + """margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;
 vertical-align:top}th{background:#f3f3f3}.documented{color:#186a3b}.inferred{color:#9a6700}
 .undocumented{color:#b42318}.addition{color:#6f42c1}.changed{background:#fff3cd}.note{color:#555;font-size:12px}
-td.best{font-weight:bold;background:#e6f4ea}img{max-width:100%;image-rendering:pixelated;border:1px solid #ddd}
+td.best{font-weight:bold;background:#e6f4ea}.differs{background:#fff3cd}
+img{max-width:100%;image-rendering:pixelated;border:1px solid #ddd}
 .warning{background:#fdecea;border-left:4px solid #b42318;padding:.5em .8em}.notice{color:#b42318}
 section{border-top:2px solid #444;margin-top:2em}figure{margin:.8em 0}figcaption{color:#555}"""
 STATUSES = ("documented", "inferred", "undocumented", "addition")  # the only statuses that become class names
@@ -79,11 +84,21 @@ def fmt(value: object) -> str:
     return esc(value)
 
 
+# Where images go: None puts them inline (a self-contained page); a multi-page scorecard sets a function that saves
+# the PNG bytes as a file beside its pages and returns the file's address relative to the page.
+IMAGE_FILES: ContextVar[Callable[[bytes], str] | None] = ContextVar("IMAGE_FILES", default=None)
+
+
 def png_tag(img: Image, alt: str) -> str:
-    """An inline <img> of a decoded image, re-encoded here: nothing of a run's file but its pixels reaches the page."""
+    """An <img> of a decoded image, re-encoded here: nothing of a run's file but its pixels reaches the page. Inline,
+    or a file (IMAGE_FILES) shown lazily and linked to itself at full size."""
     buffer = io.BytesIO()
     img.save(buffer, format="PNG")
-    return f'<img alt="{esc(alt)}" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+    save = IMAGE_FILES.get()
+    if save is None:
+        return f'<img alt="{esc(alt)}" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+    src = esc(save(buffer.getvalue()))
+    return f'<a href="{src}"><img alt="{esc(alt)}" loading=lazy src="{src}"></a>'
 
 
 def figure(img: Image, caption: str) -> str:
@@ -122,12 +137,15 @@ def comparison(runs: list[Run]) -> str:
     alike = [charts.measurement(run.config, run.evaluation) for run in runs]
     best = {c.key: charts.best_alike([r[c.key] for r in rows], c.better, alike) if c.evaluated
             else charts.best_rows([r[c.key] for r in rows], c.better) for c in columns}
-    head = "".join(f'<th title="{esc(c.hint + ("; " + c.better + " is better" if c.better else ""))}">'
-                   f"{esc(c.heading)}</th>" for c in columns)
+    differ = charts.differing([run.config for run in runs])  # what differs comes first: it explains the rest
+    head = "".join(f'<th class="differs" title="differs between these runs">{esc(name)}</th>' for name in differ)
+    head += "".join(f'<th title="{esc(c.hint + ("; " + c.better + " is better" if c.better else ""))}">'
+                    f"{esc(c.heading)}</th>" for c in columns)
     body = ""
     for i, (run, row) in enumerate(zip(runs, rows)):
-        cells = "".join(f'<td class="best" title="best of these runs">{fmt(row[c.key])} ★</td>' if i in best[c.key]
-                        else f"<td>{fmt(row[c.key])}</td>" for c in columns)
+        cells = "".join(f'<td class="differs">{esc(values[i])}</td>' for values in differ.values())
+        cells += "".join(f'<td class="best" title="best of these runs">{fmt(row[c.key])} ★</td>' if i in best[c.key]
+                         else f"<td>{fmt(row[c.key])}</td>" for c in columns)
         body += f"<tr><td>{esc(run.name)}</td><td>{fmt(run.config.get('experiment'))}</td>{cells}</tr>"
     return (f'<table id="comparison"><tr><th>run</th><th>experiment</th>{head}</tr>{body}</table>'
             "<p class=note>↓ lower is better, ↑ higher is better, ★ the best of these runs (of the metrics: the best "
@@ -145,11 +163,34 @@ def warning(runs: list[Run]) -> str:
             f"{esc('; '.join(differ))}: their numbers are not directly comparable.</p>")
 
 
+def measured_differences(runs: list[Run]) -> list[str]:
+    """'samples (a: 10000, b: 2000)' for each way in which the evaluated runs' metrics were measured differently."""
+    done = [run for run in runs if run.evaluation]
+    return charts.measured_differently([run.name for run in done],
+                                       [charts.measurement(run.config, run.evaluation) for run in done])
+
+
+def measured_groups(runs: list[Run]) -> list[str]:
+    """The ways the evaluated runs were measured differently, each value once with the runs that share it (named by
+    their first folder, an arm's seeds together): 'image size: 64x64 (r000-wgan, r000-dcgan: 6 runs); 28x28 ...'."""
+    done = [run for run in runs if run.evaluation]
+    measured = [charts.measurement(run.config, run.evaluation) for run in done]
+    out = []
+    for k, label in enumerate(charts.MEASURED):
+        values = [m[k] for m in measured]
+        if len(set(values)) < 2:
+            continue
+        groups = []
+        for value in dict.fromkeys(values):
+            names = [run.name.split("/")[0] for run, v in zip(done, values) if v == value]
+            groups.append(f"{value} ({', '.join(dict.fromkeys(names))}: {len(names)} runs)")
+        out.append(f"{label}: " + "; ".join(groups))
+    return out
+
+
 def measured_warning(runs: list[Run]) -> str:
     """A warning when the evaluated runs' metrics were measured differently (always shown, scorecards included)."""
-    done = [run for run in runs if run.evaluation]
-    differ = charts.measured_differently([run.name for run in done],
-                                         [charts.measurement(run.config, run.evaluation) for run in done])
+    differ = measured_differences(runs)
     if not differ:
         return ""
     return (f'<p class="warning" id="measured" role="alert"><strong>Warning:</strong> these runs\' metrics were '
@@ -278,19 +319,36 @@ def section(run: Run) -> str:
 
 
 def names(runs: list[Path]) -> list[str]:
-    """Each run's folder name, with its parent's where two runs share a name."""
-    short = [text(r.resolve().name if r.name in ("", ".", "..") else r.name) for r in runs]
-    return [text(f"{r.resolve().parent.name}/{s}") if short.count(s) > 1 else s for r, s in zip(runs, short)]
+    """Each run's folder name, with as many of its parents as make it unique: `seed-0` in one scorecard,
+    `r004-mlp/seed-0` across arms, `sc-3seeds/r004-mlp/seed-0` across two scorecards."""
+    parts = [r.resolve().parts if r.name in ("", ".", "..") else (*r.resolve().parent.parts, r.name) for r in runs]
+    out = []
+    for mine in parts:
+        depth = 1
+        while depth < len(mine) and sum(p[-depth:] == mine[-depth:] for p in parts) > 1:
+            depth += 1
+        out.append(text("/".join(mine[-depth:])))
+    return out
+
+
+def loaded(runs: list[Path], called: list[str] | None = None) -> list[Run]:
+    """The run folders read, each named (`called`, else names()); RunError (one line) when one has no usable
+    config.json."""
+    return [load(Path(run), name) for run, name in zip(runs, called or names([Path(r) for r in runs]))]
+
+
+def runs_body(runs: list[Run]) -> str:
+    """The comparison, the loss curves and every run's section (the sections first: they collect the notices)."""
+    sections = "".join(section(run) for run in runs)
+    return f"<h2>Comparison</h2>{comparison(runs)}{overlay(runs)}{sections}"
 
 
 def build(runs: list[Path], title: str = "", lead: str = "", css: str = "", warn: bool = True) -> str:
     """The page for these run folders; RunError (one line) when one has no usable config.json. `lead` is HTML put
-    above the comparison (the scorecard's section); `warn=False` leaves out the warning that runs differ (a
-    scorecard's runs differ in seed and arm by design)."""
-    loaded = [load(Path(run), name) for run, name in zip(runs, names([Path(r) for r in runs]))]
-    sections = "".join(section(run) for run in loaded)  # before the head: sections collect the notices
-    heading = esc(title) if title else f"gan-spec: {len(loaded)} run(s)"
+    above the comparison; `warn=False` leaves out the warning that runs differ (a study's runs differ by design)."""
+    runs_ = loaded(runs)
+    body = runs_body(runs_)
+    heading = esc(title) if title else f"gan-spec: {len(runs_)} run(s)"
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{heading}</title>"
-            f"<style>{CSS}{css}</style></head><body><h1>{heading}</h1>{warning(loaded) if warn else ''}"
-            f"{measured_warning(loaded)}{lead}"
-            f"<h2>Comparison</h2>{comparison(loaded)}{overlay(loaded)}{sections}</body></html>")
+            f"<style>{CSS}{css}</style></head><body><h1>{heading}</h1>{warning(runs_) if warn else ''}"
+            f"{measured_warning(runs_)}{lead}{body}</body></html>")

@@ -10,6 +10,7 @@ spec edited since the run cannot silently load its weights into another network.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import torch
 
 import spec
 from impl.errors import NonFinite, RunError
+from impl.files import Unsafe, check_file, open_regular, write_failure
 from impl.networks.build import SpecNet, build_spec
 from impl.runs.folder import RunFolder
 
@@ -37,10 +39,12 @@ def save_checkpoint(run: RunFolder, state: dict[str, Any], keep: str | None = No
                 torch.save({"format": CHECKPOINT_FORMAT, **state}, fh)
         run.root.rename(f"{RunFolder.CHECKPOINTS}/last.pt", "prev.pt")
         run.root.rename(f"{RunFolder.CHECKPOINTS}/last.pt.new", "last.pt")
+    except Unsafe:
+        raise
     except OSError as exc:
         kept = "last.pt" if last.exists() else "prev.pt" if last.with_name("prev.pt").exists() else "no checkpoint"
-        raise RunError(f"{last}: cannot write checkpoint ({exc.strerror or exc}); {kept} is intact; "
-                       "free disk space and resume") from None
+        cause, fix = write_failure(exc)
+        raise RunError(f"{last}: cannot write checkpoint ({cause}); {kept} is intact; {fix} and resume") from None
     return last
 
 
@@ -52,18 +56,27 @@ def load_checkpoint(run: RunFolder | Path, device: str = "cpu", name: str | None
     folder = run.file(RunFolder.CHECKPOINTS)
     if name is not None and (name != Path(name).name or not name.endswith(".pt")):
         raise RunError(f"--checkpoint {name}: name a file of {folder} (last.pt, prev.pt, epoch_NNN.pt)")
-    if name is not None and not (folder / name).is_file():
-        kept = ", ".join(sorted(p.name for p in folder.glob("*.pt"))) or "none"
-        raise RunError(f"--checkpoint {name}: no such checkpoint in {folder} (it has: {kept})")
+    if name is not None:
+        try:
+            check_file(os.lstat(folder / name), f"--checkpoint {name} ({folder / name})")
+        except FileNotFoundError:
+            kept = ", ".join(sorted(p.name for p in folder.glob("*.pt") if p.is_file() and not p.is_symlink()))
+            raise RunError(f"--checkpoint {name}: no such checkpoint in {folder} (it has: {kept or 'none'})") from None
+        except NotADirectoryError:
+            raise RunError(f"--checkpoint {name}: {folder} is not a folder; the run is damaged") from None
     problems = []
     for candidate in [name] if name else ("last.pt", "prev.pt"):
         path = folder / candidate
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             problems.append(f"{candidate} missing")
             continue
         try:
-            state = torch.load(path, map_location=device, weights_only=True)
-        except Exception as exc:  # truncated zip, pickle refused by weights_only, a folder, ...
+            with os.fdopen(open_regular(path), "rb") as fh:
+                state = torch.load(fh, map_location=device, weights_only=True)
+        except Unsafe as exc:  # a FIFO, a device or a folder at the name: never waited on
+            problems.append(f"{candidate} {str(exc).split(': ', 1)[-1].split(';')[0]}")
+            continue
+        except Exception as exc:  # truncated zip, pickle refused by weights_only, ...
             problems.append(f"{candidate} unreadable ({type(exc).__name__})")
             continue
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:

@@ -10,6 +10,7 @@
         loss.png               loss curves
         checkpoints/last.pt    networks, optimizers, RNG states, step; prev.pt is the one before (impl/runs/checkpoint)
         .lock                  held while a process trains in the folder
+        .written               every name gan-spec wrote here: a run is deleted only by this record (manifest.py)
 
 A folder is a thing people send each other. `RunFolder(path)` reads our own folder strictly: a damaged config.json
 is one RunError line. `RunFolder(path, trusted=False)` reads a folder someone else wrote (the report, the
@@ -29,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from impl.errors import RunError
-from impl.files import Root
+from impl.files import Unsafe, check_file, read_regular
+from impl.runs.manifest import MANIFEST, RecordedRoot, clean_leftovers, delete_recorded
 from impl.runs.source import DataKind
 from impl.runs.untrusted import kind, text
 from spec.recipe import OVERRIDES
@@ -37,6 +39,7 @@ from spec.recipe import OVERRIDES
 CONFIG_KEYS = {"experiment": str, "settings": dict, "total_steps": int}  # what every strict reader relies on
 OPTIONAL_TABLES = ("recipe", "overrides")  # tables a strict reader reads when they are there
 MAX_STEPS = OVERRIDES["steps"].limit  # a run's length as --set steps bounds it
+NUMBERED: set[Path] = set()  # default folders named by this process: `create` numbers them on when taken meanwhile
 
 
 def file_in_the_way(folder: Path, itself: bool = True) -> Path | None:
@@ -74,12 +77,14 @@ class RunFolder:
     LOCK = ".lock"
     OUTCOME = "outcome.json"  # written when a scorecard's run ended without a result: it diverged
     DIVERGED = "diverged"  # the outcome of a run whose losses or weights stopped being finite numbers
+    MANIFEST = MANIFEST
     OWN = (CONFIG, LOG, EPOCH_LOG, EVALUATION, LATENT_DIR, SAMPLES, CHECKPOINTS, LOSS_PLOT, TENSORBOARD, LOCK,
-           OUTCOME)
+           OUTCOME, MANIFEST)
+    FILES = (CONFIG, LOG, EPOCH_LOG, EVALUATION, LATENT, LOSS_PLOT, LOCK, OUTCOME, MANIFEST)
 
     def __init__(self, path: Path | str, trusted: bool = True) -> None:
         self.path, self.trusted = Path(path), trusted
-        self.root = Root(self.path)
+        self.root = RecordedRoot(self.path)
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"
@@ -122,7 +127,7 @@ class RunFolder:
 
     # ------------------------------------------------------------------ reading
     def _bytes(self, name: str) -> bytes:
-        return (self.path / name).read_bytes()
+        return read_regular(self.path / name)
 
     def read_json(self, name: str) -> object:
         """A JSON file's value; RunError (one line naming the file) when it is missing or cannot be parsed."""
@@ -184,6 +189,10 @@ class RunFolder:
         try:
             return json_lines(self._bytes(name))
         except OSError:
+            return []
+        except Unsafe:
+            if self.trusted:
+                raise
             return []
 
     def log(self) -> list[dict[str, Any]]:
@@ -250,12 +259,26 @@ class RunFolder:
 
     @staticmethod
     def default_path(experiment: str, parent: Path = Path("runs")) -> Path:
-        """runs/<experiment>-<timestamp>, numbered when two runs start in the same second; checked like --out."""
+        """runs/<experiment>-<timestamp>, checked like --out; named only (a torchrun's processes name the same one):
+        `create` makes it exclusively, numbered when another run started in the same second took it."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path, n = parent / f"{experiment}-{stamp}", 2
         while path.exists():
             path, n = parent / f"{experiment}-{stamp}-{n}", n + 1
-        return RunFolder.check_new(path, flag="runs/")
+        NUMBERED.add(RunFolder.check_new(path, flag="runs/"))
+        return path
+
+    @staticmethod
+    def _make_numbered(path: Path) -> Path:
+        """Make a default run folder with mkdir (one process wins): taken meanwhile, the next number is made."""
+        name, n = path, 2
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                name.mkdir()
+                return name
+            except FileExistsError:
+                name, n = path.with_name(f"{path.name}-{n}"), n + 1
 
     @staticmethod
     def check_new(path: Path, flag: str = "--out") -> Path:
@@ -274,8 +297,9 @@ class RunFolder:
     @classmethod
     def create(cls, path: Path) -> RunFolder:
         """Make a new run folder at a path check_new accepted (checked again: another process may have been first)."""
-        run = cls(cls.check_new(path))
         try:
+            path = cls._make_numbered(path) if path in NUMBERED else path
+            run = cls(cls.check_new(path))
             run.root.mkdir(cls.SAMPLES)
             run.root.mkdir(cls.CHECKPOINTS)
         except OSError as exc:
@@ -290,6 +314,7 @@ class RunFolder:
         holder = f"process {os.getpid()} ({' '.join(sys.argv[:3])}, since {time.strftime('%H:%M:%S')})"
         try:
             with self.root.locked(self.LOCK, holder):
+                clean_leftovers(self.path, since=time.time())  # only a killed process leaves them: we hold the lock
                 yield
         except OSError as exc:
             raise RunError(f"{self.path}: cannot write its lock file ({exc.strerror or exc}); check the folder"
@@ -297,13 +322,21 @@ class RunFolder:
 
     def refuse_links(self) -> None:
         """Before a command writes into the run: none of its own names (config.json, .lock, checkpoints/ and what is
-        in it, samples/..., latent/...) may be a symbolic link; else Unsafe, one line naming the link (exit 2)."""
+        in it, samples/..., latent/...) may be a symbolic link, and each file name must be a regular file (not a
+        FIFO, a device or a folder) on the run's file system; else Unsafe, one line naming it (exit 2)."""
         names = list(self.OWN)
         for sub in (self.SAMPLES, self.CHECKPOINTS, self.LATENT_DIR):
             folder = self.path / sub
             if folder.is_dir() and not folder.is_symlink():
                 names += [f"{sub}/{p.name}" for p in folder.iterdir()]
         self.root.refuse_links(names)
+        device = os.lstat(self.path).st_dev
+        for name in [*self.FILES, *(n for n in names if n.endswith((".pt", ".png")))]:
+            try:
+                st = os.lstat(self.path / name)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            check_file(st, self.path / name, device)
 
     def drop_checkpoints(self) -> None:
         """Delete the run's checkpoints once it is evaluated (a smoke run's weights are not worth their space)."""
@@ -311,8 +344,8 @@ class RunFolder:
             self.root.rmtree(self.CHECKPOINTS)
 
     def discard(self) -> None:
-        """Delete a run that stopped before its first checkpoint, but only gan-spec's own files: anything else in
-        it (a user's file, a link) is refused in one line and nothing is deleted."""
+        """Delete a run that stopped before its first checkpoint by its record (impl/runs/manifest.py): anything
+        else anywhere in it (a user's file, a link, a mount) is refused in one line and nothing is deleted."""
         if not self.path.exists() and not self.path.is_symlink():
             return
         if self.path.is_symlink() or not self.path.is_dir():
@@ -321,14 +354,4 @@ class RunFolder:
             if self.file(name).exists():
                 raise RunError(f"{self.path}: holds {name} but no checkpoint to continue from; gan-spec never deletes "
                                "an evaluated run: move it away (or restore its checkpoints/), then resume")
-        strangers = [p.name for p in self.path.iterdir() if p.name not in self.OWN or p.is_symlink()]
-        if strangers:
-            raise RunError(f"{self.path}: holds files gan-spec did not write ({', '.join(sorted(strangers)[:3])}); "
-                           "move them away, then resume")
-        for entry in self.path.iterdir():
-            if entry.is_dir():
-                self.root.rmtree(entry.name)
-            else:
-                self.root.remove(entry.name)
-        self.path.rmdir()
-
+        delete_recorded(self.path)

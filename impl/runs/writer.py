@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from impl.errors import RunError
+from impl.files import Unsafe, write_failure
 from impl.runs import grids
 from impl.runs.checkpoint import save_checkpoint
 from impl.runs.folder import RunFolder
@@ -46,9 +47,12 @@ def write_epoch(run: RunFolder, samples: torch.Tensor, state: dict[str, Any], gr
     def written(name: str, write: Callable[[], object]) -> None:
         try:
             write()
+        except Unsafe:  # a FIFO, a folder or a mount planted at the name: bad input, named as it is (exit 2)
+            raise
         except OSError as exc:  # save_checkpoint says its own
-            raise RunError(f"{run}: cannot write {name} ({exc.strerror or exc}); {RunFolder.CHECKPOINTS}/last.pt is "
-                           "intact; free disk space and resume") from None
+            cause, fix = write_failure(exc)
+            raise RunError(f"{run}: cannot write {name} ({cause}); {RunFolder.CHECKPOINTS}/last.pt is intact; {fix} "
+                           "and resume") from None
 
     written(PurePosixPath(grid).name, lambda: grids.save_grid(samples, run.root, grid))
     save_checkpoint(run, state, keep)

@@ -16,7 +16,7 @@ from types import FrameType
 import torch
 
 from impl.errors import Diverged, RunError, RunFailed
-from impl.files import Unsafe
+from impl.files import Unsafe, write_failure
 from impl.progress import Progress
 from impl.runs import grids
 from impl.runs.checkpoint import load_checkpoint, save_checkpoint, snapshot
@@ -173,8 +173,9 @@ def train_loop(trainer: Trainer, run: RunFolder | None, quiet: bool, epoch_hook:
     except RunError as exc:  # a checkpoint could not be written (disk full): the previous one is intact
         raise RunFailed(str(exc)) from None
     except OSError as exc:  # metrics.jsonl or a last grid could not be written
-        raise RunFailed(f"{run}: cannot write {Path(exc.filename or 'a file').name} ({exc.strerror or exc}); "
-                        "the last checkpoint is intact; free disk space and resume") from None
+        cause, fix = write_failure(exc)
+        raise RunFailed(f"{run}: cannot write {Path(exc.filename or 'a file').name} ({cause}); "
+                        f"the last checkpoint is intact; {fix} and resume") from None
     except torch.OutOfMemoryError:
         raise RunFailed(f"out of GPU memory at batch size {trainer.settings.batch_size}; the last checkpoint "
                         f"{'in ' + str(run.file(RunFolder.CHECKPOINTS)) + ' ' if run else ''}is intact; "

@@ -1,22 +1,26 @@
-"""Live curves where people look for them: `--tensorboard` mirrors the run's hyperparameters, the logged statistics,
-the sample grids and, after impl.evaluate, its metrics into TensorBoard event files in RUN/tensorboard/
+"""Live curves where people look for them: `--tensorboard` mirrors the run's hyperparameters (with each --set value)
+and config.json, the logged statistics, the sample grids and, after impl.evaluate, its metrics (which the HPARAMS
+table then shows beside each run's values) into TensorBoard event files in RUN/tensorboard/
 (metrics.jsonl and metrics.json stay the record). Optional: it needs the tensorboard package
 (`pip install 'gan-spec[tensorboard]'`)."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from impl.errors import UsageError
+from impl.errors import RunError, UsageError
 from impl.runs.folder import RunFolder
+from spec import metrics as spec_metrics
 
 if TYPE_CHECKING:
     from impl.training.trainer import Trainer
 
-METRICS = ("train/d_loss", "train/g_loss", "evaluation/domain_fid", "evaluation/inception_fid")
+# the curves the HPARAMS table shows beside each run's values: its losses and every metric impl.evaluate writes
+METRICS = ("train/d_loss", "train/g_loss", *(f"evaluation/{key}" for key in spec_metrics.METRICS))
 
 
 def check_available() -> None:
@@ -39,10 +43,11 @@ class TensorBoard:
         run.root.mkdir(RunFolder.TENSORBOARD)  # refuses a link planted where the events go
         self.writer = SummaryWriter(log_dir=str(run.file(RunFolder.TENSORBOARD)))
         if trainer is not None and trainer.step == 0:
-            self.hparams(trainer)
+            self.hparams(trainer, run)
 
-    def hparams(self, trainer: Trainer) -> None:
-        """The recipe and settings as TensorBoard's HPARAMS table, linked to the loss and evaluation curves."""
+    def hparams(self, trainer: Trainer, run: RunFolder | None = None) -> None:
+        """The recipe, settings and each --set value (`set/<key>`) as TensorBoard's HPARAMS table, linked to the loss
+        and evaluation curves; config.json whole as the text `config`."""
         from torch.utils.tensorboard.summary import hparams
 
         exp, s = trainer.exp, trainer.settings
@@ -51,8 +56,26 @@ class TensorBoard:
                   "total_steps": trainer.total_steps, "seed": s.seed, "precision": s.precision, "device": s.device}
         if trainer.clip is not None:
             values["clip_value"] = trainer.clip
+        config = self.config(run)
+        overrides = config.get("overrides") if isinstance(config.get("overrides"), dict) else {}
+        for key, entry in overrides.items():
+            value = entry.get("value") if isinstance(entry, dict) else entry
+            if isinstance(value, bool | int | float | str):
+                values[f"set/{key}"] = value
         for summary in hparams(values, {name: math.nan for name in METRICS}):
             self.writer.file_writer.add_summary(summary)
+        if config:  # four spaces: TensorBoard's text panel shows Markdown, and this as code
+            lines = json.dumps(config, indent=2, ensure_ascii=False).splitlines()
+            self.writer.add_text("config", "\n".join("    " + line for line in lines))
+
+    @staticmethod
+    def config(run: RunFolder | None) -> dict[str, Any]:
+        if run is None:
+            return {}
+        try:
+            return run.config()
+        except RunError:  # written before training starts; a run without one still gets its curves
+            return {}
 
     def scalars(self, row: dict[str, Any]) -> None:
         step = int(row["step"])

@@ -1,6 +1,9 @@
-"""The evidence beside each verdict in the scorecard's HTML: the claim's words, the verdict and why, the numbers
-per seed, the arms' last sample grids side by side, for a claim read from a curve (per-epoch metrics or a logged
-loss) that curve for every arm and seed, and for a latent claim the probe's grid at its value.
+"""The evidence beside each verdict in the scorecard's pages (impl/pages/site.py lays them out): in the summary, one
+row per claim whose numbers say why (the effect with its interval and the rule's line, events as k of n seeds, p,
+and for an inconclusive claim about how many seeds would decide it and which way it leans); on its report's page,
+the claim's words, the verdict and why, the numbers per seed, the arms' last sample grids side by side, for a claim
+read from a curve (per-epoch metrics or a logged loss) that curve for every arm and seed, each seed named, and for a
+latent claim the probe's unchanged row beside its grid at the claim's value.
 
 Run folders are read through impl.runfiles like the rest of the report: values escaped, PNGs only from inside
 the run, re-encoded.
@@ -9,13 +12,15 @@ the run, re-encoded.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 
-from impl.pages import charts, html
+from impl.pages import charts, html, site
 from impl.runs.folder import RunFolder
 from impl.runs.untrusted import esc, image
+from impl.verdicts import decide
 from impl.verdicts.readings import curve
-from impl.verdicts.verdict import SMOKE, Verdict
+from impl.verdicts.verdict import INCONCLUSIVE, SMOKE, Verdict
 from spec.claim import ClaimSpec
 
 COLOURS = {"holds": "#186a3b", "does not hold": "#a61b1b", "inconclusive": "#9a6700", "not measurable here": "#555",
@@ -35,26 +40,36 @@ def last_grid(run: Path, caption: str) -> str:
     return "" if isinstance(img, str) else html.figure(img, f"{caption} ({grids[-1].stem})")
 
 
-def latent_grid(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
-    """For a claim read from report 004's latent probe: the probe's grid at the claim's value, first seed."""
-    if claim.measure is None or claim.measure.kind != "latent" or claim.measure.value is None:
+def latent_grids(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
+    """For a claim read from report 004's latent probe, per arm (first seed): the probe's unchanged row
+    (latent/base.png, the reference the claim is judged against) beside its grid at the claim's value."""
+    if not latent(claim):
         return ""
     out = []
     for arm, paths in runs.items():
-        if paths:
-            path = Path(paths[0]) / RunFolder.latent_grid(claim.measure.value)
-            img = image(Path(paths[0]), path) if path.is_file() else "missing"
+        if not paths:
+            continue
+        run = Path(paths[0])
+        for value, caption in ((None, "the probe's unchanged latent vectors (the reference)"),
+                               (claim.measure.value, f"latent positions set to {claim.measure.value:g} (rows: "
+                                                     "positions, columns: the same vectors)")):
+            path = run / RunFolder.latent_grid(value)
+            img = image(run, path) if path.is_file() else "missing"
             if not isinstance(img, str):
-                out.append(html.figure(img, f"{arm}, seed 0: latent positions set to {claim.measure.value:g} "
-                                              "(rows: positions, columns: the 8 latent vectors)"))
+                out.append(html.figure(img, f"{arm}, seed 0: {caption}"))
     return "".join(out)
 
 
+def latent(claim: ClaimSpec) -> bool:
+    return claim.measure is not None and claim.measure.kind == "latent" and claim.measure.value is not None
+
+
 def curve_chart(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
-    """The curve the claim's measurement reads, for every arm (one colour) and seed (dotted after the first)."""
+    """The curve the claim's measurement reads, for every arm (one colour) and seed (one line style, named)."""
     if claim.measure is None or claim.measure.kind not in ("epoch_series", "loss_curve"):
         return ""
-    lines = [(arm, *curve(claim.measure, Path(path))) for arm, paths in runs.items() for path in paths]
+    lines = [(arm, seed, *curve(claim.measure, Path(path))) for arm, paths in runs.items()
+             for seed, path in enumerate(paths)]
     xlabel = "epoch" if claim.measure.kind == "epoch_series" else "step (batches)"
     fig = charts.series_chart(lines, xlabel, claim.measure.key, f"{claim.measure.key} of every arm and seed")
     if fig is None:
@@ -82,38 +97,122 @@ def numbers(v: Verdict) -> str:
     return f"<table><tr><th>arm</th>{head}</tr>{rows}</table>"
 
 
+def colour(verdict: str) -> str:
+    """A verdict's badge colour; a verdict this page does not know (a new outcome) by the word it starts with."""
+    if verdict in COLOURS:
+        return COLOURS[verdict]
+    return next((c for name, c in COLOURS.items() if verdict.startswith(name)), "#555")
+
+
+def badge(verdict: str) -> str:
+    return f'<span class=verdict style="background:{colour(verdict)}">{esc(verdict)}</span>'
+
+
+def effect_html(d: dict, claim: ClaimSpec) -> str:
+    """The effect as the summary shows it: k of n seeds for an event, else the effect with its 95 % interval; then
+    the rule's line (its bound or minimum effect) the effect was judged against."""
+    events, effect, ci = d.get("events"), d.get("effect"), d.get("ci")
+    if events:
+        value = f"{events[0]} of {events[1]} seeds"
+    elif isinstance(effect, int | float):
+        value = html.number(float(effect)) + (f" [{html.number(float(ci[0]))}, {html.number(float(ci[1]))}]"
+                                              if ci else "")
+    else:
+        value = "-"
+    return f"{esc(value)}<br><span class=note>{esc(claim.rule.describe())}</span>" if claim.measurable else esc(value)
+
+
+def leaning(d: dict, claim: ClaimSpec) -> str:
+    """Which way an inconclusive claim's effect leans: 'holds' when it sits on the claimed side of the rule's line,
+    else 'does not hold'; '' when there is no effect to place."""
+    rule, effect, events = claim.rule, d.get("effect"), d.get("events")
+    if events and events[1]:
+        return "holds" if events[0] / events[1] > (rule.rate or 0.0) else "does not hold"
+    if not isinstance(effect, int | float) or not claim.measurable:
+        return ""
+    sign = decide._orient(claim)[0]
+    b_values = [x for x in (d.get("values") or {}).get(rule.b, []) if isinstance(x, int | float) and math.isfinite(x)]
+    line = decide._line(claim, b_values)
+    oriented = sign * effect
+    holds = abs(oriented) < abs(line) if rule.kind == "similar" else oriented > line
+    return "holds" if holds else "does not hold"
+
+
+def more_seeds(d: dict, claim: ClaimSpec) -> str:
+    """For an inconclusive claim: about how many seeds would likely decide it, and the way it leans now."""
+    if d.get("verdict") != INCONCLUSIVE:
+        return "-"
+    way = leaning(d, claim)
+    lean = f", leaning {way}" if way else ""
+    needed = d.get("seeds_needed")
+    if isinstance(needed, int):
+        return esc(f"about {needed} seeds{lean}")
+    return esc(f"no number is likely to decide it{lean}" if d.get("n", 0) > 1 else f"3 or more seeds{lean}")
+
+
+SUMMARY_HEADS = ["claim", "what the report says", "verdict", "Holm", "effect [95 % interval]; the rule's line",
+                 "seeds", "p", "more seeds"]
+
+
+def summary_row(v: Verdict, claim: ClaimSpec) -> site.Row:
+    """The claim's row in the summary: verdict and Holm's, effect with interval and line, seeds (or k of n), p, and
+    for an inconclusive claim the seeds that would likely decide it and which way it leans."""
+    d = v.to_json()
+    p = d.get("p_value")
+    holm = d.get("shown_holm") or ""
+    cells = [esc(claim.paraphrase), badge(d.get("shown") or v.shown), badge(holm) if holm else "-",
+             effect_html(d, claim), esc(d.get("n") or "-"), esc(f"{p:.2g}" if isinstance(p, float) else "-"),
+             more_seeds(d, claim)]
+    return site.Row(anchor=v.claim, slug=site.slug(d.get("shown") or v.shown), cells=cells)
+
+
 def claim_html(v: Verdict, claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
     """One claim and its evidence. `runs` maps the claim's arm names to their run folders in seed order (also for a
-    claim nothing can measure: its grids are shown for a reader to judge)."""
-    effect = "" if v.effect is None else f"effect {html.number(v.effect)}" + \
-        (f" [{html.number(v.ci[0])}, {html.number(v.ci[1])}]" if v.ci else "") + "; "
+    claim nothing can measure: its grids are shown for a reader to judge). A latent claim shows the probe's unchanged
+    row beside its changed one instead of the training samples."""
+    d = v.to_json()
     how = (f"measure <code>{esc(v.measure)}</code>, rule {esc(v.rule)}; decided on {esc(v.data_label)}; "
            if claim.measurable else "")
-    grids = latent_grid(claim, runs) + \
+    grids = latent_grids(claim, runs) if latent(claim) else \
         "".join(last_grid(Path(paths[0]), f"{arm}, seed 0") for arm, paths in runs.items() if paths)
-    colour = COLOURS.get(v.shown, "#555")
-    holm = f" (after Holm: {esc(v.shown_holm)})" if v.shown_holm and v.shown_holm != v.shown else ""
-    return (f'<div class=claim id="{esc(v.claim)}"><h3><span class=verdict style="background:{colour}">'
-            f"{esc(v.shown)}</span> {esc(v.claim)}{holm}</h3><blockquote>{esc(v.quote)}</blockquote>"
-            f"<p>{esc(claim.paraphrase)} <i>{esc(claim.reading)}</i></p>"
-            f"<p>{how}{esc(effect)}{esc(v.reason)}</p>{numbers(v)}{curve_chart(claim, runs)}"
-            f"<div class=grids>{grids}</div></div>")
+    holm = d.get("shown_holm") or ""
+    holm = f" (after Holm: {esc(holm)})" if holm and holm != v.shown else ""
+    effect = effect_html(d, claim).split("<br>")[0]  # the rule is named in `how` already
+    more = more_seeds(d, claim)
+    return (f'<div class=claim id="{esc(v.claim)}"><h3>{badge(v.shown)} {esc(v.claim)}{holm}</h3>'
+            f"<blockquote>{esc(v.quote)}</blockquote><p>{esc(claim.paraphrase)} <i>{esc(claim.reading)}</i></p>"
+            f"<p>{how}effect {effect}{'; more seeds: ' + more if more != '-' else ''}</p><p>{esc(v.reason)}</p>"
+            f"{numbers(v)}{curve_chart(claim, runs)}<div class=grids>{grids}</div></div>")
 
 
-def section(verdicts: list[Verdict], claims: list[ClaimSpec], runs_by_key: dict[str, list[Path]]) -> str:
-    """The Scorecard section: the counts of each verdict, then every claim with its evidence."""
+def claim_runs(claim: ClaimSpec, runs_by_key: dict[str, list[Path]]) -> dict[str, list[str]]:
+    return {name: [str(p) for p in runs_by_key.get(arm.key(), [])] for name, arm in claim.arms.items()}
+
+
+def report_body(verdicts: list[Verdict], claims: list[ClaimSpec], runs_by_key: dict[str, list[Path]]) -> str:
+    """A report's page: its claims with their evidence, then its runs compared (a collapsed line when their metrics
+    were measured differently) and each run's section."""
     by_id = {c.id: c for c in claims}
-    counts = "".join(f"<span><b>{sum(x.shown == name for x in verdicts)}</b> {esc(name)}</span>"
-                     for name in COLOURS if any(x.shown == name for x in verdicts) or name != SMOKE)
-    parts, rows = [], []
-    for v in verdicts:
-        claim = by_id[v.claim]
-        runs = {name: [str(p) for p in runs_by_key.get(arm.key(), [])] for name, arm in claim.arms.items()}
-        parts.append(claim_html(v, claim, runs))
-        effect = "-" if v.effect is None else html.number(v.effect)
-        rows.append(f'<tr><td><a href="#{esc(v.claim)}">{esc(v.claim)}</a></td><td>{esc(claim.paraphrase)}</td>'
-                    f'<td><span class=verdict style="background:{COLOURS.get(v.shown, "#555")}">{esc(v.shown)}'
-                    f"</span></td><td>{esc(effect)}</td><td>{v.n or '-'}</td></tr>")
-    table = ("<table><tr><th>claim</th><th>what the report says</th><th>verdict</th><th>effect</th><th>seeds</th>"
-             f"</tr>{''.join(rows)}</table>")
-    return f"<h2>Scorecard</h2><p class=counts>{counts}</p>{table}{''.join(parts)}"
+    parts = "".join(claim_html(v, by_id[v.claim], claim_runs(by_id[v.claim], runs_by_key)) for v in verdicts)
+    keys = sorted({arm.key() for v in verdicts for arm in by_id[v.claim].arms.values()})
+    paths = [p for key in keys for p in runs_by_key.get(key, []) if RunFolder(p).file(RunFolder.CONFIG).exists()]
+    runs = html.loaded(paths, [f"{p.parent.name}/{p.name}" for p in paths])  # arm/seed-k, also for one arm
+    differ = html.measured_groups(runs)
+    warning = site.collapsed_warning(f"these runs' metrics were measured differently in {len(differ)} way(s); ★ "
+                                     "marks a best metric only among runs measured alike", differ)
+    return f"<h2>Claims</h2>{parts}<h2>Runs</h2>{warning}{html.runs_body(runs) if runs else ''}"
+
+
+def report_parts(verdicts: list[Verdict], claims: list[ClaimSpec],
+                 runs_by_key: dict[str, list[Path]]) -> list[site.ReportPart]:
+    """One part per report, in report order: the summary's rows and the page's body (made when the page is)."""
+    by_id = {c.id: c for c in claims}
+    out = []
+    for report in sorted({v.report for v in verdicts}):
+        mine = [v for v in verdicts if v.report == report]
+        counts = {name: sum(v.shown == name for v in mine) for name in dict.fromkeys(v.shown for v in mine)}
+        out.append(site.ReportPart(
+            report=report, heading=f"Report {report}: " + ", ".join(f"{n} {name}" for name, n in counts.items()),
+            rows=[summary_row(v, by_id[v.claim]) for v in mine], counts=counts,
+            body=lambda mine=mine: report_body(mine, claims, runs_by_key)))
+    return out

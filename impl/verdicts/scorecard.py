@@ -1,17 +1,21 @@
 """The scorecard: every claim's verdict with its evidence, as scorecard.md, scorecard.json and a section of the
 HTML report (impl/verdicts/evidence.py: the numbers per seed, the arms' sample grids side by side, the curves
 read). Every row says the data it was decided on and the length its runs trained for; the raw decisions are
-adjusted over the scorecard's family of claims by Holm's method, both shown; a smoke run's verdicts say so."""
+adjusted over the scorecard's family of claims by Holm's method, both shown; a smoke run's verdicts say so. The
+pages: a summary (OUT/report.html) and one page per report (OUT/pages/), laid out by impl/pages/site.py."""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import spec
 from impl.errors import RunError
-from impl.pages import html
+from impl.pages import html, site
 from impl.runs.folder import RunFolder
+from impl.runs.untrusted import esc, get
 from impl.verdicts import evidence, stats
 from impl.verdicts.decide import decide
 from impl.verdicts.verdict import FAILS, HOLDS, INCONCLUSIVE, MARKDOWN_HEADER, SMOKE, VERDICTS, Verdict
@@ -54,10 +58,37 @@ def adjust(verdicts: list[Verdict]) -> list[Verdict]:
     return verdicts
 
 
+def real_length(config: dict) -> int | None:
+    """The recipe's length in steps on its own data set: its epochs of the set's images in its batches (the last
+    partial batch dropped); None where the recipe or the set is not known."""
+    recipe = config.get("recipe") if isinstance(config.get("recipe"), dict) else {}
+    epochs, batch, name = (get(recipe, key, "value") for key in ("epochs", "batch_size", "dataset"))
+    data = spec.registry().datasets.get(name) if isinstance(name, str) else None
+    if not (isinstance(epochs, int) and isinstance(batch, int) and batch > 0 and data is not None):
+        return None
+    return epochs * (data.images.value // batch)
+
+
+def run_seconds(run: Path) -> float:
+    """What a run cost: from its start (config.json) to its last training log line, plus its evaluation."""
+    folder = RunFolder(run, trusted=False)
+    try:
+        started = time.mktime(time.strptime(str(folder.config().get("started")), "%Y-%m-%d %H:%M:%S"))
+        trained = max(0.0, folder.file(RunFolder.LOG).stat().st_mtime - started)
+    except (RunError, OSError, ValueError, OverflowError):
+        trained = 0.0
+    evaluation, _ = folder.optional(RunFolder.EVALUATION)
+    spent = get(evaluation or {}, "evaluation_seconds")
+    return trained + (float(spent) if isinstance(spent, int | float) and math.isfinite(spent) else 0.0)
+
+
 def lengths(items: Items) -> dict[str, str]:
-    """Each arm's run folders and trained length beside the recipe's: 'in `r004-mlp/seed-*/`: 2,811 steps
-    (3 epochs) = the recipe's length'."""
-    out = {}
+    """Each arm's run folders, trained length, the recipe's real length on its own data and what its seeds cost:
+    'in `r004-mlp/seed-*/`: 10 steps (2 epochs) of the recipe's 2,811 on fashion-mnist; 3 runs, 12 s'."""
+    out, cost, runs = {}, {}, {}
+    for arm, item in items:
+        cost[arm.key()] = cost.get(arm.key(), 0.0) + run_seconds(item.folder)
+        runs[arm.key()] = runs.get(arm.key(), 0) + 1
     for arm, item in items:
         if item.request.seed or arm.key() in out:
             continue
@@ -66,11 +97,15 @@ def lengths(items: Items) -> dict[str, str]:
         except RunError:  # a run that never started: the verdict says it is not measurable
             continue
         spe, total = config.get("steps_per_epoch") or 1, config["total_steps"]
-        documented = config.get("recipe", {}).get("epochs", {}).get("value")
-        full = documented * spe if isinstance(documented, int) else None
+        full, data = real_length(config), get(config, "recipe", "dataset", "value")
         out[arm.key()] = f"in `{item.folder.parent.name}/seed-*/`: {total:,} steps ({total / spe:.3g} epochs)" + \
-            (" = the recipe's length" if full == total else f" of the recipe's {full:,}" if full else "")
+            (" = the recipe's length" if full == total else f" of the recipe's {full:,} on {data}" if full else "") + \
+            f"; {runs[arm.key()]} run(s), {cost[arm.key()]:,.0f} s"
     return out
+
+
+def run_hours(items: Items) -> float:
+    return sum(run_seconds(item.folder) for _, item in items) / 3600
 
 
 def counts(verdicts: list[Verdict]) -> dict[str, int]:
@@ -103,17 +138,46 @@ def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, A
     return "\n".join(head) + "\n"
 
 
-def write(folder: ArmsFolder, claims: list[ClaimSpec], verdicts: list[Verdict], items: Items, meta: dict) -> None:
-    """OUT/scorecard.json, OUT/scorecard.md and OUT/report.html (the scorecard above every run's section)."""
+def banner(meta: dict, items: Items) -> list[tuple[str, str]]:
+    """The scorecard at a glance, for the top of every page."""
+    smoke = meta.get("quick")
+    facts = [("seeds ", f"{meta['seeds']} per arm"),
+             ("length ", f"{meta['steps']} steps of batch {meta['batch_size']} per arm" if smoke else
+              f"cut to {meta['steps']:,} steps" if meta.get("steps") else "each recipe's own"),
+             ("device ", str(meta["device"])),
+             ("wall time ", f"{meta['wall_s']:,.0f} s"), ("run-hours ", f"{run_hours(items):.2f}"),
+             ("data ", str(meta.get("faces") or "FashionMNIST")), ("metrics on ", f"{meta['n']:,} images per run"),
+             ("finished ", str(meta.get("finished", "")))]
+    return facts
+
+
+def write(folder: ArmsFolder, claims: list[ClaimSpec], verdicts: list[Verdict], items: Items, meta: dict,
+          quiet: bool = False) -> None:
+    """OUT/scorecard.json, OUT/scorecard.md, and the pages: OUT/report.html (the summary) and OUT/pages/ (one page
+    per report, its images as files). `quiet` prints one line instead of the scorecard."""
     arms = lengths(items)
-    meta = meta | {"finished": time.strftime("%Y-%m-%d %H:%M:%S"), "arm_lengths": arms}
+    meta = meta | {"finished": time.strftime("%Y-%m-%d %H:%M:%S"), "arm_lengths": arms,
+                   "run_hours": round(run_hours(items), 4)}
     folder.root.write_json("scorecard.json", {**meta, "claims": [v.to_json() for v in verdicts]})
     text = markdown(verdicts, claims, meta, arms)
     folder.root.write_text("scorecard.md", text)
-    lead = evidence.section(verdicts, claims, runs_by_key(items))
-    ordered = sorted(items, key=lambda i: (i[0].key(), i[1].request.seed or 0))
-    runs = [item.folder for _, item in ordered if RunFolder(item.folder).file(RunFolder.CONFIG).exists()]
-    title = f"gan-spec scorecard: reports {', '.join(meta['reports'])}"
-    page = html.build(runs, title=title, lead=lead, css=evidence.CSS, warn=False)
-    folder.root.write_text("report.html", page)
-    print(text + f"\nevidence beside every verdict: {folder.path / 'report.html'}")
+    runs = runs_by_key(items)
+    title = f"gan-spec scorecard: reports {', '.join(meta['reports'])}" + (" (smoke run)" if meta.get("quick") else "")
+    shown = counts(verdicts)
+    paths = [p for paths in runs.values() for p in paths if RunFolder(p).file(RunFolder.CONFIG).exists()]
+    everything = html.loaded(paths, [f"{p.parent.name}/{p.name}" for p in paths])
+    differ = html.measured_groups(everything)
+    warning = site.collapsed_warning(f"these runs' metrics were measured differently in {len(differ)} way(s) (the "
+                                     "reports' data differ); each claim compares only its own arms", differ)
+    arms_list = "".join(f"<li><code>{esc(key)}</code> {esc(line.replace('`', ''))}</li>" for key, line in arms.items())
+    tail = (f"<h2>Arms</h2><ul class=note>{arms_list}</ul><p class=note>Holm: the decision after Holm's adjustment "
+            "over all the claims decided here (family-wise 2.5 % per side). The same numbers: "
+            '<a href="scorecard.md">scorecard.md</a>, <a href="scorecard.json">scorecard.json</a>.</p>')
+    pages = site.write(folder.root, title, site.banner(banner(meta, items), bool(meta.get("quick"))),
+                       evidence.report_parts(verdicts, claims, runs), evidence.SUMMARY_HEADS, shown,
+                       evidence.COLOURS, css=evidence.CSS, warning=warning, tail=tail)
+    summary = " · ".join(f"{n} {v}" for v, n in shown.items() if n)
+    if quiet:
+        print(f"scorecard: {summary}; {folder.path / site.SUMMARY}")
+    else:
+        print(text + f"\nevidence beside every verdict: {folder.path / site.SUMMARY} ({len(pages)} pages)")

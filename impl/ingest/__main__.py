@@ -1,0 +1,5 @@
+import sys
+
+from impl.ingest.command import main
+
+sys.exit(main())
