@@ -138,6 +138,7 @@ def process_alive(job: Job) -> bool:
 def executor(launcher: Launcher, folder: Path) -> Any:
     import submitit
 
+    ex: Any
     if launcher.kind == "local":
         ex = submitit.LocalExecutor(folder=folder)
         ex.update_parameters(timeout_min=launcher.time_limit_min)

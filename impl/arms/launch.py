@@ -54,12 +54,13 @@ def time_limit(text: str) -> int:
     match = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text.strip())
     if match is None:
         raise argparse.ArgumentTypeError(f"expected minutes or a Slurm time (HH:MM:SS, D-HH:MM), got {text!r}")
-    days, a, b, c = (int(g) if g else None for g in match.groups())
+    days, first, second, third = (int(g) if g else None for g in match.groups())
+    a, b, c = first or 0, second or 0, third or 0
     if days is not None:  # D-HH[:MM[:SS]]
-        seconds = ((days * 24 + a) * 60 + (b or 0)) * 60 + (c or 0)
-    elif c is not None:  # HH:MM:SS
+        seconds = ((days * 24 + a) * 60 + b) * 60 + c
+    elif third is not None:  # HH:MM:SS
         seconds = (a * 60 + b) * 60 + c
-    elif b is not None:  # MM:SS
+    elif second is not None:  # MM:SS
         seconds = a * 60 + b
     else:  # MM
         seconds = a * 60
@@ -163,14 +164,14 @@ def from_args(args: argparse.Namespace) -> Launcher:
                 raise UsageError(f"site file: {site_key} = {value!r}: {exc}") from None
         return None
 
-    defaults = {f.name: f.default for f in fields(Launcher) if f.name != "sbatch"}
+    defaults: dict[str, Any] = {f.name: f.default for f in fields(Launcher) if f.name != "sbatch"}
     chosen = {
         "kind": pick("launcher", "launcher"), "jobs": pick("jobs", "jobs"), "partition": pick("partition", "partition"),
         "account": pick("account", "account"), "qos": pick("qos", "qos"),
         "gpus_per_run": pick("gpus_per_run", "gpus_per_run"), "cpus_per_run": pick("cpus_per_run", "cpus_per_run"),
         "mem_per_run_gb": pick("mem_per_run", "mem_per_run", memory),
         "time_limit_min": pick("time_limit", "time_limit", time_limit)}
-    values = {k: defaults[k] if v is None else v for k, v in chosen.items()}
+    values: dict[str, Any] = {k: defaults[k] if v is None else v for k, v in chosen.items()}
     if values["kind"] not in LAUNCHERS:
         raise UsageError(f"site file: launcher = {values['kind']!r}; choose one of {', '.join(LAUNCHERS)}")
     sbatch = {str(k): str(v) for k, v in site.get("sbatch", {}).items()} | dict(getattr(args, "slurm_opt", []) or [])
