@@ -225,3 +225,27 @@ def test_a_killed_parent_is_resumed_and_reattaches(slurm_cluster: str, in_proces
     assert job_id(tmp_path) == first
     assert sorted(p.name for p in (tmp_path / jobs.JOBS_DIR).glob("*_submitted.pkl")) == [f"{first}_submitted.pkl"]
     assert_same_runs(in_process_long, tmp_path, (0,))
+
+
+# ------------------------------------------------------------------ the whole command: the same scorecard.json
+
+TIMES = ("wall_s", "this_call_s", "finished", "run_hours", "arm_lengths")  # the clock's, not the runs' numbers
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_a_scorecard_of_slurm_jobs_is_the_scorecard_of_this_process(slurm_cluster: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers import fake_fashion_split
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    fashion = fake_fashion_split(tmp_path / "fm")
+    cards = {}
+    for kind in ("inproc", "slurm"):
+        out = tmp_path / kind
+        assert reproduce.main(["004", "--quick", "--seeds", "2", "--fashion", str(fashion), "--out", str(out),
+                               "--quiet", "--launcher", kind, "--jobs", "2"]) == 0
+        text = (out / "scorecard.json").read_text().replace(str(out), "OUT")
+        cards[kind] = {k: v for k, v in json.loads(text).items() if k not in TIMES}
+    assert cards["slurm"] == cards["inproc"]
+    assert sorted(p.name for p in (tmp_path / "slurm" / jobs.JOBS_DIR).glob("*.json")) == \
+        ["r004-mlp-seed-0.json", "r004-mlp-seed-1.json"]
