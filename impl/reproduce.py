@@ -8,6 +8,7 @@ every claim: holds, does not hold, inconclusive (the effect is within seed-to-se
     python -m impl.reproduce 003 --data faces/ --inception-weights weights-inception-2015-12-05-6726825d.pth
     python -m impl.reproduce --quick                    # every claim end to end on tiny step counts (a smoke test)
     python -m impl.reproduce 004 --out runs/sc --resume # continue an interrupted scorecard
+    python -m impl.reproduce 004 --launcher slurm --jobs 8 --partition gpu --gpus-per-run 1   # runs as Slurm jobs
 
 Writes OUT/<arm>/seed-<s>/ (ordinary runs, each evaluated), OUT/scorecard.md, OUT/scorecard.json and
 OUT/report.html. An arm several claims share is trained once. With --seeds auto (the default) every arm starts at 3
@@ -24,7 +25,8 @@ import time
 from pathlib import Path
 
 from impl import cli
-from impl.arms.engine import ArmsFolder, resume_command, run_all, signals_name
+from impl.arms import jobs, launch
+from impl.arms.engine import ArmsFolder, resume_command, signals_name
 from impl.errors import boundary
 from impl.measure import features
 from impl.verdicts import rounds, scorecard, sequential
@@ -61,6 +63,7 @@ def parser() -> cli.Parser:
                    f"{QUICK_N} images per metric: every claim end to end in minutes (a smoke run: its verdicts mean "
                    "nothing, and say so)")
     p.add_argument("--quiet", action="store_true")
+    launch.add_arguments(p)
     return p
 
 
@@ -80,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds = args.max_seeds  # what settings_of checks; the rounds plan their own seeds
     claims = chosen_claims(args.reports)
     score = settings_of(args)
+    launcher = launch.from_args(args)
     out = args.out or Path("runs") / f"scorecard-{time.strftime('%Y%m%d-%H%M%S')}"
     folder = ArmsFolder(out, "reproduce", "scorecard")
     saved = score.saved() | ({"seeds": "auto"} if auto else {})  # --max-seeds may change on --resume
@@ -87,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     hint = resume_command("impl.reproduce", argv, out)
     with folder.opened(saved), folder.clock() as clock, signals_name(hint, "scorecard"):
         def train(todo: rounds.Items) -> None:
-            run_all([item for _, item in todo], finisher(todo, claims, score), hint, clock, args.quiet)
+            jobs.run_all([item for _, item in todo], finisher(todo, claims, score), hint, clock, args.quiet, launcher,
+                         out)
 
         if auto:
             items, verdicts, summary = rounds.rounds(args, claims, score, out, train, clock)

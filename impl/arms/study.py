@@ -16,7 +16,8 @@ from pathlib import Path
 
 import spec
 from impl import cli
-from impl.arms.engine import MIN_N, ArmsFolder, Planned, resume_command, run_all, signals_name
+from impl.arms import jobs, launch
+from impl.arms.engine import MIN_N, ArmsFolder, Planned, resume_command, signals_name
 from impl.cli import nonempty, positive, seed
 from impl.errors import DataError, UsageError, say
 from impl.measure import evaluation, metrics
@@ -44,6 +45,7 @@ def arguments(prog: str, doc: str, default_data: str | None, default_n: int) -> 
                    help="continue the interrupted study in --out: evaluated arms are kept, an arm with a checkpoint "
                         "resumes from it, the rest start")
     p.add_argument("--quiet", action="store_true")
+    launch.add_arguments(p)
     return p
 
 
@@ -104,6 +106,7 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace, varie
         ) -> tuple[Path, dict[str, dict]]:
     """Train and evaluate every arm into OUT/<arm>/. Returns OUT and the results per arm."""
     wanted = check_args(args, arms, varies)
+    launcher = launch.from_args(args)
     out = args.out or Path("runs") / f"{study}-{time.strftime('%Y%m%d-%H%M%S')}"
     folder = ArmsFolder(out, study, f"{study} study")
     folder.check(wanted, args.resume, args.out is not None)
@@ -125,7 +128,7 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace, varie
                          "generator_steps": config.get("generator_steps"), "images_per_s": images_per_s(item.folder)}
 
     with folder.opened(wanted), folder.clock() as spent, signals_name(hint, study):
-        done = run_all(items, finish, hint, spent, args.quiet)
+        done = jobs.run_all(items, finish, hint, spent, args.quiet, launcher, out)
         results = {arm: result for (arm, _), result in zip(arms, done) if result is not None}
         grids.side_by_side([RunFolder(out / arm).grids()[-1] for arm, _ in arms], folder.root, f"{study}.png")
     return out, results
