@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from spec.claim import ClaimSpec, check_claims, read_claims
 from spec.experiment import (
@@ -36,6 +37,7 @@ from spec.variants import merge_experiment, merge_network
 
 SPEC_DIR = Path(__file__).resolve().parent
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+_Spec = TypeVar("_Spec", NetworkSpec, ExperimentSpec)  # what _read_all reads: spec files with a name and a base
 
 
 def spec_dir() -> Path:
@@ -81,12 +83,14 @@ def _check_name(name: str, file: Path, seen: dict[str, Path]) -> None:
     seen[name] = file
 
 
-def _read_all(files: list[Path], reader: Callable, merge: Callable, seen: dict[str, Path]) -> dict:
+def _read_all(files: list[Path], reader: Callable[[dict[str, Any], Path], _Spec],
+              merge: Callable[[dict[str, Any], dict[str, Any], Path], dict[str, Any]],
+              seen: dict[str, Path]) -> dict[str, _Spec]:
     """Read spec files of one kind, resolving `base = "..."` chains among them with `merge`."""
     raw = {f: read_toml(f) for f in files}
     by_name = {d["name"]: f for f, d in raw.items() if isinstance(d.get("name"), str)}
 
-    def resolved(file: Path, chain: tuple[str, ...] = ()) -> dict:
+    def resolved(file: Path, chain: tuple[str, ...] = ()) -> dict[str, Any]:
         data = raw[file]
         base = data.get("base")
         if base is None:
@@ -103,7 +107,7 @@ def _read_all(files: list[Path], reader: Callable, merge: Callable, seen: dict[s
         parent.pop("base", None)
         return merge(parent, data, file)
 
-    out = {}
+    out: dict[str, _Spec] = {}
     for file in files:
         item = reader(resolved(file), file)
         _check_name(item.name, file, seen)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from spec.arm import ArmSpec, check_arm, check_override
+from spec.experiment import DatasetSpec, Erratum, ExperimentSpec
 from spec.fields import SpecError, Table, closest
 from spec.rule import MeasureSpec, RuleSpec, read_measure, read_rule
 
@@ -138,7 +139,8 @@ def read_claims(data: dict[str, Any], file: Path) -> list[ClaimSpec]:
     return claims
 
 
-def check_claims(claims: dict[str, ClaimSpec], experiments: dict, datasets: dict, errata: tuple = ()) -> None:
+def check_claims(claims: dict[str, ClaimSpec], experiments: dict[str, ExperimentSpec], datasets: dict[str, DatasetSpec],
+                 errata: tuple[Erratum, ...] = ()) -> None:
     """Cross-checks against the registry: arms name experiments, overrides fit them, data sets exist and match,
     cited errata exist and concern the claim's report."""
     known = {e.id: e for e in errata}
@@ -161,7 +163,7 @@ def check_claims(claims: dict[str, ClaimSpec], experiments: dict, datasets: dict
                 raise SpecError(f"{at}.experiment: {exp.name} trains on {exp.dataset.value}, but the claim's data "
                                 f"is {c.data}; a claim's arms train on the data the report made it on")
             check_arm(arm, exp, at)
-        seen: dict[tuple, str] = {}
+        seen: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = {}
         for name, arm in c.arms.items():  # an override equal to the experiment's own value changes nothing
             facts = experiments[arm.experiment].facts()
             changed = tuple((k, v) for k, v in arm.overrides

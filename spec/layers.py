@@ -140,18 +140,23 @@ def _check_number_arg(key: str, value: Any, here: str) -> None:
 
 def parameters(kind: str, args: dict[str, Any]) -> int:
     """The number of trainable values of one layer (pure arithmetic on its arguments, as torch would make it)."""
+    count: int  # the arguments were checked as whole numbers (check_args), so the products are too
     if kind == "Linear":
-        return args["in_features"] * args["out_features"] + (args["out_features"] if args["bias"] else 0)
+        count = args["in_features"] * args["out_features"] + (args["out_features"] if args["bias"] else 0)
+        return count
     if kind in ("Conv2d", "ConvTranspose2d"):
         kh, kw = _pair(args["kernel_size"])
-        weights = args["in_channels"] * args["out_channels"] * kh * kw
-        return weights + (args["out_channels"] if args["bias"] else 0)
+        count = args["in_channels"] * args["out_channels"] * kh * kw + (args["out_channels"] if args["bias"] else 0)
+        return count
     if kind in ("BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d"):
-        return 2 * args["num_features"] if args["affine"] else 0
+        count = 2 * args["num_features"] if args["affine"] else 0
+        return count
     if kind == "Embedding":
-        return args["num_embeddings"] * args["embedding_dim"]
+        count = args["num_embeddings"] * args["embedding_dim"]
+        return count
     if kind == "PReLU":
-        return args["num_parameters"]
+        count = args["num_parameters"]
+        return count
     if kind == "LayerNorm":
         norm = args["normalized_shape"]
         return 2 * math.prod(norm if isinstance(norm, list) else [norm]) if args["elementwise_affine"] else 0

@@ -18,7 +18,8 @@ from spec.metrics import better as metric_better
 from spec.metrics import claim_keys
 
 LOSS_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "wasserstein")
-REDUCTIONS = {  # kind -> reduction -> (required fields, optional fields with defaults)
+# kind -> reduction -> (required fields, optional fields with defaults)
+REDUCTIONS: dict[str, dict[str, tuple[tuple[str, ...], dict[str, float]]]] = {
     "final": {"": ((), {})},
     "epoch_series": {"last": ((), {}), "at_epoch": (("epoch",), {}), "max_rise": ((), {}),
                      "max_rel_rise": ((), {}), "late_change": ((), {"fraction": 0.8})},
@@ -145,7 +146,7 @@ def read_measure(table: Table) -> MeasureSpec:
     return MeasureSpec(kind=kind, key=key, reduce=reduce, **fields)
 
 
-def _check_measure_fields(table: Table, kind: str, key: str, required: tuple, fields: dict[str, Any]) -> None:
+def _check_measure_fields(table: Table, kind: str, key: str, required: tuple[str, ...], fields: dict[str, Any]) -> None:
     from spec.metrics import reference
 
     if fields["epoch"] is not None and fields["epoch"] <= 0:
@@ -166,7 +167,7 @@ def _check_measure_fields(table: Table, kind: str, key: str, required: tuple, fi
 
 
 def _arm_name(table: Table, field: str, arms: dict[str, Any]) -> str:
-    name = table.req(field, str)
+    name: str = table.req(field, str)
     if name not in arms:
         raise SpecError(f"{table.at(field)}: no arm {name!r}{closest(name, list(arms))}; the claim's arms: "
                         f"{', '.join(arms) or 'none'}")

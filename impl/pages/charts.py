@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import spec
 from impl.runs.untrusted import get, num, text
@@ -60,7 +60,7 @@ DIFFERENCES = (("steps", ("total_steps",)), ("data", ("data",)), ("seed", ("sett
                ("device", ("settings", "device")), ("precision", ("settings", "precision")))
 
 
-def image_size(config: dict) -> str:
+def image_size(config: dict[str, Any]) -> str:
     """'28x28' from the run's discriminator input (config.json's recipe, else its experiment's spec); '?' unknown."""
     reg = spec.registry()
     net = get(config, "recipe", "discriminator", "value")
@@ -71,7 +71,7 @@ def image_size(config: dict) -> str:
     return "x".join(str(n) for n in shape[1:]) if shape else "?"
 
 
-def measurement(config: dict, evaluation: dict) -> tuple[str, ...]:
+def measurement(config: dict[str, Any], evaluation: dict[str, Any]) -> tuple[str, ...]:
     """How a run's metrics.json numbers were measured, one text per name in MEASURED: runs compare only when all agree
     (FID falls as the sample count grows; 28 px and 64 px images, or two real sets, are different measurements)."""
     values = (evaluation.get("samples"), image_size(config), evaluation.get("real_set"),
@@ -103,14 +103,14 @@ def measured_differently(names: list[str], measurements: list[tuple[str, ...]]) 
 
 def best_rows(values: list[object], better: str | None) -> set[int]:
     """Indices of the best runs in a column: none without a direction, fewer than two numbers, or all equal."""
-    numbers = {i: num(v) for i, v in enumerate(values) if num(v) is not None}
+    numbers = {i: n for i, v in enumerate(values) if (n := num(v)) is not None}
     if better is None or len(numbers) < 2 or len(set(numbers.values())) == 1:
         return set()
     target = (min if better == "lower" else max)(numbers.values())
     return {i for i, v in numbers.items() if v == target}
 
 
-def settings(config: dict) -> dict[str, str]:
+def settings(config: dict[str, Any]) -> dict[str, str]:
     """What a run was trained with, as text by name: the steps, data, seed, device and precision, then each --set
     value (`set lr`) that the rows above do not already name; '?' where config.json lacks it."""
     out = {}
@@ -125,7 +125,7 @@ def settings(config: dict) -> dict[str, str]:
     return out
 
 
-def differing(configs: list[dict]) -> dict[str, list[str]]:
+def differing(configs: list[dict[str, Any]]) -> dict[str, list[str]]:
     """The settings in which the runs differ, with each run's value ('-' where a run has no such --set); overrides
     first (the change a reader made on purpose), then seed, steps, precision, data and device."""
     each = [settings(config) for config in configs]
@@ -138,14 +138,14 @@ def differing(configs: list[dict]) -> dict[str, list[str]]:
 ORDER = ("seed", "steps", "precision", "data", "device")
 
 
-def differences(names: list[str], configs: list[dict]) -> list[str]:
+def differences(names: list[str], configs: list[dict[str, Any]]) -> list[str]:
     """'steps (a: 48, b: 96)' for each setting (steps, data, seed, device, precision, each --set value) in which
     the runs' config.json differ."""
     return [f"{label} (" + ", ".join(f"{n}: {v}" for n, v in zip(names, values)) + ")"
             for label, values in differing(configs).items()]
 
 
-def curves(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
+def curves(rows: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
     """(steps, values) of the rows where both are finite numbers."""
     points = [(num(r.get("step")), num(r.get(key))) for r in rows]
     kept = [(s, v) for s, v in points if s is not None and v is not None]
@@ -164,7 +164,7 @@ OVERLAY_MAX = 10  # runs in one overlaid chart: one colour each from matplotlib'
 SHORT = 30  # a series with fewer points is drawn with markers (a single point is otherwise invisible)
 
 
-def _draw_losses(ax: Axes, rows: list[dict], colours: tuple[str, str], name: str | None) -> float:
+def _draw_losses(ax: Axes, rows: list[dict[str, Any]], colours: tuple[str, str], name: str | None) -> float:
     """d_loss solid and g_loss dashed on `ax`; returns the largest |loss| drawn (0 when none)."""
     extreme = 0.0
     for key, style, who, colour in (("d_loss", "-", "D", colours[0]), ("g_loss", "--", "G", colours[1])):
@@ -176,7 +176,7 @@ def _draw_losses(ax: Axes, rows: list[dict], colours: tuple[str, str], name: str
     return extreme
 
 
-def loss_overlay(series: list[tuple[str, list[dict]]]) -> Figure | None:
+def loss_overlay(series: list[tuple[str, list[dict[str, Any]]]]) -> Figure | None:
     """Every run's d_loss (solid) and g_loss (dashed) against steps; None when no run logged a loss. Up to
     OVERLAY_MAX runs share one chart, a colour per run; more get small multiples, one panel per run (a 33-run
     scorecard's overlay had a 66-entry legend and repeated colours). Short series carry markers. A y range beyond
@@ -201,7 +201,7 @@ def loss_overlay(series: list[tuple[str, list[dict]]]) -> Figure | None:
     return fig
 
 
-def _small_multiples(series: list[tuple[str, list[dict]]]) -> Figure:
+def _small_multiples(series: list[tuple[str, list[dict[str, Any]]]]) -> Figure:
     """One small panel per run, titled with its name: D in blue, G in orange, one legend for all."""
     from matplotlib.figure import Figure
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from impl.pages import charts
 from impl.runs import grids
@@ -47,10 +47,10 @@ class Run:
     """What the page shows of one run folder, read once."""
     path: Path
     name: str
-    config: dict
-    metrics: list[dict]
-    evaluation: dict
-    latent: dict | None
+    config: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    evaluation: dict[str, Any]
+    latent: dict[str, Any] | None
     notices: list[str] = field(default_factory=list)  # what was left out, and why
 
 
@@ -119,7 +119,7 @@ def embedded(run: Run, relative: str, caption: str) -> str:
 
 # ---------------------------------------------------------------- across runs
 
-def summary_row(run: Run) -> dict:
+def summary_row(run: Run) -> dict[str, Any]:
     """The comparison table's values for a run: the last logged losses, the median speed, the evaluation."""
     last = run.metrics[-1] if run.metrics else {}
     speeds = [v for v in (num(r.get("images_per_s")) for r in run.metrics[1:]) if v is not None]
@@ -205,7 +205,7 @@ def overlay(runs: list[Run]) -> str:
 
 # ---------------------------------------------------------------- one run
 
-def overrides(config: dict) -> list[tuple[str, object, object]]:
+def overrides(config: dict[str, Any]) -> list[tuple[str, object, object]]:
     """(key, value, origin) of config.json's overrides {key: {"value": v, "origin": "..."}}; an entry of another
     shape is shown as it is, without an origin."""
     raw = config.get("overrides")
@@ -217,7 +217,7 @@ def overrides(config: dict) -> list[tuple[str, object, object]]:
             for key, v in raw.items()]
 
 
-def recipe_table(config: dict) -> str:
+def recipe_table(config: dict[str, Any]) -> str:
     """Each recipe fact as the report documents it (status, source, note), beside what the run actually used."""
     recipe, changed_by = config.get("recipe"), {key: value for key, value, _ in overrides(config)}
     actual = {k: get(config, "settings", k) for k in ("batch_size", "epochs") if get(config, "settings", k) is not None}
@@ -236,7 +236,7 @@ def recipe_table(config: dict) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
-def overrides_list(config: dict) -> str:
+def overrides_list(config: dict[str, Any]) -> str:
     items = "".join(f"<li><code>{esc(key)} = {fmt(value)}</code>{f' ({esc(origin)})' if origin is not None else ''}"
                     "</li>" for key, value, origin in overrides(config))
     return f'<h3>Overrides</h3><ul class="overrides">{items}</ul>' if items else ""

@@ -14,6 +14,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from impl.errors import RunError
 from impl.pages import html
@@ -33,8 +34,8 @@ class Scorecard:
     """One scorecard folder read: its name on the page, its settings and its claims by id."""
     path: Path
     name: str
-    meta: dict
-    claims: dict[str, dict]
+    meta: dict[str, Any]
+    claims: dict[str, dict[str, Any]]
 
 
 def is_scorecard(path: Path) -> bool:
@@ -63,7 +64,7 @@ def loaded(paths: list[Path]) -> list[Scorecard]:
     return [load(p, n) for p, n in zip(paths, html.names(paths))]
 
 
-def row(card: Scorecard, claim: str) -> dict[str, object]:
+def row(card: Scorecard, claim: str) -> dict[str, str]:
     """One claim of one scorecard as the CSV's plain values ('' where the scorecard has none)."""
     d = card.claims.get(claim, {})  # a smoke run's shown verdicts say so; its raw and Holm decisions mean nothing
     ci, events = get(d, "ci"), get(d, "events")
@@ -94,7 +95,7 @@ def to_csv(cards: list[Scorecard]) -> str:
     return buffer.getvalue()
 
 
-def effect_text(values: dict[str, object]) -> str:
+def effect_text(values: dict[str, str]) -> str:
     if values["events"] != "":
         return f"{values['events']} of {values['events_of']} seeds"
     if values["effect"] == "":

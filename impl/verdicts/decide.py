@@ -23,6 +23,7 @@ import math
 import statistics
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeGuard
 
 from impl.errors import RunError
 from impl.runs.folder import RunFolder
@@ -39,7 +40,7 @@ def _g(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _finite(x: object) -> bool:
+def _finite(x: object) -> TypeGuard[float]:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
@@ -80,8 +81,8 @@ def _sample(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: d
     total = max(len(values.get(a, [])) for a in arms)
     sample = []
     for i in range(total):
-        got = [value(a, i) for a in arms]
-        if any(x is None for x in got) or (len(got) == 2 and math.isinf(got[0]) and math.isinf(got[1])):
+        got = [x for x in (value(a, i) for a in arms) if x is not None]
+        if len(got) < len(arms) or (len(got) == 2 and math.isinf(got[0]) and math.isinf(got[1])):
             continue
         if len(got) == 1:
             sample.append(sign * got[0])
@@ -100,7 +101,7 @@ def _line(claim: ClaimSpec, values: dict[str, list[float | None]]) -> float:
         return _orient(claim)[0] * (rule.bound or 0.0) + (rule.min_effect or 0.0)
     size = rule.min_effect or 0.0
     if rule.scale == "of_b":
-        finite_b = [abs(float(b)) for b in values.get(rule.b, []) if _finite(b)]  # type: ignore[arg-type]
+        finite_b = [abs(float(b)) for b in values.get(rule.b, []) if _finite(b)]
         size = max(size * statistics.fmean(finite_b) if finite_b else 0.0, rule.at_least or 0.0)
     return -size if rule.kind == "not_better" else size
 
@@ -282,6 +283,7 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
                                                                              if len(missing) > 1 else "")
         return out
     if len(sample) == 1:
+        assert out.effect is not None  # set above from the sample's one value
         out.verdict = INCONCLUSIVE
         out.reason = f"one seed: no spread to judge the effect {_g(out.effect)} by; run 3 or more seeds{why}"
         return out
@@ -328,6 +330,7 @@ def decide(claim: ClaimSpec, runs_by_arm: dict[str, list[Path]]) -> Verdict:
     names, or the arms' canonical keys (ArmSpec.key()), to run folders in seed order."""
     if not claim.measurable:
         return judge(claim, {})
+    assert claim.measure is not None  # a measurable claim has its measure (spec/claim.py reads it)
     values: dict[str, list[float | None]] = {}
     refs: dict[str, list[float | None]] = {}
     diverged: dict[str, list[bool]] = {}

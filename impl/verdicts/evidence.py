@@ -11,9 +11,11 @@ the run, re-encoded.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 from impl.pages import charts, html, site
 from impl.runs.folder import RunFolder
@@ -45,6 +47,7 @@ def latent_grids(claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
     (latent/base.png, the reference the claim is judged against) beside its grid at the claim's value."""
     if not latent(claim):
         return ""
+    assert claim.measure is not None and claim.measure.value is not None  # latent(claim) says so
     out = []
     for arm, paths in runs.items():
         if not paths:
@@ -88,7 +91,7 @@ def numbers(v: Verdict) -> str:
     seeds = max(len(values) for values in v.values.values())
     head = "".join(f"<th>seed {i}</th>" for i in range(seeds))
 
-    def cells(values: list) -> str:
+    def cells(values: list[float | None]) -> str:
         return "".join(f"<td>{'-' if x is None else html.number(float(x))}</td>" for x in values)
 
     rows = "".join(f"<tr><td>{esc(arm)}</td>{cells(values)}</tr>" for arm, values in v.values.items())
@@ -108,7 +111,7 @@ def badge(verdict: str) -> str:
     return f'<span class=verdict style="background:{colour(verdict)}">{esc(verdict)}</span>'
 
 
-def effect_html(d: dict, claim: ClaimSpec) -> str:
+def effect_html(d: dict[str, Any], claim: ClaimSpec) -> str:
     """The effect as the summary shows it: k of n seeds for an event, else the effect with its 95 % interval; then
     the rule's line (its bound or minimum effect) the effect was judged against."""
     events, effect, ci = d.get("events"), d.get("effect"), d.get("ci")
@@ -122,7 +125,7 @@ def effect_html(d: dict, claim: ClaimSpec) -> str:
     return f"{esc(value)}<br><span class=note>{esc(claim.rule.describe())}</span>" if claim.measurable else esc(value)
 
 
-def leaning(d: dict, claim: ClaimSpec) -> str:
+def leaning(d: dict[str, Any], claim: ClaimSpec) -> str:
     """Which way an inconclusive claim's effect leans: 'holds' when it sits on the claimed side of the rule's line,
     else 'does not hold'; '' when there is no effect to place."""
     rule, effect, events = claim.rule, d.get("effect"), d.get("events")
@@ -131,14 +134,15 @@ def leaning(d: dict, claim: ClaimSpec) -> str:
     if not isinstance(effect, int | float) or not claim.measurable:
         return ""
     sign = decide._orient(claim)[0]
-    b_values = [x for x in (d.get("values") or {}).get(rule.b, []) if isinstance(x, int | float) and math.isfinite(x)]
-    line = decide._line(claim, b_values)
+    b_values: list[float | None] = [x for x in (d.get("values") or {}).get(rule.b, [])
+                                    if isinstance(x, int | float) and math.isfinite(x)]
+    line = decide._line(claim, {rule.b: b_values})  # _line reads arm b's values by its name
     oriented = sign * effect
     holds = abs(oriented) < abs(line) if rule.kind == "similar" else oriented > line
     return "holds" if holds else "does not hold"
 
 
-def more_seeds(d: dict, claim: ClaimSpec) -> str:
+def more_seeds(d: dict[str, Any], claim: ClaimSpec) -> str:
     """For an inconclusive claim: about how many seeds would likely decide it, and the way it leans now."""
     if d.get("verdict") != INCONCLUSIVE:
         return "-"
@@ -215,5 +219,5 @@ def report_parts(verdicts: list[Verdict], claims: list[ClaimSpec],
         out.append(site.ReportPart(
             report=report, heading=f"Report {report}: " + ", ".join(f"{n} {name}" for name, n in counts.items()),
             rows=[summary_row(v, by_id[v.claim]) for v in mine], counts=counts,
-            body=lambda mine=mine: report_body(mine, claims, runs_by_key)))
+            body=functools.partial(report_body, mine, claims, runs_by_key)))
     return out

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -42,7 +42,7 @@ class ScoreSettings:
     quiet: bool = False
     ref: Reference = field(default_factory=Reference, compare=False, repr=False)  # the real side, kept in memory
 
-    def saved(self) -> dict:
+    def saved(self) -> dict[str, Any]:
         """What a --resume must match, as OUT/reproduce-args.json keeps it."""
         return {"reports": list(self.reports), "seeds": self.seeds, "steps": self.steps, "batch_size": self.batch_size,
                 "n": self.n, "epoch_n": self.epoch_n, "faces": self.faces, "quick": self.quick,
@@ -79,10 +79,12 @@ def hooks_for(arm: ArmSpec, claims: list[ClaimSpec], score: ScoreSettings
             return  # a face run's per-epoch metrics need Inception weights: the claim says so (not measurable)
         gen = torch.Generator().manual_seed(LATENT_SEED)
         noise = torch.randn(score.epoch_n, *trainer.G.spec.input, generator=gen)
-        images = torch.cat([trainer.samples(part) for part in noise.split(500)]).clamp(-1, 1)
+        parts = noise.split(500)  # type: ignore[no-untyped-call]  # torch leaves Tensor.split unannotated
+        images = torch.cat([trainer.samples(part) for part in parts]).clamp(-1, 1)
         if fashion:
             scores = domain_scores(images, score.ref, fashion_folder=score.fashion, n_real=score.n_real)
         else:  # the anime faces: Inception FID/KID against the real faces, the network and real side kept
+            assert score.faces and score.inception_weights  # a face run without them returned above
             scores = score.ref.inception_scores(images, Path(score.faces), score.inception_weights, score.n_real)
         row = {"epoch": trainer.epoch, "step": trainer.step, "samples": score.epoch_n,
                **{k: v for k, v in scores.items() if isinstance(v, int | float)}}
@@ -104,8 +106,12 @@ def evaluate_run(run: Path, score: ScoreSettings, latent_probe: bool = False) ->
                             fashion_folder=score.fashion, progress=not score.quiet, n_real=score.n_real,
                             ref=score.ref)
     if latent_probe and RunFolder(run).latent() is None:
-        study = spec.load(RunFolder(run).config()["experiment"]).latent
+        exp = spec.load(RunFolder(run).config()["experiment"])
+        assert isinstance(exp, spec.ExperimentSpec)  # a run's config.json names the experiment it trained
+        study = exp.latent
         if study is None:  # the claim's own experiment has no study: read it as report 004's (impl.latent's default)
-            study = spec.load("r004-mlp").latent
+            r004 = spec.load("r004-mlp")
+            assert isinstance(r004, spec.ExperimentSpec) and r004.latent is not None  # spec/ states report 004's study
+            study = r004.latent
         probe.probe(run, list(study.positions.value), [float(v) for v in study.values.value], seed=LATENT_SEED,
                      progress=not score.quiet)

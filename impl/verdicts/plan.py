@@ -90,7 +90,11 @@ def data_for(arm: ArmSpec, score: ScoreSettings) -> str | None:
 def quick_sets(arm: ArmSpec, score: ScoreSettings) -> dict[str, int]:
     """A smoke run's smaller sample grid, where the grid is not also a latent study's (report 004's grid is its
     positions x values)."""
-    return {"samples": QUICK_SAMPLES} if score.quick and spec.load(arm.experiment).latent is None else {}
+    if not score.quick:
+        return {}
+    exp = spec.load(arm.experiment)
+    assert isinstance(exp, spec.ExperimentSpec)  # an arm names an experiment (spec/claim.py checks it)
+    return {"samples": QUICK_SAMPLES} if exp.latent is None else {}
 
 
 def request(arm: ArmSpec, seed: int, folder: Path, score: ScoreSettings, claims: list[ClaimSpec]) -> RunRequest:

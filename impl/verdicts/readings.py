@@ -135,8 +135,9 @@ def curve(measure: MeasureSpec, path: Path) -> tuple[list[float], list[float]]:
     where the run has none."""
     run = RunFolder(path, trusted=False)
     try:
+        series: dict[float, float]  # epochs or steps
         if measure.kind == "epoch_series":
-            series = _epoch_series(run, measure, run.on_fashion())[0]
+            series = {float(epoch): v for epoch, v in _epoch_series(run, measure, run.on_fashion())[0].items()}
         elif measure.kind == "loss_curve":
             series = _by_step(run, measure.key)
         else:

@@ -138,8 +138,8 @@ def latent_property(probe: dict[str, Any], reduce: str, value: float) -> float:
             raise NotMeasurable(f"the latent probe has no direction_spread at value {value:g}; run impl.latent again")
         return found
     field = LATENT_FIELDS[reduce]
-    numbers = [number(r.get(field)) for r in rows]
-    if any(x is None for x in numbers):
+    numbers = [x for x in (number(r.get(field)) for r in rows) if x is not None]
+    if len(numbers) < len(rows):
         hint = " (class flips need a FashionMNIST run)" if field == "class_flips" else ""
         raise NotMeasurable(f"the latent probe's rows at value {value:g} lack a finite {field}{hint}")
     if reduce == "class_flips":

@@ -57,13 +57,14 @@ def adjust(verdicts: list[Verdict]) -> list[Verdict]:
     a report's verdicts do not change with the other reports decided beside it."""
     for report in dict.fromkeys(v.report for v in verdicts):
         family = [v for v in verdicts if v.report == report and v.p_value is not None]
-        for v, p in zip(family, stats.holm([v.p_value for v in family]), strict=True):
+        p_values = [v.p_value for v in family if v.p_value is not None]  # all of them: family has only those
+        for v, p in zip(family, stats.holm(p_values), strict=True):
             v.holm = v.verdict if v.verdict in (HOLDS, FAILS) and p < stats.ALPHA else INCONCLUSIVE
             v.family = f"report {report}"
     return verdicts
 
 
-def real_length(config: dict) -> int | None:
+def real_length(config: dict[str, Any]) -> int | None:
     """The recipe's length in steps on its own data set: its epochs of the set's images in its batches (the last
     partial batch dropped); None where the recipe or the set is not known."""
     recipe = config.get("recipe") if isinstance(config.get("recipe"), dict) else {}
@@ -71,7 +72,8 @@ def real_length(config: dict) -> int | None:
     data = spec.registry().datasets.get(name) if isinstance(name, str) else None
     if not (isinstance(epochs, int) and isinstance(batch, int) and batch > 0 and data is not None):
         return None
-    return epochs * (data.images.value // batch)
+    steps: int = epochs * (data.images.value // batch)  # a data set's image count is a whole number
+    return steps
 
 
 def run_seconds(run: Path) -> float:
@@ -90,7 +92,9 @@ def run_seconds(run: Path) -> float:
 def lengths(items: Items) -> dict[str, str]:
     """Each arm's run folders, trained length, the recipe's real length on its own data and what its seeds cost:
     'in `r004-mlp/seed-*/`: 10 steps (2 epochs) of the recipe's 2,811 on fashion-mnist; 3 runs, 12 s'."""
-    out, cost, runs = {}, {}, {}
+    out: dict[str, str] = {}
+    cost: dict[str, float] = {}
+    runs: dict[str, int] = {}
     for arm, item in items:
         cost[arm.key()] = cost.get(arm.key(), 0.0) + run_seconds(item.folder)
         runs[arm.key()] = runs.get(arm.key(), 0) + 1
@@ -160,7 +164,7 @@ def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, A
     return "\n".join(head) + "\n"
 
 
-def banner(meta: dict, items: Items) -> list[tuple[str, str]]:
+def banner(meta: dict[str, Any], items: Items) -> list[tuple[str, str]]:
     """The scorecard at a glance, for the top of every page."""
     smoke = meta.get("quick")
     facts = [("seeds ", f"{meta['seeds']} per arm"),
@@ -173,7 +177,7 @@ def banner(meta: dict, items: Items) -> list[tuple[str, str]]:
     return facts
 
 
-def write(folder: ArmsFolder, claims: list[ClaimSpec], verdicts: list[Verdict], items: Items, meta: dict,
+def write(folder: ArmsFolder, claims: list[ClaimSpec], verdicts: list[Verdict], items: Items, meta: dict[str, Any],
           quiet: bool = False) -> None:
     """OUT/scorecard.json, OUT/scorecard.md, and the pages: OUT/report.html (the summary) and OUT/pages/ (one page
     per report, its images as files). `quiet` prints one line instead of the scorecard."""

@@ -78,7 +78,8 @@ def decided_at(verdicts: list[Verdict], level: float) -> dict[str, str]:
     out: dict[str, str] = {}
     for report in dict.fromkeys(v.report for v in verdicts):
         family = [v for v in verdicts if v.report == report and v.p_value is not None]
-        for v, p in zip(family, stats.holm([v.p_value for v in family]), strict=True):
+        p_values = [v.p_value for v in family if v.p_value is not None]  # all of them: family has only those
+        for v, p in zip(family, stats.holm(p_values), strict=True):
             out[v.claim] = v.verdict if v.verdict in (HOLDS, FAILS) and p < level else INCONCLUSIVE
     for v in verdicts:
         out.setdefault(v.claim, NOT_MEASURABLE if v.verdict == NOT_MEASURABLE else INCONCLUSIVE)

@@ -91,7 +91,8 @@ class Verdict:
         out["events"] = list(self.events) if self.events else None
         out |= {"data_label": self.data_label, "shown": self.shown, "shown_holm": self.shown_holm,
                 "outcome": self.outcome, "headline": self.headline}
-        return plain(out)
+        json_out: dict[str, Any] = plain(out)  # plain keeps a dict a dict (its keys as strings)
+        return json_out
 
     def effect_text(self) -> str:
         if self.events is not None:
