@@ -9,8 +9,8 @@ import sys
 
 from impl import cli
 from impl.errors import boundary
+from impl.pages.markdown import claims_table
 from impl.verdicts.plan import chosen_claims
-from impl.verdicts.readings import claims_table
 
 
 @boundary("impl.claims")

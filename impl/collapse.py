@@ -14,6 +14,7 @@ import sys
 
 from impl.arms import study
 from impl.errors import boundary
+from impl.pages import markdown
 
 ARMS = [("clip-0.01", "r003-wgan"), ("clip-0.1", "r003-collapse")]
 COLUMNS = ("classes_covered", "kl_to_uniform", "diversity_ms_ssim", "domain_fid")
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = results[ARMS[0][0]]["steps"]
     text = (f"# Mode collapse: WGAN weight clipping 0.01 vs 0.1\n\ndata: {args.data}; seed {args.seed}; "
             f"{steps} steps each; {args.n} generated images per arm\n\n"
-            f"{study.table(results, COLUMNS, 'clip', strip='clip-')}\n\n"
+            f"{markdown.table(results, COLUMNS, 'clip', strip='clip-')}\n\n"
             "classes_covered: FashionMNIST classes with >= 1 % of the samples (10 is full coverage); kl_to_uniform: "
             "0 is a uniform class mix; diversity_ms_ssim: mean MS-SSIM of random pairs, higher = more alike.\n")
     summary = {"data": args.data, "seed": args.seed, "steps": steps, "arms": results}

@@ -15,6 +15,7 @@ import sys
 
 from impl.arms import study
 from impl.errors import boundary
+from impl.pages import markdown
 
 FAMILIES = {
     "r004": [("bce", "r004-conv"), ("wgan-clip", "r004-wgan"), ("wgan-gp", "r004-wgangp"), ("lsgan", "r004-lsgan"),
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         args.data = "fashion-mnist"  # the course networks' own data set (anime faces) is not offline; say so below
     out, results = study.run("compare", FAMILIES[args.networks], args, varies=VARIES)
     text = (f"# Loss families on the {args.networks} networks\n\ndata: {args.data or 'FashionMNIST'}; "
-            f"seed {args.seed}; {args.n} generated images per family\n\n{study.table(results, COLUMNS, 'family')}\n\n"
+            f"seed {args.seed}; {args.n} generated images per family\n\n"
+            f"{markdown.table(results, COLUMNS, 'family')}\n\n"
             "domain_fid: FID on the FashionMNIST classifier's features (lower is closer to the real set); "
             "classes_covered: classes with >= 1 % of the samples; kl_to_uniform: 0 is a uniform class mix; "
             "diversity_ms_ssim: mean MS-SSIM of random pairs (higher = more alike); images_per_s: median training "

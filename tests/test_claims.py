@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import spec
+from impl.pages import markdown
 from impl.training import overrides
 from impl.verdicts import decide as V
 from impl.verdicts import readings as C
@@ -92,7 +93,8 @@ def _fake_claim(arms: dict[str, ArmSpec]) -> spec.ClaimSpec:
 
 def test_docs_table_lists_every_claim() -> None:
     docs = (ROOT / "docs" / "claims.md").read_text(encoding="utf-8")
-    assert C.claims_table(spec.claims()) in docs, "docs/claims.md is stale: paste `python -m impl.claims` into it"
+    assert markdown.claims_table(spec.claims()) in docs, \
+        "docs/claims.md is stale: paste `python -m impl.claims` into it"
 
 
 # ---------------------------------------------------------------- measurements on constructed run folders

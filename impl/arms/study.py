@@ -13,8 +13,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-import spec
 from impl import cli
 from impl.arms import jobs, launch
 from impl.arms.engine import MIN_N, ArmsFolder, Planned, resume_command, signals_name
@@ -26,7 +26,7 @@ from impl.pages import html
 from impl.runs import grids
 from impl.runs.folder import RunFolder
 from impl.training import overrides
-from impl.training.request import RunRequest
+from impl.training.request import RunRequest, experiment_named
 from impl.training.run import resolve_device
 
 
@@ -55,20 +55,7 @@ def images_per_s(run: Path) -> float | None:
     return statistics.median(rows[1:] or rows) if rows else None
 
 
-def cell(value: object) -> str:
-    if isinstance(value, float):
-        return html.number(value)
-    return "n/a" if value is None else str(value)
-
-
-def table(results: dict[str, dict], columns: tuple[str, ...], first: str, strip: str = "") -> str:
-    lines = [f"| {first} | " + " | ".join(columns) + " |", "|" + " --- |" * (len(columns) + 1)]
-    for arm, res in results.items():
-        lines.append(f"| {arm.removeprefix(strip)} | " + " | ".join(cell(res.get(c)) for c in columns) + " |")
-    return "\n".join(lines)
-
-
-def check_args(args: argparse.Namespace, arms: list[tuple[str, str]], varies: tuple[str, ...]) -> dict:
+def check_args(args: argparse.Namespace, arms: list[tuple[str, str]], varies: tuple[str, ...]) -> dict[str, Any]:
     """What makes the arms of a study comparable (the same data, steps, seed and sample count, the same networks,
     and the same device, which decides the arithmetic: bf16 graphs on a GPU, fp32 on the CPU), checked before
     any folder exists, so that a typo never leaves a folder that blocks the corrected command."""
@@ -86,11 +73,11 @@ def check_args(args: argparse.Namespace, arms: list[tuple[str, str]], varies: tu
             raise UsageError(f"--set {key}: this study compares arms that differ in {key}; drop it (impl.train "
                              "--set changes it in one run)")
     for _, experiment in arms:
-        overrides.apply(spec.load(experiment), sets)  # a wrong --set fails here, before any folder
+        overrides.apply(experiment_named(experiment), sets)  # a wrong --set fails here, before any folder
     return wanted | {"device": resolve_device(args.device)} | ({"sets": sets} if sets else {})
 
 
-def finished_arm(run: Path, experiment: str, args: argparse.Namespace) -> dict | None:
+def finished_arm(run: Path, experiment: str, args: argparse.Namespace) -> dict[str, Any] | None:
     """The saved metrics of an arm that an interrupted study finished: trained to its last step, and evaluated
     on --n images after that (an arm evaluated part way, by hand, is trained on, then evaluated again)."""
     folder = RunFolder(run)
@@ -103,7 +90,7 @@ def finished_arm(run: Path, experiment: str, args: argparse.Namespace) -> dict |
 
 
 def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace, varies: tuple[str, ...] = ()
-        ) -> tuple[Path, dict[str, dict]]:
+        ) -> tuple[Path, dict[str, dict[str, Any]]]:
     """Train and evaluate every arm into OUT/<arm>/. Returns OUT and the results per arm."""
     wanted = check_args(args, arms, varies)
     launcher = launch.from_args(args)
@@ -117,7 +104,7 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace, varie
         experiment=experiment, seed=args.seed, out=out / arm, sets=sets, steps=args.steps, device=args.device,
         data=args.data, quiet=args.quiet, origin=f"study {study}")) for arm, experiment in arms]
 
-    def finish(item: Planned) -> dict:
+    def finish(item: Planned) -> dict[str, Any]:
         arm = item.folder.name
         kept = finished_arm(item.folder, experiments[arm], args) if args.resume else None
         if kept is not None and not args.quiet:
@@ -134,7 +121,7 @@ def run(study: str, arms: list[tuple[str, str]], args: argparse.Namespace, varie
     return out, results
 
 
-def write(out: Path, study: str, summary: dict, text: str, arms: list[str]) -> None:
+def write(out: Path, study: str, summary: dict[str, Any], text: str, arms: list[str]) -> None:
     """OUT/<study>.json and .md, and OUT/report.html: every arm's recipe, curves, grids and metrics on one page."""
     folder = ArmsFolder(out, study, f"{study} study")
     with folder.held():  # the lock again: a second process must not start on the folder while these are written
