@@ -32,9 +32,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import spec
 from benchmarks.plain import PlainLoop
-from impl import cli
+from impl.core import cli
+from impl.core.errors import boundary, first_line
 from impl.data.load import synthetic, to_unit
-from impl.errors import boundary, first_line
 from impl.training.fastpath import speed_defaults
 from impl.training.settings import Settings
 from impl.training.trainer import Trainer

@@ -14,8 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from impl import cli
-from impl.errors import DataError, boundary
+from impl.core import cli
+from impl.core.errors import DataError, boundary
 from impl.runs.folder import RunFolder
 
 KEYS = ("d_loss", "g_loss", "d_real", "d_fake")

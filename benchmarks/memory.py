@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from impl import cli
-from impl.errors import boundary
+from impl.core import cli
+from impl.core.errors import boundary
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ import torch
 
 import spec
 from benchmarks.measure import ALL_MODES, MODES, NotFastPath, Row, flops_per_step, matmul_peak, measure, profile
-from impl import cli
+from impl.core import cli
+from impl.core.errors import boundary
 from impl.data.load import synthetic
-from impl.errors import boundary
 
 
 def table(rows: list[Row], peak: float | None) -> str:

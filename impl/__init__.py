@@ -7,9 +7,9 @@
 
 from importlib import metadata
 
-from impl.startup import guard
+from impl.core.startup import guard
 
-guard()  # before torch and spec load: Ctrl-C is one line, the working directory cannot shadow spec/ (impl/startup.py)
+guard()  # before torch and spec load: Ctrl-C is one line, the cwd cannot shadow spec/ (impl/core/startup.py)
 
 from impl.networks.build import SpecNet, build, build_pair, build_spec  # noqa: E402
 

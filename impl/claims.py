@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from impl import cli
-from impl.errors import boundary
+from impl.core import cli
+from impl.core.errors import boundary
 from impl.pages.markdown import claims_table
 from impl.verdicts.plan import chosen_claims
 

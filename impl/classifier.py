@@ -15,10 +15,18 @@ import json
 import sys
 from pathlib import Path
 
-from impl import cli
+from impl.core import cli
+from impl.core.errors import DataError
 from impl.data.load import fashion_mnist
-from impl.errors import DataError
-from impl.measure.classifier import ASSET, MIN_ACCURACY, SHIPPED_SHA256, accuracy, load_classifier, record, retrain
+from impl.measure.domain_classifier import (
+    ASSET,
+    MIN_ACCURACY,
+    SHIPPED_SHA256,
+    accuracy,
+    load_classifier,
+    record,
+    retrain,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from impl.arms import study
-from impl.errors import boundary
+from impl.core.errors import boundary
 from impl.pages import markdown
 
 ARMS = [("clip-0.01", "r003-wgan"), ("clip-0.1", "r003-collapse")]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from impl.arms import study
-from impl.errors import boundary
+from impl.core.errors import boundary
 from impl.pages import markdown
 
 FAMILIES = {

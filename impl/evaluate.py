@@ -17,8 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from impl import cli
-from impl.errors import DataError, boundary
+from impl.core import cli
+from impl.core.errors import DataError, boundary
 from impl.measure import features, metrics, reference
 from impl.measure.evaluation import evaluate
 from impl.runs.folder import RunFolder

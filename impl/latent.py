@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import spec
-from impl import cli
-from impl.errors import boundary
+from impl.core import cli
+from impl.core.errors import boundary
 from impl.measure.probe import probe
 from impl.runs.folder import RunFolder
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from impl import cli
-from impl.errors import RunError, UsageError, boundary
+from impl.core import cli
+from impl.core.errors import RunError, UsageError, boundary
 from impl.pages import scorecards
 from impl.pages.html import build
 from impl.runs.untrusted import text

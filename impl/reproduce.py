@@ -24,10 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from impl import cli
 from impl.arms import jobs, launch
 from impl.arms.engine import ArmsFolder, resume_command, signals_name
-from impl.errors import boundary
+from impl.core import cli
+from impl.core.errors import boundary
 from impl.measure import features
 from impl.verdicts import rounds, scorecard, sequential
 from impl.verdicts.plan import QUICK_BATCH, QUICK_N, QUICK_STEPS, chosen_claims, finisher, plan, settings_of

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import torch
 
-from impl import cli
-from impl.cli import positive, seed
-from impl.errors import RunFailed, boundary
-from impl.files import Root, write_failure
+from impl.core import cli
+from impl.core.cli import positive, seed
+from impl.core.errors import RunFailed, boundary
+from impl.core.files import Root, write_failure
+from impl.core.progress import Progress
 from impl.measure.sampling import FORMATS, check_out, check_space, generate, write_folder, write_npz
-from impl.progress import Progress
 from impl.runs import grids
 from impl.runs.checkpoint import load_generator
 from impl.runs.folder import RunFolder

@@ -15,8 +15,8 @@ import sys
 from dataclasses import asdict
 
 import spec
-from impl import cli
-from impl.errors import boundary
+from impl.core import cli
+from impl.core.errors import boundary
 from impl.networks.tables import networks_of, table_for
 
 

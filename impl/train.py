@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 
 import spec
-from impl import cli
-from impl.cli import nonempty, positive, seed
-from impl.errors import boundary
+from impl.core import cli
+from impl.core.cli import nonempty, positive, seed
+from impl.core.errors import boundary
 from impl.runs.folder import RunFolder
 from impl.training import overrides, sweep
 from impl.training.request import RunRequest

@@ -166,7 +166,7 @@ def test_every_command_answers_version_with_the_commit_and_torch(capsys: pytest.
     import torch
 
     from impl import console
-    from impl.runs.record import source_state
+    from impl.core.cli import source_state
 
     commit = source_state()[0]
     for command in [*console.COMMANDS, "classifier"]:
@@ -183,7 +183,7 @@ def test_progress_without_a_terminal_is_plain_lines(monkeypatch: pytest.MonkeyPa
     each with the time elapsed and the time left."""
     import io
 
-    from impl import progress as P
+    from impl.core import progress as P
 
     clock = iter([100.0, 102.0, 104.0, 106.0, 106.0, 108.0, 200.0, 210.0, 210.0])
     monkeypatch.setattr(P, "now", lambda: next(clock))
@@ -205,7 +205,7 @@ def test_progress_without_a_terminal_is_plain_lines(monkeypatch: pytest.MonkeyPa
 
 
 def test_durations_and_estimates_read_as_words() -> None:
-    from impl.progress import duration, eta
+    from impl.core.progress import duration, eta
 
     assert [duration(s) for s in (0.4, 45, 725, 7500)] == ["0 s", "45 s", "12 min 05 s", "2 h 05 min"]
     assert eta(0, 30, 5) == "5 s elapsed"  # nothing done yet: no estimate
@@ -214,9 +214,9 @@ def test_durations_and_estimates_read_as_words() -> None:
 
 def test_tracked_work_without_a_terminal_is_plain_lines(capsys: pytest.CaptureFixture) -> None:
     """Feature extraction, decoding, generating and the classifier count their batches through
-    impl.progress.tracked: every item comes through once, and a log gets whole lines ending with 'done', never
+    impl.core.progress.tracked: every item comes through once, and a log gets whole lines ending with 'done', never
     carriage-return redraws."""
-    from impl.progress import tracked
+    from impl.core.progress import tracked
 
     assert list(tracked(iter("abcd"), 4, "features", "batch", every_s=0.0)) == list("abcd")
     err = capsys.readouterr().err

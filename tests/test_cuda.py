@@ -59,7 +59,7 @@ def same_arithmetic(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     between an eager run and a replayed one is then the replay itself."""
     from torch.backends import cuda, cudnn
 
-    from impl.training import networks
+    from impl.training import pair as networks
 
     # cudnn's flags are plain module attributes that monkeypatch restores; cuda.matmul.allow_tf32 is a property
     # of a module object (monkeypatch's teardown cannot delete it), so it is saved and restored by hand

@@ -13,7 +13,8 @@ import torch
 
 from impl import classifier as classifier_command
 from impl.data.load import DataError, fashion_mnist
-from impl.measure import classifier, features
+from impl.measure import domain_classifier as classifier
+from impl.measure import features
 
 
 @pytest.fixture(scope="module")

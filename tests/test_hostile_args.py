@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from impl import cli
-from impl.files import WRITE_FAILURES, unwritable, write_failure
+from impl.core import cli
+from impl.core.files import WRITE_FAILURES, unwritable, write_failure
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +92,7 @@ def test_an_existing_output_file_is_not_refused_as_read_only(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("make", ["symlink", "fifo", "folder"])
 def test_a_checkpoint_named_that_is_not_a_file_is_one_line_naming_it(tmp_path: Path, make: str) -> None:
-    from impl.errors import RunError
+    from impl.core.errors import RunError
     from impl.runs.checkpoint import load_checkpoint
     from impl.runs.folder import RunFolder
 

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl.errors import RunError
-from impl.files import TEMP_NAME, Root, Unsafe, read_regular, temporary_name
+from impl.core.errors import RunError
+from impl.core.files import TEMP_NAME, Root, Unsafe, read_regular, temporary_name
 from impl.runs.folder import RunFolder
 from impl.runs.manifest import MANIFEST, clean_leftovers
 from tests.helpers import FAST, digest, victims

@@ -13,13 +13,13 @@ import torch
 from torch import nn
 
 import spec
-from impl.ingest import command
-from impl.ingest.find import find_printouts
-from impl.ingest.noise import clean
-from impl.ingest.pipeline import ingest_text
-from impl.ingest.reprs import read_args
+from impl import ingest as command
 from impl.networks.build import build_spec
 from impl.networks.tables import measure
+from impl.printouts.find import find_printouts
+from impl.printouts.noise import clean
+from impl.printouts.pipeline import ingest_text
+from impl.printouts.reprs import read_args
 
 
 def _report(*blocks: str) -> str:

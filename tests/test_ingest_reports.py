@@ -8,7 +8,7 @@ import pytest
 
 import spec
 from conftest import reports_dir
-from impl.ingest import score
+from impl.printouts import score
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def test_stated_tables_check_clean_where_the_reports_are_right(ingested: dict) -
 
 
 def test_each_experiment_draft_takes_the_recipe_stated_after_its_printouts(ingested: dict) -> None:
-    from impl.ingest.command import experiments
+    from impl.ingest import experiments
 
     drafts = experiments(ingested["000"])
     assert [(pair["generator"], recipe["batch_size"]["value"], recipe["optimizer"]["value"])

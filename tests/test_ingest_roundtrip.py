@@ -11,8 +11,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from impl.ingest.noise import NOISE_KINDS, clean, garble
-from impl.ingest.roundtrip import PRINTOUTS, random_network, read_back, round_trip, success_rates
+from impl.printouts.noise import NOISE_KINDS, clean, garble
+from impl.printouts.roundtrip import PRINTOUTS, random_network, read_back, round_trip, success_rates
 
 pytest.importorskip("torchinfo")
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -51,7 +51,7 @@ def test_the_noise_model_is_seeded_and_clean_undoes_full_width(text: str, level:
 
 @pytest.mark.slow
 def test_success_rates_per_printout_kind_and_noise_level() -> None:
-    """Measured with `python -m impl.ingest.roundtrip --n 40` (docs/spec-format.md gives the table); here 10."""
+    """Measured with `python -m impl.printouts.roundtrip --n 40` (docs/spec-format.md gives the table); here 10."""
     rates = success_rates(10)
     assert all(ok == n for (kind, level), (ok, n) in rates.items() if level == 0)
     assert all(ok >= 0.7 * n for (kind, level), (ok, n) in rates.items()), rates

@@ -20,7 +20,7 @@ import torch
 from impl import reproduce
 from impl.arms import jobs, launch
 from impl.arms.engine import Planned
-from impl.errors import UsageError
+from impl.core.errors import UsageError
 from impl.runs.checkpoint import load_checkpoint
 from impl.training.request import RunRequest
 

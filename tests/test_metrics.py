@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from impl.data.load import DataError
 from impl.measure import metrics
-from impl.measure.classifier import FashionClassifier
+from impl.measure.domain_classifier import FashionClassifier
 
 
 def gauss(n: int, dim: int = 8, seed: int = 0, shift: float = 0.0) -> torch.Tensor:

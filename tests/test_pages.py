@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from impl import report, reproduce
-from impl.files import Root
+from impl.core.files import Root
 from impl.pages import html, site
 from tests.helpers import fake_fashion_split, make_run
 

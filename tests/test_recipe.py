@@ -13,7 +13,7 @@ import torch
 
 from impl import reproduce
 from impl.arms.engine import train_or_resume
-from impl.errors import Interrupted, RunError
+from impl.core.errors import Interrupted, RunError
 from impl.runs.folder import RunFolder
 from impl.runs.source import DataKind, DataSource
 from impl.training.request import RunRecipe

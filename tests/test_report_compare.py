@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from impl.files import Root
+from impl.core.files import Root
 from impl.pages import charts, html
 from impl.runs import grids
 from tests.helpers import Node, decoded, grid_png, ink, make_run, page_of, tile_layout

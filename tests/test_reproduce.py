@@ -15,7 +15,7 @@ from PIL import Image
 import spec
 from impl import reproduce
 from impl.arms import engine
-from impl.errors import Diverged, Interrupted
+from impl.core.errors import Diverged, Interrupted
 from impl.verdicts import plan
 from impl.verdicts.plan import QUICK_BATCH, QUICK_SAMPLES, QUICK_STEPS
 from impl.verdicts.readings import arms_needed

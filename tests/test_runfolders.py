@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from impl import collapse, errors, evaluate, latent, sample, train
+from impl import collapse, evaluate, latent, sample, train
+from impl.core import errors
 from impl.runs.folder import RunFolder
 from tests.helpers import digest
 

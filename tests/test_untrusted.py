@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from impl import evaluate, sample
 from impl.arms.engine import ArmsFolder
-from impl.errors import RunError
-from impl.files import Root, Unsafe, unwritable
+from impl.core.errors import RunError
+from impl.core.files import Root, Unsafe, unwritable
 from impl.measure import features
 from tests.helpers import FAST, digest, victims
 

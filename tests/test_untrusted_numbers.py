@@ -13,9 +13,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from impl import errors
-from impl.data import files as datafiles
-from impl.errors import DataError, user_cache
+from impl.core import errors
+from impl.core.errors import DataError, user_cache
+from impl.data import folders as datafiles
 from impl.measure import features, metrics
 from tests.helpers import FAST, digest, victims
 

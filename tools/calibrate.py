@@ -24,12 +24,12 @@ from collections import Counter
 from pathlib import Path
 
 import spec
-from impl import cli
 from impl.arms.engine import ArmsFolder, Planned, resume_command, signals_name, train_or_resume
-from impl.errors import boundary, say
+from impl.core import cli
+from impl.core.errors import boundary, say
+from impl.core.progress import eta
 from impl.measure import evaluation
 from impl.measure.reference import Reference
-from impl.progress import eta
 from impl.runs.folder import RunFolder
 from impl.training.request import RunRequest
 from impl.verdicts.decide import FAILS, HOLDS, judge

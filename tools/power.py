@@ -27,8 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import spec
-from impl import cli
-from impl.errors import UsageError, boundary
+from impl.core import cli
+from impl.core.errors import UsageError, boundary
 from impl.verdicts import sequential
 from impl.verdicts.decide import _line, _orient, judge
 from impl.verdicts.readings import read_measure

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from impl.errors import Diverged, Interrupted, NonFinite, RunError, UsageError, say
-from impl.files import Root, read_regular
-from impl.progress import eta
+from impl.core.errors import Diverged, Interrupted, NonFinite, RunError, UsageError, say
+from impl.core.files import Root, read_regular
+from impl.core.progress import eta
 from impl.runs.folder import RunFolder, file_in_the_way
 from impl.training.request import RunRequest
 from impl.training.run import run_experiment

@@ -27,9 +27,9 @@ from typing import Any
 from impl.arms.engine import Planned, complete
 from impl.arms.engine import run_all as run_in_process
 from impl.arms.launch import SLURM_TIMEOUT_S, Launcher
-from impl.errors import Interrupted, RunError, RunFailed, expected_exit, first_line, say
-from impl.files import Root
-from impl.progress import eta
+from impl.core.errors import Interrupted, RunError, RunFailed, expected_exit, first_line, say
+from impl.core.files import Root
+from impl.core.progress import eta
 from impl.runs.folder import RunFolder
 
 JOBS_DIR = "jobs"  # OUT/jobs/: submitit's pickles and logs, and one <run>.json per run with its job id

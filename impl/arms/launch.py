@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from impl.errors import UsageError
+from impl.core.errors import UsageError
 
 LAUNCHERS = ("inproc", "local", "slurm")
 SITE_ENV = "GAN_SPEC_SITE"

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from impl import cli
 from impl.arms import jobs, launch
 from impl.arms.engine import MIN_N, ArmsFolder, Planned, resume_command, signals_name
-from impl.cli import nonempty, positive, seed
-from impl.errors import DataError, UsageError, say
+from impl.core import cli
+from impl.core.cli import nonempty, positive, seed
+from impl.core.errors import DataError, UsageError, say
 from impl.measure import evaluation, metrics
 from impl.measure.reference import Reference
 from impl.pages import html

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from impl.data.files import RUN_FILES, cache_path, image_files, printable, read_cache, write_cache
-from impl.errors import DataError
-from impl.files import read_regular
+from impl.core.errors import DataError
+from impl.core.files import read_regular
+from impl.data.folders import RUN_FILES, cache_path, image_files, printable, read_cache, write_cache
 from impl.runs.source import DataKind, DataSource
 
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
@@ -46,7 +46,7 @@ class Dataset:
 def read_idx(path: Path, magic: int) -> np.ndarray:
     """An IDX file (raw or .gz) as a uint8 array, after checking its magic number and its length."""
     try:
-        raw = read_regular(path)  # a FIFO or a device is one line (impl.files), never a wait
+        raw = read_regular(path)  # a FIFO or a device is one line (impl.core.files), never a wait
         raw = gzip.decompress(raw) if path.suffix == ".gz" else raw
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"{path}: cannot read ({exc}); re-download or reinstall the FashionMNIST files") from None
@@ -158,7 +158,7 @@ def image_folder(folder: Path, size: int, channels: int = 3, workers: int | None
         return Dataset(saved[0], None, f"{len(saved[0]):,} images from {shown} (cached)", saved[1])
     from PIL import Image
 
-    from impl.progress import tracked
+    from impl.core.progress import tracked
 
     with ThreadPoolExecutor(workers or min(16, (os.cpu_count() or 2) * 2)) as pool, warnings.catch_warnings():
         # PIL warns about headers above Image.MAX_IMAGE_PIXELS; _decode counts those files as too large itself

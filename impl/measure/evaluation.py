@@ -12,11 +12,11 @@ from typing import Any
 
 import torch
 
+from impl.core.errors import DataError, NonFinite
+from impl.core.progress import duration, tracked
 from impl.data.load import to_unit
-from impl.errors import DataError, NonFinite
 from impl.measure import metrics, reference
 from impl.measure.sampling import batch_count, generate
-from impl.progress import duration, tracked
 from impl.runs.checkpoint import load_generator
 from impl.runs.folder import RunFolder
 from impl.training.tensorboard import write_evaluation

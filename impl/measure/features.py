@@ -24,9 +24,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from impl.errors import DataError, user_cache
-from impl.files import Root
-from impl.measure import classifier
+from impl.core.errors import DataError, user_cache
+from impl.core.files import Root
+from impl.measure import domain_classifier as classifier
 
 FEATURE_VERSION = "v3"  # bump when the cached real side changes: old cache entries stop matching
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -171,7 +171,7 @@ def _mismatch(message: str) -> str:
 def extract(net: FeatureNet, images: torch.Tensor, progress: bool = False, desc: str = "features"
             ) -> dict[str, torch.Tensor]:
     """{"features", "logits"} of every image, in batches of net.batch (bounded memory), as float64 on the CPU."""
-    from impl.progress import tracked
+    from impl.core.progress import tracked
 
     parts: dict[str, list[torch.Tensor]] = {}
     starts = range(0, len(images), net.batch)
@@ -225,7 +225,7 @@ def cached(key: str, compute: Callable[[], tuple[dict[str, torch.Tensor], dict[s
            ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The tensors and JSON-able info stored under `key` (the caller's `memory`, then disk), else compute() and
     store them. A damaged cache file (unreadable, of another shape or type, holding NaN) is removed and computed
-    again; a disk that cannot be written only loses the cache. Writes go through impl.files.Root (no link
+    again; a disk that cannot be written only loses the cache. Writes go through impl.core.files.Root (no link
     followed, a temporary file of its own)."""
     if key in memory:
         return memory[key]

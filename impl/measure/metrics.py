@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impl.errors import DataError, UsageError, user_cache
-from impl.measure.classifier import CLASSES
+from impl.core.errors import DataError, UsageError, user_cache
+from impl.measure.domain_classifier import CLASSES
 
 MIN_SAMPLES = 10  # FID, KID, IS, precision/recall/density/coverage refuse fewer generated (and real) images
 MAX_SAMPLES = 200_000  # images held in memory at once: 200,000 FashionMNIST-64 images are 9.8 GB of floats

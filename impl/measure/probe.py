@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from impl.errors import DataError
-from impl.measure.classifier import load_classifier
+from impl.core.errors import DataError
+from impl.measure.domain_classifier import load_classifier
 from impl.runs import grids
 from impl.runs.checkpoint import load_generator
 from impl.runs.folder import RunFolder

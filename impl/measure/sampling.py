@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from impl.errors import UsageError
-from impl.files import Root, nearest_existing, unwritable
+from impl.core.errors import UsageError
+from impl.core.files import Root, nearest_existing, unwritable
+from impl.core.progress import Progress
 from impl.networks.build import SpecNet
-from impl.progress import Progress
 from impl.runs.folder import RunFolder, file_in_the_way
 
 FORMATS = ("grid", "folder", "npz")

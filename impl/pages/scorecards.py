@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from impl.errors import RunError
+from impl.core.errors import RunError
 from impl.pages import html
 from impl.runs.untrusted import esc, get, num, text
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from impl.files import Root
+from impl.core.files import Root
 from impl.pages import html
 from impl.runs.untrusted import esc
 

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 import spec
-from impl.errors import NonFinite, RunError
-from impl.files import Unsafe, check_file, open_regular, write_failure
+from impl.core.errors import NonFinite, RunError
+from impl.core.files import Unsafe, check_file, open_regular, write_failure
 from impl.networks.build import SpecNet, build_spec
 from impl.runs.folder import RunFolder
 

@@ -15,7 +15,7 @@
 A folder is a thing people send each other. `RunFolder(path)` reads our own folder strictly: a damaged config.json
 is one RunError line. `RunFolder(path, trusted=False)` reads a folder someone else wrote (the report, the
 scorecard's readers): anything of the wrong shape is left out with the reason, never an exception past
-config.json. Either way every write goes through impl.files.Root, so no link inside the folder is followed.
+config.json. Either way every write goes through impl.core.files.Root, so no link inside the folder is followed.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from impl.errors import RunError
-from impl.files import Unsafe, check_file, read_regular
+from impl.core.errors import RunError
+from impl.core.files import Unsafe, check_file, read_regular
 from impl.runs.manifest import MANIFEST, RecordedRoot, clean_leftovers, delete_recorded
 from impl.runs.source import DataKind
 from impl.runs.untrusted import kind, text

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from impl.files import Root
+from impl.core.files import Root
 
 GAP = 4  # pixels of grey between tiles and around the block of tiles
 GREY = 0.5  # the gap's brightness in [0, 1]: apart from both black and white tiles

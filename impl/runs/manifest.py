@@ -3,7 +3,7 @@ recorded before the bytes are written, so a kill never leaves an unrecorded file
 its whole tree is made of recorded names, gan-spec's own temporary files and its lock. The walk never follows a
 link and never crosses a mount (st_dev); anything else in the tree is refused in one line and nothing is deleted.
 
-The temporary files a killed process left (`impl.files.TEMP_NAME`, older than the process that now holds the lock)
+The temporary files a killed process left (`impl.core.files.TEMP_NAME`, older than the process that now holds the lock)
 are removed at the next start (`clean_leftovers`).
 """
 
@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path, PurePath, PurePosixPath
 from typing import IO
 
-from impl.errors import RunError
-from impl.files import TEMP_NAME, Root, Unsafe
+from impl.core.errors import RunError
+from impl.core.files import TEMP_NAME, Root, Unsafe
 
 MANIFEST = ".written"
 UNRECORDED = (".lock", MANIFEST)  # gan-spec's own names that are never listed in the record
@@ -65,7 +65,7 @@ class RecordedRoot(Root):
 
 def read_manifest(folder: Path) -> set[str]:
     """The names recorded in a folder's manifest; empty when it has none (a run made before the record existed)."""
-    from impl.files import read_regular
+    from impl.core.files import read_regular
 
     try:
         raw = read_regular(folder / MANIFEST)

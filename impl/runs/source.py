@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from impl.errors import RunError
+from impl.core.errors import RunError
 
 
 class DataKind(StrEnum):

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from impl.errors import RunError
-from impl.files import Unsafe, write_failure
+from impl.core.errors import RunError
+from impl.core.files import Unsafe, write_failure
 from impl.runs import grids
 from impl.runs.checkpoint import save_checkpoint
 from impl.runs.folder import RunFolder

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from impl.core.errors import UsageError
 from impl.data.load import to_unit
-from impl.errors import UsageError
 
 
 class Batches:

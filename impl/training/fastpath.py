@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from impl.errors import first_line
+from impl.core.errors import first_line
 
 WARMUP_BLOCKS = 3  # the PyTorch CUDA-graph recipe warms up a few iterations on a side stream before capturing
 

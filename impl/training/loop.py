@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
-from impl.errors import Diverged, RunError, RunFailed
-from impl.files import Unsafe, write_failure
-from impl.progress import Progress
+from impl.core.errors import Diverged, RunError, RunFailed
+from impl.core.files import Unsafe, write_failure
+from impl.core.progress import Progress
 from impl.runs import grids
 from impl.runs.checkpoint import load_checkpoint, save_checkpoint, snapshot
 from impl.runs.folder import RunFolder

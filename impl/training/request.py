@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import spec
-from impl.errors import RunError, say
+from impl.core.errors import RunError, say
 from impl.runs.folder import RunFolder
 from impl.runs.source import DataSource
 from impl.training import overrides

@@ -1,5 +1,5 @@
 """Run one experiment, start to end: `run_experiment(RunRequest(...))` returns its run folder or raises a typed
-error (impl/errors.py). `python -m impl.train`, the studies and the claims scorecard all train through it.
+error (impl/core/errors.py). `python -m impl.train`, the studies and the claims scorecard all train through it.
 
 The request is resolved (impl/training/request.py), the run folder is named at once (the first line says where the
 run goes), then the data is loaded, the trainer built, the folder created (or the run's checkpoint loaded), and the
@@ -19,13 +19,13 @@ from pathlib import Path
 import torch
 
 import spec
+from impl.core.errors import Interrupted, RunError, UsageError, say
 from impl.data.load import for_experiment
-from impl.errors import Interrupted, RunError, UsageError, say
 from impl.runs.checkpoint import check_networks, load_checkpoint
 from impl.runs.folder import RunFolder
-from impl.runs.record import config_of, record_resume
 from impl.training.fastpath import describe, training_switches
 from impl.training.loop import train_loop
+from impl.training.record import config_of, record_resume
 from impl.training.request import RunRecipe, RunRequest, RunResult, experiment_named, overrides_of, resolve
 from impl.training.tensorboard import check_available
 from impl.training.trainer import Trainer

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from impl.errors import RunError
+from impl.core.errors import RunError
 
 
 @dataclass

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from impl.cli import seed
-from impl.errors import RunError, UsageError
-from impl.files import Root
+from impl.core.cli import seed
+from impl.core.errors import RunError, UsageError
+from impl.core.files import Root
 from impl.pages import html
 from impl.training import overrides
 from impl.training.request import RunRequest, experiment_named

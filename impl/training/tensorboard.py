@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from impl.errors import RunError, UsageError
+from impl.core.errors import RunError, UsageError
 from impl.runs.folder import RunFolder
 from spec import metrics as spec_metrics
 

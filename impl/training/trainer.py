@@ -21,12 +21,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from impl.errors import UsageError, first_line
+from impl.core.errors import UsageError, first_line
 from impl.runs.checkpoint import load_optimizer, network_signature
 from impl.training.batches import Batches
 from impl.training.fastpath import Block, rehearsal
 from impl.training.losses import FAMILIES, clip_weights, gradient_penalty
-from impl.training.networks import build_networks, distribute, make_optimizers
+from impl.training.pair import build_networks, distribute, make_optimizers
 from impl.training.settings import Settings
 from spec.experiment import ExperimentSpec
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeGuard
 
-from impl.errors import RunError
+from impl.core.errors import RunError
 from impl.runs.folder import RunFolder
 from impl.verdicts import events, ranks, stats
 from impl.verdicts.readings import DIVERGED, read_measure

@@ -10,8 +10,8 @@ from typing import Any
 
 import spec
 from impl.arms.engine import MIN_N, Planned
-from impl.data.files import image_files
-from impl.errors import DataError, UsageError
+from impl.core.errors import DataError, UsageError
+from impl.data.folders import image_files
 from impl.measure import features, metrics
 from impl.training.request import RunRequest
 from impl.training.run import resolve_device

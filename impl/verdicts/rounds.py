@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from impl.arms.engine import Planned
-from impl.errors import say
+from impl.core.errors import say
 from impl.runs.folder import RunFolder
 from impl.verdicts import scorecard, sequential
 from impl.verdicts.measuring import ScoreSettings

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import spec
-from impl.errors import RunError
+from impl.core.errors import RunError
 from impl.pages import html, site
 from impl.runs.folder import RunFolder
 from impl.runs.untrusted import esc, get

@@ -10,8 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from impl.files import Root
-from impl.ingest.errors import IngestRefused
+from impl.core.files import Root
+from impl.printouts.errors import IngestRefused
 
 
 def toml_value(value: Any) -> str:
@@ -83,7 +83,7 @@ def experiment_file(recipe: dict[str, Any], networks: dict[str, str]) -> str:
 
 def write_all(root: Path, files: dict[str, str], force: bool) -> list[Path]:
     """Write every file (paths relative to the spec folder `root`) or none: refused (exit 2) if one exists and
-    `force` is not given. Links inside `root` are refused, never followed (impl.files.Root)."""
+    `force` is not given. Links inside `root` are refused, never followed (impl.core.files.Root)."""
     taken = [name for name in files if (root / name).exists()]
     if taken and not force:
         raise IngestRefused(f"{root / taken[0]} already exists ({len(taken)} of the {len(files)} files would be "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from impl.ingest.errors import IngestRefused
+from impl.printouts.errors import IngestRefused
 
 KINDS = ("repr", "torchsummary", "torchinfo")
 MAX_PRINTOUT_LINES = 5000  # a printout longer than this is not a GAN network; refused as a nesting or size bomb

@@ -1,7 +1,7 @@
 """What `python -m impl.<command>` and the `gan-spec` script do before anything else is imported (impl/__init__).
 
 - Ctrl-C while torch and the rest load ends the process with one line and exit 130, as Ctrl-C does once a command
-  runs (impl.errors.boundary), never with a traceback of the import machinery.
+  runs (impl.core.errors.boundary), never with a traceback of the import machinery.
 - The working directory cannot shadow the installed package: `python -m` puts it first on sys.path, so a `spec/`
   folder there (someone's own spec, a data folder) would be imported as gan-spec's `spec`. When gan-spec runs
   from elsewhere (an installed or editable package), that entry is removed before `spec` is imported.
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-PROJECT = Path(__file__).resolve().parent.parent  # the folder that holds impl/ and spec/
+PROJECT = Path(__file__).resolve().parents[2]  # the folder that holds impl/ and spec/
 
 
 def is_entry() -> bool:

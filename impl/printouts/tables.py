@@ -7,9 +7,9 @@ import math
 import re
 from typing import Any
 
-from impl.ingest.errors import IngestRefused
-from impl.ingest.find import Printout
-from impl.ingest.parsed import Parsed, Row
+from impl.printouts.errors import IngestRefused
+from impl.printouts.find import Printout
+from impl.printouts.parsed import Parsed, Row
 from spec.layers import ELEMENTWISE, LAYERS, MAX_PARAMETERS
 
 _SUMMARY_ROW = re.compile(r"^\s*(?P<type>[A-Za-z_]\w*)-(?P<idx>\d+)\s*\[(?P<shape>[-\d,\s]+)\]\s*(?P<params>[\d,\s]+)$")

@@ -11,9 +11,9 @@ import ast
 import re
 from typing import Any
 
-from impl.ingest.errors import IngestRefused
-from impl.ingest.find import MAX_DEPTH, Printout
-from impl.ingest.parsed import Parsed
+from impl.printouts.errors import IngestRefused
+from impl.printouts.find import MAX_DEPTH, Printout
+from impl.printouts.parsed import Parsed
 from spec.layers import LAYERS, POSITIONAL
 
 MAX_SIZE = 2**40  # a single size above this is refused before any arithmetic uses it

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from impl.errors import user_cache
-from impl.files import Root
+from impl.core.errors import user_cache
+from impl.core.files import Root
 from impl.runs.folder import RunFolder
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
@@ -77,7 +77,7 @@ def read_cache(cache: Path, size: int, channels: int, count: int) -> tuple[torch
 def write_cache(cache: Path, images: torch.Tensor, skipped: dict[str, int]) -> None:
     """Save the decoded set, then remove the older caches of the same folder and size: one cache per folder and
     size is kept (a folder whose files change would otherwise leave one more file of its whole size each time).
-    Written through impl.files.Root: a link planted at a cache's name (or its temporary name) is never followed."""
+    Written through impl.core.files.Root: a link planted at a cache's name (or its temporary name) is never followed."""
     root = Root(cache.parent)
     try:
         with root.replacing(cache.name) as fh:

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from impl.core.errors import DataError
 from impl.data.load import Dataset, fashion_mnist, to_unit
-from impl.errors import DataError
 
 ASSET = Path(__file__).resolve().parent / "assets" / "fashion-classifier.safetensors"
 SHIPPED_SHA256 = "4ec4b90e4762d475d1f2d0b469455d019c2f79ec3bf95b2307eeec9ed16e2916"
@@ -86,7 +86,7 @@ def train_classifier(train: Dataset, test: Dataset, epochs: int = EPOCHS,
 
 
 def _train(train: Dataset, test: Dataset, epochs: int, progress: bool) -> tuple[FashionClassifier, float]:
-    from impl.progress import tracked
+    from impl.core.progress import tracked
 
     torch.manual_seed(0)  # the recipe's seed; train_classifier restores the caller's random state afterwards
     assert train.labels is not None  # FashionMNIST splits always hold their labels

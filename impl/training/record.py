@@ -3,7 +3,6 @@ the settings, the command line, the versions and the state of the source tree. A
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from dataclasses import asdict
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+
+from impl.core.cli import source_state
 
 if TYPE_CHECKING:
     import spec
@@ -21,25 +22,6 @@ if TYPE_CHECKING:
 
 NOTES = ["a step is one batch and one discriminator update; the generator is updated every n_critic steps",
          "the last partial batch of each epoch is dropped (fixed batch shapes)"]
-
-
-def _git(*args: str) -> str | None:
-    """git in gan-spec's own checkout; None for an installed copy (site-packages may sit inside some other
-    repository, whose commit is not gan-spec's)."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "pyproject.toml").is_file():
-        return None
-    try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def source_state() -> tuple[str, bool | None]:
-    """(the gan-spec commit or 'unknown', whether tracked files have changes not committed; None when unknown)."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return _git("rev-parse", "HEAD") or "unknown", None if status is None else bool(status)
 
 
 def versions() -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from impl.errors import BadInput
+from impl.core.errors import BadInput
 
 
 class IngestRefused(BadInput):

@@ -1,7 +1,7 @@
 """How well ingest reads the reports gan-spec already holds: each network spec/ holds against what ingest rebuilt
 from the same report's printouts, and the draft errata against spec/errata.toml.
 
-    python -m impl.ingest.score ../shared/seeds        # a table per network, then precision and recall
+    python -m impl.printouts.score ../shared/seeds        # a table per network, then precision and recall
 
 A network is `equal` when an ingested one has its parameter count and every per-layer output shape; `lines lost`
 when the count is equal and the ingested shapes are the spec's with some layers missing (a printout that lost
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import spec
-from impl.ingest.pipeline import Ingested, Network, ingest_text
+from impl.printouts.pipeline import Ingested, Network, ingest_text
 from spec.network import NetworkSpec
 
 # The errata about numbers a printout or the stated arithmetic gets wrong (the rest are about names, layout,

@@ -13,7 +13,7 @@ file elsewhere. Every write, rename and delete gan-spec makes in such a folder g
 - files are files: a name gan-spec opens is looked at with lstat first and fstat after a non-blocking open, so a
   FIFO, a socket, a device or a folder is refused (never opened for long, never waited on); a file written in place
   (an append, the lock) must have one link and lie on its folder's device, so a hard link or a bind-mounted file
-  is never written through (`check_file`, impl/regular.py);
+  is never written through (`check_file`, impl/core/regular.py);
 - temporary names are `.<name>.<8 hex>.tmp` (`TEMP_NAME`), short enough for a 255-byte name, so a later start
   recognises what a killed process left.
 
@@ -34,8 +34,8 @@ from contextlib import contextmanager
 from pathlib import Path, PurePath, PurePosixPath
 from typing import IO, Any
 
-from impl.errors import RunError
-from impl.regular import (
+from impl.core.errors import RunError
+from impl.core.regular import (
     NONBLOCKING,
     TEMP_NAME,
     WRITE_FAILURES,
@@ -48,7 +48,7 @@ from impl.regular import (
     write_failure,
 )
 
-# the names from impl.regular are re-exported: impl.files is where callers look for them
+# the names from impl.core.regular are re-exported: impl.core.files is where callers look for them
 __all__ = [
     "NONBLOCKING", "TEMP_NAME", "WRITE_FAILURES", "Root", "Unsafe", "check_file", "describe", "nearest_existing",
     "open_regular", "read_regular", "temporary_name", "unwritable", "write_failure",

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from impl.ingest.parsed import Parsed
 from impl.networks.build import build_spec
 from impl.networks.printout import normalize
 from impl.networks.tables import measure
+from impl.printouts.parsed import Parsed
 from spec.network import NetworkSpec
 
 

@@ -17,7 +17,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from impl.errors import RunError
+from impl.core.errors import RunError
 
 WRITE_FAILURES = {  # errno -> (the cause in words, the fix): exit 3 names the real cause, not always the disk
     errno.ENOSPC: ("the disk is full", "free disk space"),

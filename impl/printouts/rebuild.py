@@ -11,9 +11,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from impl.ingest.errors import IngestRefused
-from impl.ingest.parsed import Parsed
-from impl.ingest.tables import infer
+from impl.printouts.errors import IngestRefused
+from impl.printouts.parsed import Parsed
+from impl.printouts.tables import infer
 from spec.fields import SpecError
 from spec.layers import check_args, output_shape
 from spec.network import NetworkSpec, read_network

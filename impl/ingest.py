@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import spec
-from impl import cli
-from impl.errors import boundary
-from impl.ingest.errors import IngestRefused
-from impl.ingest.pipeline import Ingested, Network, ingest_text
-from impl.ingest.write import errata_file, experiment_file, network_file, write_all
+from impl.core import cli
+from impl.core.errors import boundary
 from impl.networks.printout import compare
+from impl.printouts.errors import IngestRefused
+from impl.printouts.pipeline import Ingested, Network, ingest_text
+from impl.printouts.write import errata_file, experiment_file, network_file, write_all
 from spec.network import Evidence
 
 MAX_BYTES = 16 * 2**20  # a report's text; a longer file is not a course report

@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from impl.ingest.check import Mismatch, check
-from impl.ingest.errors import IngestRefused
-from impl.ingest.find import find_printouts
-from impl.ingest.noise import clean_with_repairs
-from impl.ingest.parsed import Parsed
-from impl.ingest.rebuild import network_table, role_of, to_spec
-from impl.ingest.recipe import Found, find_recipe
-from impl.ingest.reprs import parse_repr
-from impl.ingest.tables import parse_table
+from impl.printouts.check import Mismatch, check
+from impl.printouts.errors import IngestRefused
+from impl.printouts.find import find_printouts
+from impl.printouts.noise import clean_with_repairs
+from impl.printouts.parsed import Parsed
+from impl.printouts.rebuild import network_table, role_of, to_spec
+from impl.printouts.recipe import Found, find_recipe
+from impl.printouts.reprs import parse_repr
+from impl.printouts.tables import parse_table
 from spec.network import NetworkSpec
 
 _SIDE = re.compile(r"(\d{2,3})\s*[x×*]\s*(\d{2,3})")
@@ -75,7 +75,7 @@ class Ingested:
             out.append({"id": f"d{len(out) + 1:02d}-{self.report}-line-{line}", "report": self.report,
                         "subject": f"line {line}", "said": said, "truth": f"a transcription misreading of {meant!r}",
                         "line": line, "kind": "transcription", "how": "gan-spec ingest's repair of known OCR "
-                        "misreadings (impl/ingest/noise.py)", "quotes": [said]})
+                        "misreadings (impl/printouts/noise.py)", "quotes": [said]})
         return out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from impl.ingest.find import Printout
+from impl.printouts.find import Printout
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,8 +69,6 @@ def version() -> str:
     import torch
 
     from impl import __version__
-    from impl.runs.record import source_state
-
     commit, dirty = source_state()
     where = f", commit {commit[:12]}{'+dirty' if dirty else ''}" if commit != "unknown" else ""
     return f"gan-spec {__version__}{where}, torch {torch.__version__}"
@@ -157,11 +156,30 @@ def latent_value(text: str) -> float:
 def writable_run(run: Path | str, writes: str) -> None:
     """Refuse a run folder this command would write into (`writes`: 'metrics.json') when it cannot be written
     (read-only file system, no permission): one line before the work, not an error after it."""
-    from impl.errors import UsageError
-    from impl.files import unwritable
+    from impl.core.errors import UsageError
+    from impl.core.files import unwritable
 
     run = Path(run)
     stuck = unwritable(run) if run.is_dir() else None
     if stuck is not None:
         raise UsageError(f"{run}: cannot be written (read-only or no permission), and {writes} goes into it; copy the "
                          "run to a folder you can write and pass the copy")
+
+
+def _git(*args: str) -> str | None:
+    """git in gan-spec's own checkout; None for an installed copy (site-packages may sit inside some other
+    repository, whose commit is not gan-spec's)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file():
+        return None
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def source_state() -> tuple[str, bool | None]:
+    """(the gan-spec commit or 'unknown', whether tracked files have changes not committed; None when unknown)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return _git("rev-parse", "HEAD") or "unknown", None if status is None else bool(status)

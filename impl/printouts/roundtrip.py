@@ -3,7 +3,7 @@
 read back. A round trip succeeds when the rebuilt network has the original's parameter count and every layer's
 output shape.
 
-    python -m impl.ingest.roundtrip --n 40       # success rate per printout kind and noise level
+    python -m impl.printouts.roundtrip --n 40       # success rate per printout kind and noise level
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 import spec
-from impl.ingest.noise import garble
-from impl.ingest.pipeline import Network, ingest_text
 from impl.networks.build import build_spec
 from impl.networks.tables import Table, measure
+from impl.printouts.noise import garble
+from impl.printouts.pipeline import Network, ingest_text
 
 PRINTOUTS = ("repr", "torchsummary", "torchinfo")
 LEVELS = (0.0, 0.1, 0.3)
@@ -112,7 +112,7 @@ def success_rates(n: int, seed: int = 0) -> dict[tuple[str, float], tuple[int, i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m impl.ingest.roundtrip", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m impl.printouts.roundtrip", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=40, help="random networks per printout kind and noise level")
     parser.add_argument("--seed", type=int, default=0)

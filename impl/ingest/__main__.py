@@ -1,5 +1,0 @@
-import sys
-
-from impl.ingest.command import main
-
-sys.exit(main())
