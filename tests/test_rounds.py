@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from impl import reproduce
 from impl.verdicts import rounds, sequential
@@ -39,3 +41,15 @@ def test_budget_reads_runs_or_wall_time() -> None:
             rounds.budget(bad)
     assert rounds.over_budget(("runs", 4.0), 5, 0.0) and not rounds.over_budget(("runs", 4.0), 4, 0.0)
     assert rounds.over_budget(("seconds", 60.0), 0, 61.0) and not rounds.over_budget(None, 10**6, 1e9)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flag=st.sampled_from(["--seeds", "--max-seeds", "--budget", "--jobs", "--launcher", "--spending"]),
+       value=st.sampled_from(["", "0", "-1", "10000000000000", "abc", "1e3", "nan", "2d", "../x", "\x00"]))
+def test_hostile_values_of_the_new_scorecard_arguments_are_one_line_and_touch_nothing(
+        flag: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "sc"
+    with pytest.raises(SystemExit) as stop:
+        reproduce.main(["004", "--quick", flag, value, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and err.startswith("error: ") and not out.exists(), err

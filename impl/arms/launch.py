@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from impl.core import cli
 from impl.core.errors import UsageError
 
 LAUNCHERS = ("inproc", "local", "slurm")
@@ -91,7 +92,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("where the runs train (docs/distributed.md)")
     g.add_argument("--launcher", choices=LAUNCHERS, help="inproc: one after another in this process (default); "
                    "local: jobs on this machine, placed on its GPUs; slurm: jobs on a Slurm cluster")
-    g.add_argument("--jobs", type=_positive, help="runs at the same time (default 1; local places them on the "
+    g.add_argument("--jobs", type=cli.count("jobs"), help="runs at the same time (default 1; local places them on the "
                    "visible GPUs round robin, several to a GPU)")
     g.add_argument("--partition", help="Slurm partition (default: the site file's, else the cluster's default)")
     g.add_argument("--account", help="Slurm account to charge")

@@ -36,6 +36,7 @@ BOUNDS: dict[str, Bound] = {
     "splits": Bound(1, 1_000_000, "random splits and draws of a calibration"),
     "batches": Bound(1, 1_000_000, "a batch size, as --set batch_size bounds it"),
     "rounds": Bound(1, 100_000, "timed rounds of a benchmark"),
+    "jobs": Bound(1, 10_000, "runs at the same time, as jobs"),
     "images": Bound(1, 10_000_000, "images generated for a measurement or a benchmark folder"),
 }
 

@@ -22,6 +22,7 @@ from spec.arm import ArmSpec
 from spec.claim import ClaimSpec
 
 Items = list[tuple[ArmSpec, Planned]]
+MAX_BUDGET_RUNS, MAX_BUDGET_S = 1_000_000, 365 * 24 * 3600.0  # past these a budget bounds nothing: refused
 
 
 def budget(text: str) -> tuple[str, float]:
@@ -33,6 +34,8 @@ def budget(text: str) -> tuple[str, float]:
         value = -1.0
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r}: a number of runs ('40') or a wall time ('2h', '90m')")
+    if value * (unit or 1.0) > (MAX_BUDGET_S if unit else MAX_BUDGET_RUNS):
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MAX_BUDGET_RUNS:,} runs or {MAX_BUDGET_S // 3600:,.0f}h")
     return ("seconds", value * unit) if unit else ("runs", value)
 
 
