@@ -32,8 +32,8 @@ def parsers() -> dict[str, object]:
 OUT = ["--out", "never-made"]  # parsed only: nothing is made
 # (command, flag, the bound it must use, arguments the command needs besides)
 COUNTS = [("reproduce", "--seeds", "seeds", []), ("reproduce", "--steps", "steps", []),
-          ("calibrate", "--seeds", "calibration_seeds", OUT), ("calibrate", "--harmed", "seeds", OUT),
-          ("calibrate", "--splits", "splits", OUT), ("calibrate", "--n", "images", OUT),
+          ("calibrate", "--pool", "calibration_seeds", OUT), ("calibrate", "--harm-sets", "seeds", OUT),
+          ("calibrate", "--n", "images", OUT),
           ("benchmarks.report", "--batches", "batches", []), ("benchmarks.report", "--steps", "steps", []),
           ("benchmarks.report", "--faces", "images", []), ("benchmarks.cpu", "--rounds", "rounds", []),
           ("benchmarks.cpu", "--batch", "batches", [])]
@@ -54,13 +54,15 @@ def test_each_count_argument_is_bounded_by_the_one_table(command: str, flag: str
         assert stop.value.code == 2 and f"between {low:,} and {high:,}" in err and err.count("\n") == 1
 
 
-def test_calibration_needs_two_seeds_and_no_more_harmed_seeds_than_seeds(capsys: pytest.CaptureFixture) -> None:
+def test_calibration_needs_a_replicate_set_and_pool_runs_for_its_harm_sets(capsys: pytest.CaptureFixture) -> None:
     from tools import calibrate
 
-    assert cli.BOUNDS["calibration_seeds"].low == 2  # an A/A split has two halves
-    with pytest.raises(SystemExit) as stop:
-        calibrate.main(["--seeds", "3", "--harmed", "4", "--out", "/nonexistent/never-made"])
-    assert stop.value.code == 2 and "--harmed 4 is more than --seeds 3" in capsys.readouterr().err
+    for args, said in ((["--pool", "5", "--harm-sets", "1"], "--pool 5: one replicate set of two arms needs 6 runs"),
+                       (["--pool", "6", "--harm-sets", "2"], "--harm-sets 2 needs 12 pool runs")):
+        with pytest.raises(SystemExit) as stop:
+            calibrate.main([*args, "--out", "/nonexistent/never-made"])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and said in err, err
     assert not Path("/nonexistent/never-made").exists()
 
 

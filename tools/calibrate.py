@@ -22,7 +22,9 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import spec
 from impl.arms.engine import ArmsFolder, Planned, resume_command, signals_name, train_or_resume
@@ -51,17 +53,19 @@ def claims() -> list[ClaimSpec]:
 
 def pool_items(args: argparse.Namespace, score: ScoreSettings) -> list[Planned]:
     hook = hooks_for(ArmSpec(EXPERIMENT), claims(), score)  # per-epoch FID for the epoch-series claims
-    quick = {"steps": 16, "batch_size": 16} if args.quick else {}
     return [Planned(f"pool seed {s}", RunRequest(experiment=EXPERIMENT, seed=s, out=args.out / "pool" / f"seed-{s}",
                                                  data=str(args.fashion) if args.fashion else None, quiet=True,
-                                                 origin="calibration", log_every=1, epoch_hook=hook, **quick))
+                                                 origin="calibration", log_every=1, epoch_hook=hook,
+                                                 steps=16 if args.quick else None,
+                                                 batch_size=16 if args.quick else None))
             for s in range(args.pool)]
 
 
-def train_pool(items: list[Planned], score: ScoreSettings, hint: str, clock: object, quiet: bool) -> list[Path]:
+def train_pool(items: list[Planned], score: ScoreSettings, hint: str, clock: Callable[[], float],
+               quiet: bool) -> list[Path]:
     for i, item in enumerate(items):
         if not quiet:
-            say(f"[{i + 1}/{len(items)}] {item.label}; {eta(i, len(items), clock())}")  # type: ignore[operator]
+            say(f"[{i + 1}/{len(items)}] {item.label}; {eta(i, len(items), clock())}")
         train_or_resume(item, hint)
         evaluate_run(item.folder, score, latent_probe=True)
     return [item.folder for item in items]
@@ -88,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     p = parser()
     args = p.parse_args(argv)
+    if args.pool < 6:
+        p.error(f"--pool {args.pool}: one replicate set of two arms needs 6 runs; pass --pool 6 or more")
     if 6 * args.harm_sets > args.pool:  # each harm set takes 3 harmed and 3 clean runs of the pool
         p.error(f"--harm-sets {args.harm_sets} needs {6 * args.harm_sets} pool runs; pass --pool "
                 f"{6 * args.harm_sets} or more, or fewer --harm-sets")
-    if args.pool < 6:
-        p.error(f"--pool {args.pool}: one replicate set of two arms needs 6 runs; pass --pool 6 or more")
     score = ScoreSettings(reports=(), seeds=3, n=args.n, epoch_n=200 if args.quick else 1000, fashion=args.fashion,
                           faces=None, inception_weights=None, quick=args.quick, quiet=True)
     folder = ArmsFolder(args.out, "calibrate", "calibration")
@@ -106,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"the pool of {len(runs)} runs is measured ({pool_seconds:.0f} s); continue with --resume")
             return 0
         harmed = calibration_harms.plant_all(runs, args.harm_sets, args.out / "harms", score, args.quiet)
-        result = {"pool": len(runs), "n": args.n, "quick": args.quick,
+        result: dict[str, Any] = {"pool": len(runs), "n": args.n, "quick": args.quick,
                   "rules": calibration_cases.rule_rows(claims(), runs, args.out / "diverged"),
                   "events": calibration_cases.false_events(claims(), runs),
                   "harms": calibration_harms.harm_rows(claims(), runs, harmed)}
@@ -118,17 +122,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def markdown(result: dict[str, object], argv: list[str]) -> str:
+def markdown(result: dict[str, Any], argv: list[str]) -> str:
     head = f"`python -m tools.calibrate {' '.join(argv)}`: {result['pool']} runs of {EXPERIMENT}" + \
         (" (--quick: tiny runs, the plumbing only)" if result["quick"] else " at full length") + \
-        f", {result['n']} images each, {result['seconds']:.0f} s"  # type: ignore[str-format]
-    return "\n".join([head, "", *calibration_cases.rule_table(result["rules"]), "",  # type: ignore[arg-type]
-                      *calibration_cases.event_table(result["events"]), "",  # type: ignore[arg-type]
-                      *calibration_harms.harm_table(result["harms"])]) + "\n"  # type: ignore[arg-type]
+        f", {result['n']} images each, {result['seconds']:.0f} s"
+    return "\n".join([head, "", *calibration_cases.rule_table(result["rules"]), "",
+                      *calibration_cases.event_table(result["events"]), "",
+                      *calibration_harms.harm_table(result["harms"])]) + "\n"
 
 
-def saved(out: Path) -> dict[str, object]:
-    loaded: dict[str, object] = json.loads((out / "calibration.json").read_text(encoding="utf-8"))
+def saved(out: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((out / "calibration.json").read_text(encoding="utf-8"))
     return loaded
 
 

@@ -57,7 +57,7 @@ def drop_modes(run: Path, n: int, quick: bool = False) -> torch.Tensor:
     classifier, _ = load_classifier()
     images, _ = run_images(run, 4 * n)
     with torch.no_grad():
-        label = torch.cat([classifier(part).argmax(1) for part in images.split(1000)])
+        label = torch.cat([classifier(part).argmax(1) for part in images.split(1000)])  # type: ignore[no-untyped-call]
     kept = images[~torch.isin(label, torch.tensor(list(DROPPED)))]
     if len(kept) < n and quick:
         return kept.repeat(n // max(len(kept), 1) + 1, 1, 1, 1)[:n] if len(kept) else images[:n]

@@ -165,9 +165,9 @@ def huge_seeds(work: Path, run: Path) -> tuple[bool, str]:
                            timeout=60), (2,))
 
 
-@case("tools.calibrate --seeds 1")
+@case("tools.calibrate --pool 1")
 def one_seed(work: Path, run: Path) -> tuple[bool, str]:
-    code, err = gan_spec("tools.calibrate", "--seeds", "1", "--harmed", "1", "--out", str(work / "c"), timeout=60)
+    code, err = gan_spec("tools.calibrate", "--pool", "1", "--harm-sets", "1", "--out", str(work / "c"), timeout=60)
     return clean(code, err, (2,))[0] and not (work / "c").exists(), clean(code, err, (2,))[1]
 
 
