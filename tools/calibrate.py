@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     score = ScoreSettings(reports=(), seeds=3, n=args.n, epoch_n=200 if args.quick else 1000, fashion=args.fashion,
                           faces=None, inception_weights=None, quick=args.quick, quiet=True)
     folder = ArmsFolder(args.out, "calibrate", "calibration")
-    wanted = {"pool": args.pool, "n": args.n, "quick": args.quick}
+    wanted = {"n": args.n, "quick": args.quick}  # --pool may grow on --resume: seeds 0..pool-1, each run alone
     folder.check(wanted, args.resume, True)
     hint = resume_command("tools.calibrate", argv, args.out)
     with folder.opened(wanted), folder.clock() as clock, signals_name(hint, "calibration"):
