@@ -143,7 +143,7 @@ def test_quick_calibration_writes_every_table(tmp_path: Path, monkeypatch: pytes
     assert [r["claim"] for r in saved["rules"]] == [c.id for c in spec.claims() if c.measurable]  # type: ignore
     assert [r["harm"] for r in saved["harms"]] == list(calibration_harms.HARMS)  # type: ignore[index]
     text = (out / "calibration.md").read_text()
-    assert "| early loss peak | 1 |" in text and "Per-run false events" in text
+    assert "| early loss peak | 1 |" in text and "Per-run false events" in text and "| blur |" in text
     assert calibrate.main(args) == 2  # a finished folder is not overwritten without --resume
     shutil.rmtree(out / "harms")
     assert calibrate.main([*args, "--resume"]) == 0  # the harms planted again, the pool kept
@@ -162,3 +162,18 @@ def test_a_claim_on_the_pool_keeps_its_rule() -> None:
     assert {a.experiment for a in moved.arms.values()} == {calibrate.EXPERIMENT}
     assert dataclasses.replace(moved, arms=original.arms, data=original.data) == original
     assert FAILS  # the verdict names the tables count
+
+
+def test_the_harm_means_average_the_harmed_copies_and_their_clean_partners(tmp_path: Path) -> None:
+    def run(name: str, fid: float) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        (path / RunFolder.EVALUATION).write_text(json.dumps({"domain_fid": fid}))
+        return path
+
+    planted = {kind: [([run(f"{kind}-h", 300.0)], [run(f"{kind}-c", 100.0 + i)])]
+               for i, kind in enumerate(calibration_harms.IMAGE_HARMS)}
+    rows = calibration_harms.harm_means(planted)
+    assert [r["harm"] for r in rows][1:] == list(calibration_harms.IMAGE_HARMS)
+    assert rows[0]["domain_fid"] == 100.0 and rows[1]["domain_fid"] == 300.0 and "precision" not in rows[1]
+    assert "| blur | 300 | - |" in "\n".join(calibration_harms.means_table(rows))

@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {"pool": len(runs), "n": args.n, "quick": args.quick,
                   "rules": calibration_cases.rule_rows(claims(), runs, args.out / "diverged"),
                   "events": calibration_cases.false_events(claims(), runs),
-                  "harms": calibration_harms.harm_rows(claims(), runs, harmed)}
+                  "harms": calibration_harms.harm_rows(claims(), runs, harmed),
+                  "harm_means": calibration_harms.harm_means(harmed)}
         result["seconds"] = clock()
         text = markdown(result, argv)
         folder.root.write_json("calibration.json", result)
@@ -128,7 +129,8 @@ def markdown(result: dict[str, Any], argv: list[str]) -> str:
         f", {result['n']} images each, {result['seconds']:.0f} s"
     return "\n".join([head, "", *calibration_cases.rule_table(result["rules"]), "",
                       *calibration_cases.event_table(result["events"]), "",
-                      *calibration_harms.harm_table(result["harms"])]) + "\n"
+                      *calibration_harms.harm_table(result["harms"]), "",
+                      *calibration_harms.means_table(result["harm_means"])]) + "\n"
 
 
 def saved(out: Path) -> dict[str, Any]:

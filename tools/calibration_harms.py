@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import statistics
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ IMAGE_HARMS = ("mode dropping", "blur", "deformation")
 HARMS = (*IMAGE_HARMS, "divergence", "early loss peak")
 DROPPED = range(5, 10)  # FashionMNIST classes removed by the mode-dropping harm
 PEAK = 100.0  # the planted early D loss
+MEANS = ("domain_fid", "precision", "recall", "coverage", "structure_ms_ssim", "sharpness", "duplicate_share",
+         "classes_covered", "kl_to_uniform")  # metrics.json scores shown for each image harm
 # (column, claim whose rule decides it, the arm that claim calls worse: the harmed runs go there)
 COLUMNS = (("FID", "c001-dcgan-better", "wgan"), ("precision", "c003-wgan-fewer-deformed", "dcgan"),
            ("recall", "c003-collapse-modes", "collapse"), ("coverage", "c003-collapse-modes", "collapse"),
@@ -161,6 +164,23 @@ def harm_rows(claims: list[ClaimSpec], runs: list[Path], planted: dict[str, list
             row[column] = {"harmed": dict(harmed_tally), "clean": dict(clean_tally) if clean_tally else None}
         rows.append(row)
     return rows
+
+
+def harm_means(planted: dict[str, list[tuple[list[Path], list[Path]]]]) -> list[dict[str, Any]]:
+    """The mean of each image score over the harmed runs of each image harm, and over their clean partners."""
+    def mean(paths: list[Path]) -> dict[str, float]:
+        saved = [RunFolder(p).evaluation() or {} for p in paths]
+        return {k: statistics.fmean(float(e[k]) for e in saved) for k in MEANS if all(k in e for e in saved)}
+
+    rows = [{"harm": "none (the clean partners)", **mean([r for _, clean in planted[IMAGE_HARMS[0]] for r in clean])}]
+    return rows + [{"harm": kind, **mean([r for harmed, _ in planted[kind] for r in harmed])} for kind in IMAGE_HARMS]
+
+
+def means_table(rows: list[dict[str, Any]]) -> list[str]:
+    out = ["Mean scores of the harmed images (metrics.json of the harmed copies) beside their clean partners.", "",
+           "| harm | " + " | ".join(MEANS) + " |", "| --- | " + " | ".join("---" for _ in MEANS) + " |"]
+    return out + [f"| {r['harm']} | " + " | ".join(f"{r[k]:.4g}" if k in r else "-" for k in MEANS) + " |"
+                  for r in rows]
 
 
 def harm_table(rows: list[dict[str, Any]]) -> list[str]:
