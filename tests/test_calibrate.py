@@ -177,3 +177,11 @@ def test_the_harm_means_average_the_harmed_copies_and_their_clean_partners(tmp_p
     assert [r["harm"] for r in rows][1:] == list(calibration_harms.IMAGE_HARMS)
     assert rows[0]["domain_fid"] == 100.0 and rows[1]["domain_fid"] == 300.0 and "precision" not in rows[1]
     assert "| blur | 300 | - |" in "\n".join(calibration_harms.means_table(rows))
+
+
+def test_a_measure_with_bars_stays_in_its_table_cell() -> None:
+    row = {"claim": "c", "rule": "compare", "measure": "|log(final.sharpness / reference)|", "null_rule": False,
+           "not_measured": "why"}
+    table = calibration_cases.rule_table([row])
+    assert "`\\|log(final.sharpness / reference)\\|`" in table[-1]
+    assert table[-1].replace("\\|", "").count("|") == table[2].count("|")  # as many cells as the header

@@ -154,6 +154,11 @@ def false_events(claims: list[ClaimSpec], runs: list[Path]) -> list[dict[str, An
     return rows
 
 
+def cell(text: str) -> str:
+    """Text for a Markdown table cell: a measure such as |log(...)| keeps its bars without splitting the row."""
+    return text.replace("|", "\\|")
+
+
 def _interval(k: int, n: int) -> str:
     low, high = stats.clopper_pearson(k, n)
     return f"{k}/{n} [{low:.2f}, {high:.2f}]"
@@ -175,7 +180,7 @@ def rule_table(rows: list[dict[str, Any]]) -> list[str]:
            " | error at A/A [95 % CI] | error at the margin [95 % CI] |",
            "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in labels) + " | --- | --- |"]
     for row in rows:
-        head = f"| `{row['claim']}` | {row['rule']} | `{row['measure']}` |"
+        head = f"| `{row['claim']}` | {row['rule']} | `{cell(row['measure'])}` |"
         if "not_measured" in row:
             out.append(f"{head} not measured on the pool: {row['not_measured']} |" + " |" * (len(labels) + 3))
             continue
@@ -192,6 +197,6 @@ def event_table(rows: list[dict[str, Any]]) -> list[str]:
     out = ["Per-run false events: clean pool runs (nothing planted) that show each event claim's event, against the "
            "false-event rate the claim file assumes.", "",
            "| claim | measure | runs with the event [95 % CI] | rate the claim assumes |", "| --- | --- | --- | --- |"]
-    out += [f"| `{r['claim']}` | `{r['measure']}` | {_interval(r['events'], r['runs']) if r['runs'] else '-'} | "
+    out += [f"| `{r['claim']}` | `{cell(r['measure'])}` | {_interval(r['events'], r['runs']) if r['runs'] else '-'} | "
             f"{r['assumed']} |" for r in rows]
     return out
