@@ -1,6 +1,6 @@
 """Calibrating every claim's own rule on independent replicate sets of real runs, with planted effects and harms.
 
-    OMP_NUM_THREADS=1 python -m tools.calibrate --out runs/calibration               # the table of docs/findings.md
+    OMP_NUM_THREADS=1 python -m tools.calibrate --out runs/calibration    # docs/findings.md's tables: ~30 min quiet
     python -m tools.calibrate --quick --pool 12 --harm-sets 1 --out /tmp/cal          # the plumbing only
 
 Trains a pool of report 004's MLP GAN on FashionMNIST at its full length (`--pool` seeds), logs every step (as the
@@ -38,7 +38,7 @@ from spec.claim import ClaimSpec
 from tools import calibration_cases, calibration_harms
 
 EXPERIMENT = "r004-mlp"
-POOL = 48  # default runs: 8 two-arm or 16 one-arm replicate sets of 3 seeds per arm
+POOL = 60  # default runs: 10 two-arm or 20 one-arm replicate sets of 3 seeds per arm (docs/findings.md)
 
 
 def on_pool(claim: ClaimSpec) -> ClaimSpec:
@@ -75,8 +75,8 @@ def parser() -> argparse.ArgumentParser:
     p = cli.parser("python -m tools.calibrate", __doc__)
     p.add_argument("--pool", type=cli.count("calibration_seeds"), default=POOL,
                    help=f"runs of r004-mlp at full length, each used in one replicate set only (default {POOL})")
-    p.add_argument("--harm-sets", type=cli.count("seeds"), default=2,
-                   help="replicate sets (3 harmed seeds against 3 clean ones) per planted harm (default 2)")
+    p.add_argument("--harm-sets", type=cli.count("seeds"), default=4,
+                   help="replicate sets (3 harmed seeds against 3 clean ones) per planted harm (default 4)")
     p.add_argument("--n", type=cli.count("images"), default=5000, help="generated images per run (the scorecard's)")
     p.add_argument("--fashion", type=Path, help="folder of the FashionMNIST IDX files (default: Debian's)")
     p.add_argument("--out", type=Path, required=True)
