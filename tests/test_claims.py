@@ -367,3 +367,14 @@ def test_every_comparison_states_its_minimum_effect(claim_id: str) -> None:
     c = CLAIMS[claim_id]
     assert c.rule.min_effect and c.rule.min_effect > 0 and len(c.rule.note.split()) >= 5
     assert c.rule.scale != "of_b" or (c.rule.at_least or 0) > 0
+
+
+def test_heterochromia_is_read_as_a_captured_feature() -> None:
+    """001, 2. WGAN: '两种模型都捕捉到了二次元应有的特征，有些图片甚至有异色瞳': 'even' adds heterochromia to the
+    features the models captured (the defects begin with the next sentence's 但是), so the claim tests that some
+    generated faces have it, the share of detected faces above 0, not a share above the real faces' (a defect)."""
+    c = CLAIMS["c001-heterochromia"]
+    assert (c.measure.key, c.measure.against, c.rule.expect, c.rule.bound) == ("heterochromia_share", "", "above", 0.0)
+    none = V.judge(c, {"dcgan": [0.0, 0.001, 0.0, 0.002, 0.001]})  # no face with two colours: refuted
+    some = V.judge(c, {"dcgan": [0.05, 0.06, 0.04, 0.05, 0.055]})  # 1 face in 20: some images have it
+    assert (none.verdict, some.verdict) == (V.FAILS, V.HOLDS), (none.reason, some.reason)
