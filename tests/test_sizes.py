@@ -142,3 +142,16 @@ def test_a_difference_at_or_beyond_the_margin_never_holds_as_no_difference(c: Cl
             values = {c.rule.a: [x + gain for x in b if x is not None], c.rule.b: b}
         result = V.judge(c, values)
         assert result.verdict != V.HOLDS, (c.id, level, beyond, result.reason)
+
+
+def test_each_code_mutant_of_the_decision_code_still_applies_once() -> None:
+    """`python -m tools.mutate --code` changes each listed text once; a refactor that moves it must move the mutant
+    too (else the mutation check would test nothing)."""
+    from pathlib import Path
+
+    from tools.mutants import CODE_MUTANTS
+
+    root = Path(__file__).resolve().parent.parent
+    for m in CODE_MUTANTS:
+        assert (root / m.file).read_text(encoding="utf-8").count(m.old) == 1, m.name
+        assert all((root / t.split("::")[0]).is_file() for t in m.tests), m.name
