@@ -3,6 +3,7 @@ sequential design, simulated through the claim's own rule, shown in scorecard.md
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -102,7 +103,9 @@ def test_the_path_and_the_power_reach_the_markdown_the_json_and_the_page() -> No
     ahead = outlook.next_round(c, final[0], design, 5)
     assert ahead is not None
     final[0].next_round = ahead.to_json()
-    text = "\n".join(scorecard._path_lines(final))
+    meta = {"reports": ["004"], "seeds": "auto", "spending": "obrien-fleming", "max_seeds": 12, "runs_trained": 10,
+            "stopped": "--budget 10 runs reached", "n": 500, "device": "cpu", "wall_s": 1.0, "faces": "-"}
+    text = scorecard.markdown(final, [dataclasses.replace(c, id="c004-x", report="004")], meta, {})
     assert "## Each claim over the rounds" in text and "round 2 (a 5, b 5)" in text and ahead.text() in text
     saved = json.loads(json.dumps(final[0].to_json()))
     assert len(saved["path"]) == 2 and saved["next_round"]["power"] == ahead.power

@@ -87,6 +87,11 @@ def _finite(xs: list[float | None]) -> list[float]:
     return [float(x) for x in xs if isinstance(x, int | float) and math.isfinite(x)]
 
 
+def _pairs(a: list[float | None], b: list[float | None]) -> list[tuple[float, float]]:
+    """The seeds where both arms have a finite value, paired by index."""
+    return [(x, y) for x, y in zip(a, b, strict=False) if x is not None and y is not None and _finite([x, y]) == [x, y]]
+
+
 def _spread(xs: list[float]) -> tuple[float, float]:
     return statistics.fmean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0
 
@@ -106,8 +111,7 @@ def extend(claim: ClaimSpec, values: Values, flags: Flags, seeds: int, rng: rand
         mean, sd = _spread(_finite(values[rule.arm]))
         out[rule.arm] += [rng.gauss(mean, sd) for _ in range(max(seeds - len(values[rule.arm]), 0))]
         return out, down
-    pairs = [(float(x), float(y)) for x, y in zip(values[rule.a], values[rule.b], strict=False)
-             if _finite([x]) and _finite([y])]
+    pairs = _pairs(values[rule.a], values[rule.b])
     b_mean, b_sd = _spread([y for _, y in pairs])
     d_mean, d_sd = _spread([x - y for x, y in pairs])
     for _ in range(max(seeds - min(len(values[rule.a]), len(values[rule.b])), 0)):
@@ -128,8 +132,7 @@ def can_simulate(claim: ClaimSpec, v: Verdict) -> bool:
         return True
     if claim.rule.kind == "threshold":
         return len(_finite(values[claim.rule.arm])) >= 2
-    return sum(bool(_finite([x]) and _finite([y])) for x, y in zip(values[claim.rule.a], values[claim.rule.b],
-                                                                     strict=False)) >= 2
+    return len(_pairs(values[claim.rule.a], values[claim.rule.b])) >= 2
 
 
 def next_round(claim: ClaimSpec, v: Verdict, design: sequential.Design, seeds: int, draws: int = DRAWS,
