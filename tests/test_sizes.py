@@ -5,7 +5,8 @@
 - the headline is Holm-adjusted: a report of null claims at their lines keeps its family-wise 'holds' rate at the
   nominal level after Holm (the raw verdicts do not);
 - a margin on the null rules: a difference with no spread at all, exactly at or 1 % beyond the margin, never holds as
-  'not better', 'similar' or 'near'.
+  'not better', 'similar' or 'near';
+- a diverged loser never weakens a 'not better' claim, nor an event claim whose event is a divergence.
 The others live beside the code they test: compare under the sequential design with both spending functions
 (tests/test_sequential.py), a diverged loser never weakens a verdict and the size with divergence
 (tests/test_divergence.py), 1e-9 and 1 % effects of every directional claim (tests/test_margins.py), events' size and
@@ -19,6 +20,8 @@ import random
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import spec
 from impl.verdicts import decide as V
@@ -159,3 +162,29 @@ def test_each_code_mutant_of_the_decision_code_still_applies_once() -> None:
     for m in CODE_MUTANTS:
         assert (root / m.file).read_text(encoding="utf-8").count(m.old) == 1, m.name
         assert all((root / t.split("::")[0]).is_file() for t in m.tests), m.name
+
+
+finite = st.floats(-50, 50, allow_nan=False)
+STRENGTH = {V.FAILS: 0, V.INCONCLUSIVE: 1, V.HOLDS: 2}
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(finite, min_size=3, max_size=6), st.lists(finite, min_size=3, max_size=6), st.data())
+def test_a_diverged_loser_never_weakens_a_null_claim_or_an_event_claim(a: list[float], b: list[float],
+                                                                        data: st.DataObject) -> None:
+    """'a is not better than b' (lower FID better): a is the arm it calls no better, so one more of a's runs
+    diverging never weakens the verdict, and one of b's never strengthens it. An event claim whose event is a
+    divergence: one more diverged run never weakens 'it happens'. (compare and threshold: tests/test_divergence.py.)"""
+    rule = _null("not_better")
+    i, j = data.draw(st.integers(0, len(a) - 1)), data.draw(st.integers(0, len(a) - 1))
+    k = data.draw(st.integers(0, len(b) - 1))
+    one = {"a": [n == i for n in range(len(a))]}
+    before = V.judge(rule, {"a": a, "b": b}, diverged=one)
+    worse_a = V.judge(rule, {"a": a, "b": b}, diverged={"a": [n in (i, j) for n in range(len(a))]})
+    worse_b = V.judge(rule, {"a": a, "b": b}, diverged=one | {"b": [n == k for n in range(len(b))]})
+    assert STRENGTH[worse_a.verdict] >= STRENGTH[before.verdict], (before.reason, worse_a.reason)
+    assert STRENGTH[worse_b.verdict] <= STRENGTH[before.verdict], (before.reason, worse_b.reason)
+    happens = event(0.0, false_rate=data.draw(st.sampled_from([0.0, 0.05, 0.2])))
+    clean = V.judge(happens, {"a": a}, diverged=one)
+    more = V.judge(happens, {"a": a}, diverged={"a": [n in (i, j) for n in range(len(a))]})
+    assert STRENGTH[more.verdict] >= STRENGTH[clean.verdict], (clean.reason, more.reason)
