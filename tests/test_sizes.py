@@ -188,3 +188,11 @@ def test_a_diverged_loser_never_weakens_a_null_claim_or_an_event_claim(a: list[f
     clean = V.judge(happens, {"a": a}, diverged=one)
     more = V.judge(happens, {"a": a}, diverged={"a": [n in (i, j) for n in range(len(a))]})
     assert STRENGTH[more.verdict] >= STRENGTH[clean.verdict], (clean.reason, more.reason)
+
+
+def test_an_unknown_code_mutant_is_one_line_and_exit_2(capsys: pytest.CaptureFixture) -> None:
+    from tools import mutate
+
+    assert mutate.main(["--code", "no-such-mutant"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "alpha-spending-removed" in err, err
