@@ -93,6 +93,8 @@ def test_eye_colours_are_told_apart(detector: faces.Detector, real: faces.RealFa
     assert got["heterochromia_share"] > 1.05 * max(got["real_heterochromia_share"], 0.05)
     same = faces.face_metrics(detect(population(20, seed=3), detector), real)
     assert same["heterochromia_share"] <= 0.35 < got["heterochromia_share"]
+    shades = faces.face_metrics(detect([Face(right_colour=(70, 120, 240))] * 4, detector), real)
+    assert shades["heterochromia_share"] == 1.0  # two blues about 50 apart: beyond the real spread, under the fallback
 
 
 def test_thresholds_are_the_real_faces_own_spread() -> None:
