@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 
 from impl.measure import faces
 from impl.measure.reference import RealSet, Reference
+from spec.metrics import METRICS, RECORDS
 from tests.faces_painter import EYE_COLOURS, HAIR_COLOURS, SKIN, Face, as_batch, paint, population
 
 
@@ -169,3 +170,14 @@ def test_the_real_faces_are_detected_once_and_kept_with_the_reference(detector: 
     second = Reference().face_scores(fake, real_set)
     assert len(loads) == 1 and first == second and first["face_detection_rate"] == 1.0
     assert list((cache / "gan-spec" / "real-features").glob("faces-*.safetensors"))
+
+
+def test_the_face_metrics_write_only_keys_spec_knows() -> None:
+    """Every key face_metrics writes into metrics.json is a metric of spec/metrics.py, its reference, or a record
+    (face_thresholds): tests/test_registries.py checks the same for a FashionMNIST run only."""
+    def face(gap: int) -> faces.Face:
+        return faces.Face(1.0, (30, 20, 50, 60), (40, 40, 10, 8), (40 + gap, 40, 10, 8), (30.0, 60.0, 200.0),
+                          (32.0, 61.0, 198.0), (55, 55), (48, 62, 14, 6), (55, 78))
+    got = faces.face_metrics([face(20), None], faces.RealFaces.of([face(18 + i % 5) for i in range(50)]))
+    known = {k for m in METRICS.values() if m.faces_only for k in (m.key, m.reference)}
+    assert set(got) == known | {"face_thresholds"} and "face_thresholds" in RECORDS
