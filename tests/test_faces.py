@@ -99,17 +99,20 @@ def test_eye_colours_are_told_apart(detector: faces.Detector, real: faces.RealFa
 
 
 def test_thresholds_are_the_real_faces_own_spread() -> None:
-    """The eye thresholds are the SPREAD (95th) percentile of the real faces' own eye differences (the first half of
-    the faces; the second half gives the real share, about 5 %); too few real faces fall back to the constants, and
-    metrics.json's record says which."""
+    """The eye thresholds are the far-out fence of the real faces' own eye differences, upper quartile plus 3
+    interquartile ranges (colour gaps spread evenly over 0-10: 7.5 + 3 x 5 = 22.5), which forces no share of the real
+    faces beyond it: the share beyond is that of the real outliers (10 of 400 gaps of 200 here), and none without
+    them. Too few real faces fall back to the constants, and metrics.json's record says which."""
     rng = np.random.default_rng(0)
-    rows = np.column_stack([np.linspace(0, 100, 400), np.linspace(1, 3, 400), rng.uniform(0.3, 0.6, (400, 6)),
-                            np.full(400, 1 / 80)])
+    colour = np.concatenate([np.linspace(0, 10, 390), np.full(10, 200.0)])
+    rows = np.column_stack([colour, np.linspace(1, 1.2, 400), rng.uniform(0.3, 0.6, (400, 6)), np.full(400, 1 / 80)])
     limits = faces.thresholds(rows)
-    assert limits.eye_colour == pytest.approx(95.0) and limits.eye_area == pytest.approx(2.9)
-    assert limits.real_faces == 400 and "95th percentile of 400 real faces" in limits.record()["from"]
-    shares = faces.eye_shares(rows[::7], limits)
-    assert 0.02 < shares[0] < 0.1  # about 5 % of the real faces' own eyes lie beyond
+    low, high = np.percentile(colour, [25, 75])
+    assert limits.eye_colour == pytest.approx(high + 3 * (high - low)) and 20 < limits.eye_colour < 25
+    assert limits.eye_area == pytest.approx(1.15 + 3 * 0.1)
+    assert limits.real_faces == 400 and "upper quartile + 3 IQR of 400 real faces" in limits.record()["from"]
+    assert faces.eye_shares(rows, limits)[0] == pytest.approx(10 / 400)  # the outliers, no more
+    assert faces.eye_shares(rows[:390], faces.thresholds(rows[:390]))[0] == 0.0  # no outlier: no share forced
     few = faces.thresholds(rows[:faces.MIN_REAL_FACES - 1])
     assert (few.eye_colour, few.eye_area, few.real_faces) == (faces.EYE_COLOUR, faces.EYE_AREA, 0)
     assert "fallback" in few.record()["from"]

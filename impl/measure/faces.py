@@ -9,11 +9,12 @@ three quarters of the frame and skips blurry windows): each image is enlarged tw
 
 Metrics on the detected faces (each beside the real faces' own value, `real_*`), with thresholds read from the
 real faces' own spread (thresholds(): the first half of the real faces sets them, the second half gives the real
-faces' own values; EYE_COLOUR and EYE_AREA are only the fallback where there are too few real faces):
+faces' own values; EYE_COLOUR and EYE_AREA are only the fallback where there are too few real faces). "Beyond the
+spread" is Tukey's far-out fence, the upper quartile plus FENCE interquartile ranges: unlike a percentile it forces
+no share of the real faces beyond it, so a real share is what the real faces show, not the threshold's definition.
 - `face_detection_rate`: the share of images in which a face is found;
-- `heterochromia_share`: the share of detected faces whose two eyes differ in colour more than SPREAD % of the
-  real faces' eyes do;
-- `eye_mismatch`: the share whose eyes differ so in colour, or in area more than SPREAD % of the real faces' do;
+- `heterochromia_share`: the share of detected faces whose two eyes differ in colour beyond the real faces' fence;
+- `eye_mismatch`: the share whose eyes differ so in colour, or in area (larger over smaller) beyond its fence;
 - `proportion_error`: the landmarks' geometry (eyes, nose, mouth and chin within the face box) against the real
   faces' typical geometry: the mean robust z-score over the features (real faces score their own level).
 Where no generated image shows a face, only the detection rate (0) is written, and the claims read the other
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-SPREAD = 95.0  # percentile of the real faces' own eye differences beyond which two eyes differ (thresholds())
+FENCE = 3.0  # two eyes differ beyond the real faces' upper quartile plus FENCE interquartile ranges (thresholds())
 MIN_REAL_FACES = 20  # fewer real faces (in the half that sets the thresholds): the fallback constants below
 EYE_COLOUR = 80.0  # fallback only: RGB distance (0-255 per channel) beyond which two eyes are of different colours
 EYE_AREA = 2.0  # fallback only: area ratio beyond which two eyes are of different sizes
@@ -208,7 +209,7 @@ def table(found: list[Face]) -> np.ndarray:
 @dataclass(frozen=True)
 class Thresholds:
     """Where a face's eyes stop being 'the same' and what 'typical proportions' are, read from the real faces' own
-    spread: the SPREAD percentile of their eye-colour gaps and eye-area ratios, and each geometry feature's median
+    spread: the far-out fence (FENCE) of their eye-colour gaps and eye-area ratios, and each geometry feature's median
     and scale (the median absolute deviation, never below one pixel of the face box). `real_faces` counts the faces
     they were read from; 0 means the fallback constants EYE_COLOUR and EYE_AREA (no real set, or too few faces)."""
 
@@ -219,7 +220,7 @@ class Thresholds:
 
     def record(self) -> dict[str, float | int | str]:
         """What metrics.json says about them (`face_thresholds`)."""
-        source = f"the {SPREAD:g}th percentile of {self.real_faces:,} real faces" if self.real_faces else \
+        source = f"the upper quartile + {FENCE:g} IQR of {self.real_faces:,} real faces" if self.real_faces else \
             "fallback constants (too few real faces to read a spread from)"
         return {"eye_colour": round(self.eye_colour, 3), "eye_area": round(self.eye_area, 3),
                 "real_faces": self.real_faces, "from": source}
@@ -235,7 +236,8 @@ def thresholds(real: np.ndarray) -> Thresholds:
         typical = tuple((float(m), float(s)) for m, s in zip(median, scale))
     if len(real) < MIN_REAL_FACES:
         return Thresholds(EYE_COLOUR, EYE_AREA, typical, 0)
-    colour, area = np.percentile(real[:, :2], SPREAD, axis=0)
+    low, high = np.percentile(real[:, :2], [25, 75], axis=0)
+    colour, area = high + FENCE * (high - low)
     return Thresholds(float(colour), float(area), typical, len(real))
 
 
