@@ -16,6 +16,7 @@ from impl.verdicts import readings as R
 CLAIMS = {c.id: c for c in spec.claims()}
 EYES = CLAIMS["c002-deeper-eyes-better"]  # deeper's eye_mismatch lower than original's by at least 0.02
 PROPORTIONS = CLAIMS["c001-poor-proportions"]  # dcgan's proportion_error over the real faces' own above 1.05
+HETEROCHROMIA = CLAIMS["c001-heterochromia"]  # dcgan's heterochromia_share above 0 (a measure with no direction)
 REAL = {"real_face_detection_rate": 0.9, "real_eye_mismatch": 0.1, "real_heterochromia_share": 0.05,
         "real_proportion_error": 1.0}
 
@@ -41,7 +42,7 @@ def test_a_generator_without_faces_writes_only_its_detection_rate() -> None:
     assert not {"heterochromia_share", "eye_mismatch", "proportion_error"} & set(got)
 
 
-@pytest.mark.parametrize("claim", [EYES, PROPORTIONS], ids=lambda c: c.id)
+@pytest.mark.parametrize("claim", [EYES, PROPORTIONS, HETEROCHROMIA], ids=lambda c: c.id)
 def test_a_run_without_faces_reads_as_the_worst_outcome(claim: spec.ClaimSpec, tmp_path: Path) -> None:
     """Zero faces beside real faces that were found: the NO_FACE outcome, not a missing value. Without the detector
     (no face keys) or without a real face, it stays a missing value: nothing says the generator is at fault."""
