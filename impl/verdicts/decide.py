@@ -14,7 +14,8 @@ wholly on the other side, and is inconclusive otherwise, with the number of seed
 A diverged run is an outcome, not missing data, never dropped: it is the event of an event rule; for the other rules
 the seeds are then decided by an exact rank test (impl/verdicts/ranks.py) in which it ranks as its arm's worst value
 (least favourable to each one-sided test where the measure has no direction), and a test that cannot reach the level
-at the seeds used decides nothing.
+at the seeds used decides nothing. A generator in whose images the detector finds no face ranks so too in every face
+measure ('faceless': readings.NO_FACE), never dropped.
 
 This module reads the runs and dispatches (`decide`, `judge`); the rules on the claim-oriented scale, the t and the
 rank decisions, are in impl/verdicts/rules.py, the event rule in impl/verdicts/events.py.
@@ -30,7 +31,7 @@ from pathlib import Path
 from impl.core.errors import RunError
 from impl.runs.folder import RunFolder
 from impl.verdicts import events, rules, stats
-from impl.verdicts.readings import DIVERGED, read_measure
+from impl.verdicts.readings import DIVERGED, NO_FACE, read_measure, worst_seeds
 from impl.verdicts.rules import _line, _orient
 from impl.verdicts.verdict import FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURABLE, VERDICTS, Verdict
 from spec.claim import ClaimSpec
@@ -40,14 +41,17 @@ __all__ = ["FAILS", "HOLDS", "INCONCLUSIVE", "NOT_MEASURABLE", "VERDICTS", "Verd
 
 
 def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iterable[str] = (),
-          diverged: dict[str, list[bool]] | None = None) -> Verdict:
+          diverged: dict[str, list[bool]] | None = None, faceless: dict[str, list[bool]] | None = None) -> Verdict:
     """Apply the claim's rule to per-seed values {arm name: [value of seed 0, seed 1, ...]} (None = no value;
-    `missing` says why, one reason per missing value; `diverged` marks the seeds whose run diverged)."""
-    diverged = diverged or {}
+    `missing` says why, one reason per missing value; `diverged` marks the seeds whose run diverged, `faceless` those
+    whose images showed the detector no face: both rank as their arm's worst value)."""
+    down, faceless = diverged or {}, faceless or {}
+    diverged = worst_seeds(down, faceless)  # the seeds that are their arm's worst outcome
     out = Verdict(claim=claim.id, report=claim.report, quote=claim.quote, data=claim.data,
                   measure=claim.measure.describe() if claim.measure else "-", rule=claim.rule.describe(),
                   verdict=NOT_MEASURABLE, reason=claim.reason, values={k: list(v) for k, v in values.items()},
-                  proxy=claim.proxy, diverged={k: sum(v) for k, v in diverged.items() if any(v)})
+                  proxy=claim.proxy, diverged={k: sum(v) for k, v in down.items() if any(v)},
+                  faceless={k: sum(v) for k, v in faceless.items() if any(v)})
     if not claim.measurable:
         return out
     missing = list(missing)
@@ -56,7 +60,7 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
         out.reason = f"no runs for arm {absent[0]!r}"
         return out
     if claim.rule.kind == "event":
-        out = events.decide_event(claim, out, values, diverged)
+        out = events.decide_event(claim, out, values, down)
         if out.n == 0:
             out.reason = missing[0] if missing else "no seed gave a value"
         return out
@@ -67,6 +71,9 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
     why = f" ({note}: {missing[0]})" if note and missing else (f" ({note})" if note else "")
     if out.diverged:
         why += " (diverged: " + ", ".join(f"{arm} {k} seed{'s' * (k > 1)}" for arm, k in out.diverged.items()) + ")"
+    if out.faceless:
+        why += " (no face found: " + ", ".join(f"{arm} {k} seed{'s' * (k > 1)}" for arm, k in out.faceless.items()) + \
+            ", each its arm's worst outcome)"
     line = rules._line(claim, values)
     if sample:
         centre = statistics.median(sample) if any(math.isinf(x) for x in sample) else statistics.fmean(sample)
@@ -121,6 +128,7 @@ def decide(claim: ClaimSpec, runs_by_arm: dict[str, list[Path]]) -> Verdict:
     values: dict[str, list[float | None]] = {}
     refs: dict[str, list[float | None]] = {}
     diverged: dict[str, list[bool]] = {}
+    faceless: dict[str, list[bool]] = {}
     missing: list[str] = []
     runs: dict[str, list[str]] = {}
     for name, arm in claim.arms.items():
@@ -131,10 +139,11 @@ def decide(claim: ClaimSpec, runs_by_arm: dict[str, list[Path]]) -> Verdict:
         values[name] = [r.value for r in readings]
         refs[name] = [r.reference for r in readings]
         diverged[name] = [r.outcome == DIVERGED for r in readings]
+        faceless[name] = [r.outcome == NO_FACE for r in readings]
         runs[name] = [str(p) for p in paths]
         missing += [f"{name} run {i}: {r.reason}" for i, r in enumerate(readings) if r.value is None
-                    and r.outcome != DIVERGED]
-    verdict = judge(claim, values, missing, diverged)
+                    and r.outcome not in (DIVERGED, NO_FACE)]
+    verdict = judge(claim, values, missing, diverged, faceless)
     verdict.runs, verdict.references = runs, refs
     verdict.decided_on = sorted({d for paths in runs.values() for d in map(_run_data, map(Path, paths)) if d})
     return verdict

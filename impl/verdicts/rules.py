@@ -210,7 +210,7 @@ def _rank_decision(claim: ClaimSpec, values: dict[str, list[float | None]], dive
     zero = _no_effect(claim, line)
     p_direction = 1.0 if zero is None else beyond(zero - line, True).p
     test = "exact rank-sum test, a unpaired against b" if arms == 2 else "exact signed-rank test"
-    what = f"{_what(claim, line)}: {test} over {n} seeds, a diverged run ranking as its arm's worst " \
+    what = f"{_what(claim, line)}: {test} over {n} seeds, a diverged or faceless run ranking as its arm's worst " \
         f"(p {p_hold:.3g} that it holds, {p_fail:.3g} that it does not)"
     if p_hold < stats.ALPHA:
         return HOLDS, p_hold, what, None, n, p_direction

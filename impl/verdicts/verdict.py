@@ -42,6 +42,7 @@ class Verdict:
     values: dict[str, list[float | None]] = field(default_factory=dict)  # per arm, per seed
     references: dict[str, list[float | None]] = field(default_factory=dict)  # the real/floor/base value per seed
     diverged: dict[str, int] = field(default_factory=dict)  # per arm, the seeds that diverged (an outcome)
+    faceless: dict[str, int] = field(default_factory=dict)  # per arm, the seeds whose images showed no face (worst)
     runs: dict[str, list[str]] = field(default_factory=dict)  # per arm, the run folders read
     decided_on: list[str] = field(default_factory=list)  # the runs' training data (config.json "data")
     proxy: str = ""  # what stands in for the claim's own words, when the measure is a proxy
