@@ -372,9 +372,12 @@ def test_every_comparison_states_its_minimum_effect(claim_id: str) -> None:
 def test_heterochromia_is_read_as_a_captured_feature() -> None:
     """001, 2. WGAN: '两种模型都捕捉到了二次元应有的特征，有些图片甚至有异色瞳': 'even' adds heterochromia to the
     features the models captured (the defects begin with the next sentence's 但是), so the claim tests that some
-    generated faces have it, the share of detected faces above 0, not a share above the real faces' (a defect)."""
+    generated faces have it, the share of detected faces above the detector's own false rate (7.5 %, measured on
+    painted faces whose eyes share one colour), not a share above the real faces' (a defect)."""
     c = CLAIMS["c001-heterochromia"]
-    assert (c.measure.key, c.measure.against, c.rule.expect, c.rule.bound) == ("heterochromia_share", "", "above", 0.0)
+    assert (c.measure.key, c.measure.against, c.rule.expect, c.rule.bound) == ("heterochromia_share", "", "above", 0.075)
     none = V.judge(c, {"dcgan": [0.0, 0.001, 0.0, 0.002, 0.001]})  # no face with two colours: refuted
-    some = V.judge(c, {"dcgan": [0.05, 0.06, 0.04, 0.05, 0.055]})  # 1 face in 20: some images have it
+    error = V.judge(c, {"dcgan": [0.07, 0.08, 0.075, 0.072, 0.078]})  # what the detector's error alone gives
+    assert error.verdict != V.HOLDS, error.reason
+    some = V.judge(c, {"dcgan": [0.15, 0.16, 0.14, 0.15, 0.155]})  # 1 face in 7: some images have it
     assert (none.verdict, some.verdict) == (V.FAILS, V.HOLDS), (none.reason, some.reason)
