@@ -375,7 +375,8 @@ def test_heterochromia_is_read_as_a_captured_feature() -> None:
     generated faces have it, the share of detected faces above the detector's own false rate (7.5 %, measured on
     painted faces whose eyes share one colour), not a share above the real faces' (a defect)."""
     c = CLAIMS["c001-heterochromia"]
-    assert (c.measure.key, c.measure.against, c.rule.expect, c.rule.bound) == ("heterochromia_share", "", "above", 0.075)
+    read = (c.measure.key, c.measure.against, c.rule.expect, c.rule.bound)
+    assert read == ("heterochromia_share", "", "above", 0.075)
     none = V.judge(c, {"dcgan": [0.0, 0.001, 0.0, 0.002, 0.001]})  # no face with two colours: refuted
     error = V.judge(c, {"dcgan": [0.07, 0.08, 0.075, 0.072, 0.078]})  # what the detector's error alone gives
     assert error.verdict != V.HOLDS, error.reason

@@ -60,12 +60,13 @@ def decide_event(claim: ClaimSpec, out: Verdict, values: dict[str, list[float | 
     chance = f"{rate:.3g} plus false events" if rate else "false events alone"
     text = f"the event in {k} of {n} seeds" + (f" ({unknown} diverged: unknown)" if unknown else "") + \
         f" (rate 95 % interval [{low:.2f}, {high:.2f}]; {source}, its Jeffreys posterior)"
-    if p_hold < stats.ALPHA:
+    if p_fail < stats.ALPHA:  # first: a rate beyond false events but below the least the claim implies is no 'holds'
+        out.verdict, out.p_value, out.smaller = FAILS, p_fail, p_hold < stats.ALPHA
+        beyond = f"more than {chance} give (p {p_hold:.3g}), but " if out.smaller else ""
+        out.reason = f"{text}: {beyond}below {least:.3g} per run, the least the claim implies (p {p_fail:.3g})"
+    elif p_hold < stats.ALPHA:
         out.verdict, out.p_value = HOLDS, p_hold
         out.reason = f"{text}: more than {chance} give (p {p_hold:.3g})"
-    elif p_fail < stats.ALPHA:
-        out.verdict, out.p_value = FAILS, p_fail
-        out.reason = f"{text}: below {least:.3g} per run, the least the claim implies (p {p_fail:.3g})"
     else:
         out.verdict, out.p_value = INCONCLUSIVE, min(p_hold, p_fail)
         out.reason = f"{text}: cannot tell {chance} from {least:.3g} per run, the least the claim implies"
@@ -84,12 +85,26 @@ def false_event_sf(k: int, n: int, rate: float, clean_events: int = 0, clean_run
         return 0.0
     a, b = clean_events + JEFFREYS, clean_runs - clean_events + JEFFREYS
     base = _log_beta(a, b)
-    total = 0.0
+    log_rate, log_miss = _log(rate), _log(1 - rate)
+    terms = []  # in logs: C(n, j) and the Beta functions overflow a float past a few hundred seeds
     for j in range(k, n + 1):  # K = j: C(n, j) (1 - rate)^(n - j) sum_i C(j, i) rate^(j - i) (1 - rate)^i E[...]
-        inner = sum(math.comb(j, i) * rate ** (j - i) * (1 - rate) ** i
-                    * math.exp(_log_beta(a + i, b + n - j) - base) for i in range(j + 1))
-        total += math.comb(n, j) * (1 - rate) ** (n - j) * inner
-    return min(1.0, max(0.0, total))
+        for i in range(j + 1) if rate > 0 else (j,):
+            terms.append(_log_comb(n, j) + _times(n - j, log_miss) + _log_comb(j, i) + _times(j - i, log_rate)
+                         + _times(i, log_miss) + _log_beta(a + i, b + n - j) - base)
+    top = max(terms)
+    return min(1.0, max(0.0, math.exp(top) * math.fsum(math.exp(t - top) for t in terms)))
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
+
+
+def _times(count: int, log: float) -> float:
+    return count * log if count else 0.0  # x^0 = 1, also for x = 0
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
 
