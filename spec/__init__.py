@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from spec import false_rates
 from spec.claim import ClaimSpec, check_claims, read_claims
 from spec.experiment import (
     DatasetSpec,
@@ -201,8 +202,8 @@ def _load(root: Path, skip: frozenset[Path]) -> Registry:
         if (root / "datasets.toml").exists() else {}
     errata = tuple(read_errata(read_toml(root / "errata.toml"), root / "errata.toml")) \
         if (root / "errata.toml").exists() else ()
-    reg = Registry(networks=networks, experiments=experiments, datasets=datasets, errata=errata,
-                   claims=_read_claims(sorted((root / "claims").glob("*.toml"))))
+    claims = false_rates.resolve(_read_claims(sorted((root / "claims").glob("*.toml"))), root / false_rates.FILE_NAME)
+    reg = Registry(networks=networks, experiments=experiments, datasets=datasets, errata=errata, claims=claims)
     _cross_check(reg)
     return reg
 

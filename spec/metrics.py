@@ -53,7 +53,7 @@ METRICS: dict[str, Metric] = {m.key: m for m in (
 # that an evaluated run writes nothing outside METRICS, their references, ROLES and these)
 RECORDS = ("experiment", "step", "checkpoint", "samples", "evaluated", "evaluation_seconds", "real_set",
            "real_samples", "class_histogram", "classifier_sha256", "classifier_test_accuracy", "domain_kid_std",
-           "inception_kid_std")
+           "inception_kid_std", "face_thresholds")
 
 # a claim's role -> (the key on FashionMNIST data, the key on other data such as the anime faces)
 ROLES: dict[str, tuple[str, str]] = {

@@ -85,8 +85,10 @@ class RuleSpec:
     at_least: float | None = None  # of_b: the smallest minimum effect in the measure's units (b missing or near 0)
     reference: str = ""  # threshold: what the bound is anchored to (REFERENCES)
     rate: float | None = None  # event: the claim holds when the event's rate over seeds is above this
-    false_rate: float | None = None  # event: the per-run rate of the event where it should not happen
-    false_rate_from: str = ""  # event: the runs that rate was estimated on, or the convention that stands in
+    false_rate: float | None = None  # event: the point estimate k / n of false_events (simulations only)
+    false_rate_key: str = ""  # event: its entry in spec/false_rates.toml (spec/false_rates.py resolves it)
+    false_events: tuple[int, int] | None = None  # event: k events of n clean runs, where it should not happen
+    false_rate_from: str = ""  # event: the runs false_events were counted on (the recipe, a stand-in named)
     diverged: str = "unknown"  # event: a diverged run is the event ("event") or of unknown value ("unknown")
     note: str = ""  # why that bound, minimum effect or rate
 
@@ -107,8 +109,9 @@ class RuleSpec:
         if self.kind == "event":
             seen = f"in at least {self.min_effect or 0:.0%} of seeds" if not self.rate else \
                 f"in more than {self.rate:.0%} of seeds"
-            return f"{self.arm}: value {self.expect} {self.bound:g} {seen}, beyond a false-event rate of " \
-                f"{self.false_rate or 0:g} per run"
+            k, n = self.false_events or (0, 0)
+            return f"{self.arm}: value {self.expect} {self.bound:g} {seen}, beyond false events ({k} of {n} " \
+                "clean runs)"
         return "not measurable"
 
 
@@ -226,7 +229,7 @@ def read_rule(table: Table, arms: dict[str, Any], measure: MeasureSpec) -> RuleS
 
 def _read_event(table: Table, fields: dict[str, Any]) -> None:
     """An event's claimed rate, its minimum effect (the smallest per-run rate 'it happens' implies, so that clean
-    seeds can refute it), the per-run false-event rate with the runs it came from, and what a diverged run is."""
+    seeds can refute it), the key of its false-event count on clean runs, and what a diverged run is."""
     fields["rate"] = table.opt("rate", float, 0.0)
     if not 0 <= fields["rate"] < 1:
         raise SpecError(f"{table.at('rate')}: a rate of seeds must be in [0, 1), got {fields['rate']!r}")
@@ -235,14 +238,10 @@ def _read_event(table: Table, fields: dict[str, Any]) -> None:
         if not fields["rate"] < fields["min_effect"] < 1:
             raise SpecError(f"{table.at('min_effect')}: an event's minimum effect is the smallest per-run rate the "
                             f"claim implies, above rate {fields['rate']:g} and below 1; got {fields['min_effect']!r}")
-    fields["false_rate"] = table.req("false_rate", float)
-    if not 0 <= fields["false_rate"] < 1:
-        raise SpecError(f"{table.at('false_rate')}: a per-run false-event rate must be in [0, 1), got "
-                        f"{fields['false_rate']!r}")
-    fields["false_rate_from"] = table.req("false_rate_from", str)
-    if not fields["false_rate_from"].strip():
-        raise SpecError(f"{table.at('false_rate_from')}: name the runs the false-event rate was estimated on (or "
-                        "the convention that stands in for them)")
+    fields["false_rate_key"] = table.req("false_rate", str)  # the key of its entry in spec/false_rates.toml
+    if not fields["false_rate_key"].strip():
+        raise SpecError(f"{table.at('false_rate')}: name the entry of spec/false_rates.toml that counts this event "
+                        "on clean runs")
     fields["diverged"] = table.opt("diverged", str, "unknown")
     if fields["diverged"] not in ("event", "unknown"):
         raise SpecError(f"{table.at('diverged')}: must be 'event' (the claim names a divergence) or 'unknown', got "

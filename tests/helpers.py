@@ -236,3 +236,22 @@ def victims(base: Path) -> tuple[Path, Path]:
     (folder / "keep.txt").write_text("keep me\n")
     (folder / "last.pt").write_text("someone else's file named like ours\n")
     return file, folder
+
+
+def hostile_folder(folder: Path) -> Path:
+    """Every kind of file a user's image folder may hold."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(folder / "rgb.jpg")
+    Image.fromarray(rng.integers(0, 256, (40, 50), dtype=np.uint8)).save(folder / "grey.png")
+    Image.fromarray(rng.integers(0, 256, (64, 64, 4), dtype=np.uint8), "RGBA").save(folder / "rgba.png")
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).convert("P").save(folder / "palette.png")
+    Image.fromarray(rng.integers(0, 65535, (64, 64), dtype=np.uint16)).save(folder / "sixteen.png")
+    (folder / "sub").mkdir(exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, (70, 70, 3), dtype=np.uint8)).save(folder / "sub" / "nested.jpeg")
+    good = (folder / "rgb.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "fake.png").write_text("not a png either")
+    return folder

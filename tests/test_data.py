@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from PIL import Image
 
 from impl.data import load as data
 from impl.data.load import DataError, adapt, fashion_mnist, for_experiment, image_folder, read_idx, to_unit
-from tests.helpers import fake_fashion, png_header, write_idx
+from tests.helpers import fake_fashion, hostile_folder, png_header, write_idx
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -70,24 +69,6 @@ def test_real_fashion_mnist_when_installed() -> None:
     ds = fashion_mnist()
     assert ds.images.shape == (60000, 1, 28, 28) and torch.bincount(ds.labels).tolist() == [6000] * 10
 
-
-def hostile_folder(folder: Path) -> Path:
-    """Every kind of file a user's image folder may hold."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1)
-    Image.fromarray(rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)).save(folder / "rgb.jpg")
-    Image.fromarray(rng.integers(0, 256, (40, 50), dtype=np.uint8)).save(folder / "grey.png")
-    Image.fromarray(rng.integers(0, 256, (64, 64, 4), dtype=np.uint8), "RGBA").save(folder / "rgba.png")
-    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).convert("P").save(folder / "palette.png")
-    Image.fromarray(rng.integers(0, 65535, (64, 64), dtype=np.uint16)).save(folder / "sixteen.png")
-    (folder / "sub").mkdir(exist_ok=True)
-    Image.fromarray(rng.integers(0, 256, (70, 70, 3), dtype=np.uint8)).save(folder / "sub" / "nested.jpeg")
-    good = (folder / "rgb.jpg").read_bytes()
-    (folder / "truncated.jpg").write_bytes(good[: len(good) // 3])
-    (folder / "empty.jpg").write_bytes(b"")
-    (folder / "notes.txt").write_text("not an image")
-    (folder / "fake.png").write_text("not a png either")
-    return folder
 
 
 def test_hostile_folder_keeps_good_images_and_counts_the_rest(tmp_path: Path) -> None:
@@ -140,27 +121,6 @@ def test_empty_and_imageless_folders(tmp_path: Path) -> None:
         image_folder(bad, 64, progress=False)
     with pytest.raises(DataError, match=r"no such folder"):
         image_folder(tmp_path / "missing", 64)
-
-
-def test_decoded_folder_is_cached_and_invalidated(tmp_path: Path) -> None:
-    folder = hostile_folder(tmp_path / "f")
-    first = image_folder(folder, 64, progress=False)
-    second = image_folder(folder, 64, progress=False)
-    assert "(cached)" in second.description and torch.equal(first.images, second.images)
-    Image.new("RGB", (64, 64), "red").save(folder / "new.png")
-    third = image_folder(folder, 64, progress=False)
-    assert "(cached)" not in third.description and len(third.images) == len(first.images) + 1
-    cache = next(folder.glob(".gan-spec-*.pt"))
-    cache.write_bytes(b"garbage")  # a damaged cache is rebuilt, not trusted
-    assert len(image_folder(folder, 64, progress=False).images) == len(third.images)
-
-
-def test_read_only_folder_caches_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = hostile_folder(tmp_path / "f")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(os, "access", lambda path, mode: False)
-    image_folder(folder, 64, progress=False)
-    assert list((tmp_path / "cache" / "gan-spec").glob("*.pt")) and not list(folder.glob(".gan-spec-*"))
 
 
 def test_adapt_grey_28_to_rgb_64_and_range() -> None:
@@ -291,65 +251,3 @@ def test_empty_data_argument_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
     assert exit_.value.code == 2 and err.count("\n") == 1
     assert err.startswith("error: python -m impl.train: argument --data: must not be empty")
     assert not any(tmp_path.iterdir())
-
-
-def fake_run(folder: Path, config: dict | None = None) -> Path:
-    (folder / "samples").mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps(config or {"experiment": "r004-mlp", "recipe": {}}))
-    Image.new("RGB", (8, 8), "green").save(folder / "samples" / "epoch_001.png")
-    Image.new("RGB", (8, 8), "green").save(folder / "loss.png")
-    return folder
-
-
-def test_run_folders_inside_the_data_are_not_data(tmp_path: Path) -> None:
-    """A run written into the data folder (--out inside it), runs/ and a study folder are left out and counted;
-    a foreign folder that merely holds a config.json is data."""
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    for i in range(3):
-        Image.new("RGB", (8, 8), (i, 0, 0)).save(folder / f"{i}.png")
-    fake_run(folder / "my-run", {"written by": "another version"})  # config.json beside samples/ is enough
-    fake_run(folder / "runs" / "r004-mlp-20261123-101500")
-    Image.new("RGB", (8, 8)).save(folder / "runs" / "report-figure.png")
-    study = folder / "study"
-    fake_run(study / "clip-0.01")
-    (study / "collapse-args.json").write_text("{}")
-    Image.new("RGB", (8, 8)).save(study / "collapse.png")
-    foreign = folder / "other"
-    foreign.mkdir()
-    (foreign / "config.json").write_text('{"camera": "x"}')
-    Image.new("RGB", (8, 8)).save(foreign / "kept.png")
-    ds = image_folder(folder, 8, progress=False)
-    assert len(ds.images) == 4  # 0.png, 1.png, 2.png, other/kept.png
-    assert ds.skipped == {"inside a gan-spec run or study folder": 8}
-
-
-def test_caches_of_a_folder_do_not_pile_up(tmp_path: Path) -> None:
-    """A new cache of a folder at a size replaces the older ones of that folder and size; other sizes stay."""
-    folder = tmp_path / "f"
-    folder.mkdir()
-    for i in range(3):
-        Image.new("RGB", (8, 8), (i, 0, 0)).save(folder / f"{i}.png")
-        image_folder(folder, 8, progress=False)
-    image_folder(folder, 16, progress=False)
-    assert sorted(p.name.split("-")[2] for p in folder.glob(".gan-spec-*")) == ["16px", "8px"]
-    assert "(cached)" in image_folder(folder, 8, progress=False).description
-
-
-def test_user_cache_caches_do_not_pile_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In the user cache, folders with the same name do not share (or delete) each other's caches."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(os, "access", lambda path, mode: False)
-    for parent in ("a", "b"):
-        folder = tmp_path / parent / "faces"
-        folder.mkdir(parents=True)
-        for i in range(2):
-            Image.new("RGB", (8, 8), (i, 0, 0)).save(folder / f"{i}.png")
-            image_folder(folder, 8, progress=False)
-    assert len(list((tmp_path / "cache" / "gan-spec").glob("*.pt"))) == 2
-
-
-def test_a_folder_holding_only_runs_is_refused(tmp_path: Path) -> None:
-    fake_run(tmp_path / "runs" / "r004-mlp-1")
-    with pytest.raises(DataError, match=r"no image files .* \(only 2 inside gan-spec run folders, which are not data"):
-        image_folder(tmp_path, 8, progress=False)

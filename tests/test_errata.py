@@ -273,9 +273,9 @@ def prove_layer_claims(erratum: spec.Erratum, check: dict) -> None:
 
 
 def prove_text_contradicts(erratum: spec.Erratum, check: dict) -> None:
-    """A contradiction between the report's own sentences (or its sentences and its documented setups): each
-    quoted sentence says the word the erratum reads in it, and where a number or a count of setups is involved,
-    the spec has it."""
+    """A contradiction between the report's own sentences (or its sentences and its documented setups or tables):
+    each quoted sentence says the word the erratum reads in it, and where a number, a count of setups, of modules
+    or of parameters is involved, the spec has it."""
     for sentence, word in check["pairs"]:
         assert word in quoted(erratum, sentence), f"{sentence!r} does not say {word!r}"
     if "field" in check:  # the stated number is the documented one (the epoch after it does not exist)
@@ -285,6 +285,11 @@ def prove_text_contradicts(erratum: spec.Erratum, check: dict) -> None:
         documented = [n for n in spec.names("experiment") if spec.load(n).report == check["report"]
                       and not spec.load(n).addition]
         assert len(documented) == check["runs"], documented
+    for name, kind, count in check.get("modules", []):  # the networks the report's own tables document
+        found = sum(m.type == kind for m in spec.load(name).modules)
+        assert found == count, f"{name}: {found} {kind} modules, not {count}"
+    for name, total in check.get("params", []):
+        assert spec.load(name).parameters == total, f"{name}: not {total:,} parameters"
 
 
 PROOFS = {"printout": prove_printout, "code": prove_code, "steps_per_epoch": prove_steps_per_epoch,

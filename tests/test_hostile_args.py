@@ -163,3 +163,16 @@ def test_usage_errors_name_the_spelling_the_user_typed(monkeypatch: pytest.Monke
     with pytest.raises(SystemExit):
         cli.parser("python -m impl.reproduce", "").parse_args(["--x"])
     assert capsys.readouterr().err.startswith("error: python -m impl.reproduce: ")
+
+
+def test_a_hint_names_another_command_in_the_spelling_the_user_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`gan-spec reproduce` interrupted mid-run says `gan-spec train --resume RUN` (the user has no impl/ checkout
+    to `python -m`), a `python -m` user keeps theirs."""
+    from impl.training.request import experiment_named
+
+    monkeypatch.setattr(sys, "argv", ["gan-spec reproduce"])
+    assert cli.spelling("python -m impl.train") == "gan-spec train"
+    with pytest.raises(Exception, match=r"\(gan-spec train --list shows them\)"):
+        experiment_named(None)
+    monkeypatch.setattr(sys, "argv", ["-m"])
+    assert cli.spelling("python -m impl.train") == "python -m impl.train"

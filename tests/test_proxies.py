@@ -116,11 +116,13 @@ def test_face_metrics_count_what_the_detector_reports() -> None:
     blue, brown, bluish = (30.0, 60.0, 200.0), (120.0, 70.0, 30.0), (35.0, 65.0, 190.0)
     real = [face(blue, bluish, nose_y=54 + i % 3) for i in range(40)]
     odd = [face(blue, brown, nose_y=75) for _ in range(10)]
-    got = faces.face_metrics([*odd, None, None], real)
+    got = faces.face_metrics([*odd, None, None], faces.RealFaces.of(real))
     assert got["face_detection_rate"] == pytest.approx(10 / 12) and got["real_face_detection_rate"] == 1.0
     assert got["heterochromia_share"] == 1.0 and got["real_heterochromia_share"] == 0.0
     assert got["eye_mismatch"] == 1.0 and got["proportion_error"] > 5 * got["real_proportion_error"]
-    assert "proportion_error" not in faces.face_metrics([None], real)  # nothing found: left out, never NaN
+    assert got["face_thresholds"]["real_faces"] == 20  # the first half of the real faces set the thresholds
+    nothing = faces.face_metrics([None], faces.RealFaces.of(real))
+    assert nothing["face_detection_rate"] == 0 and "proportion_error" not in nothing  # left out, never NaN
 
 
 def test_the_detector_finds_no_face_in_noise_or_garments() -> None:

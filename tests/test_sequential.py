@@ -69,6 +69,7 @@ def test_a_decided_claim_is_frozen_and_its_arms_get_no_more_seeds() -> None:
     final = design.final([clear, noisy])
     assert [v.headline for v in final] == [V.HOLDS, V.INCONCLUSIVE]
     assert final[0].family == "report 004, sequential"
-    assert final[1].path == [{"seeds": 3, "p": noisy.p_value, "level": look.level, "raw": noisy.verdict,
-                              "decision": V.INCONCLUSIVE}]
+    assert len(final[1].path) == 1 and final[1].path[0] | {"seeds": 3, "p": noisy.p_value, "level": look.level,
+                                                            "raw": noisy.verdict, "decision": V.INCONCLUSIVE,
+                                                            "per_arm": {"a": 3}} == final[1].path[0]
     assert final[0].to_json()["path"][0]["decision"] == V.HOLDS

@@ -37,10 +37,14 @@ def margin_rule(kind: str, margin: float = 0.1) -> ClaimSpec:
     return claim(RuleSpec(kind=kind, a="a", b="b", min_effect=margin, scale="of_b", at_least=1e-3, note="n"))
 
 
-def event(rate: float, bound: float = 1.0, false_rate: float = 0.0, diverged: str = "event") -> ClaimSpec:
-    """An event rule; 'it happens' (rate 0) implies at least a quarter of the runs (its minimum effect)."""
+def event(rate: float, bound: float = 1.0, false_rate: float = 0.0, diverged: str = "event",
+          clean_runs: int = 1000) -> ClaimSpec:
+    """An event rule; 'it happens' (rate 0) implies at least a quarter of the runs (its minimum effect). Its false
+    events: `false_rate` of `clean_runs` clean runs (a thousand: the rate all but known)."""
+    clean = round(false_rate * clean_runs)
     return claim(RuleSpec(kind="event", arm="a", expect="above", bound=bound, rate=rate,
-                          min_effect=0.25 if rate == 0 else None, false_rate=false_rate, false_rate_from="test",
+                          min_effect=0.25 if rate == 0 else None, false_rate=clean / clean_runs,
+                          false_events=(clean, clean_runs), false_rate_from=f"{clean} of {clean_runs} clean test runs",
                           diverged=diverged, note="n"), arms=("a",))
 
 

@@ -5,6 +5,11 @@ Numbers are nudged (ints + 1, floats x 1.1), booleans flipped, choices (loss, op
 layer type) swapped for another valid one, a generator or discriminator swapped for another network of the same
 role and shapes, other strings altered, two adjacent forward steps (or sibling modules of a Sequential) swapped,
 a module renamed consistently. Only values whose status is `documented` are changed, and the errata's checks.
+
+Apart from those, `CODE_MUTANTS` lists changes to the decision code that the issue names (alpha spending removed, a
+diverged run dropped, a margin ignored, Holm left out, the false-event rate set to 0), each with the tests that
+must kill it
+(`python -m tools.mutate --code`).
 """
 
 from __future__ import annotations
@@ -48,6 +53,61 @@ class Mutant:
             if fnmatch.fnmatch(self.file, pattern) and fnmatch.fnmatch(self.field, field):
                 return why
         return ""
+
+
+@dataclass(frozen=True)
+class CodeMutant:
+    """A listed change to the decision code (`python -m tools.mutate --code`): the exact text `old` of `file`
+    (relative to the repository; it must occur there once) replaced by `new`, and the tests that must fail on it."""
+
+    name: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]  # pytest node ids, relative to the repository
+    what: str
+
+
+# the rules' protections that the issue names; each must be killed by the simulations that guard it
+CODE_MUTANTS = (
+    CodeMutant("alpha-spending-removed", "impl/verdicts/sequential.py",
+               "        out.append(max(now - before, 0.0))\n", "        out.append(stats.ALPHA)\n",
+               ("tests/test_sequential.py::test_size_at_the_line_under_the_sequential_design_is_at_most_nominal",
+                "tests/test_sizes.py::test_size_at_the_line_under_the_sequential_design_is_at_most_nominal"),
+               "every look tested at the full 2.5 % (peeking without alpha spending)"),
+    CodeMutant("diverged-run-dropped", "impl/verdicts/rules.py",
+               "            out.append(unknown if worst is None else sign * worst)\n", "            continue\n",
+               ("tests/test_divergence.py::test_the_diverged_loser_is_counted_not_dropped",
+                "tests/test_divergence.py::test_a_diverged_run_of_a_measure_without_direction_is_not_dropped",
+                "tests/test_divergence.py::test_a_diverged_loser_never_weakens_and_a_diverged_winner_never_strengthens"),
+               "a diverged run left out of the exact rank test instead of ranking as its arm's worst"),
+    CodeMutant("threshold-margin-ignored", "impl/verdicts/rules.py",
+               "(rule.bound or 0.0) + (rule.min_effect or 0.0)\n", "(rule.bound or 0.0)\n",
+               ("tests/test_margins.py::test_tiny_and_one_percent_effects_never_hold",),
+               "a threshold rule decided at its bound, its minimum effect ignored"),
+    CodeMutant("comparison-margin-ignored", "impl/verdicts/rules.py",
+               "    size = rule.min_effect or 0.0\n", "    size = 0.0\n",
+               ("tests/test_margins.py::test_tiny_and_one_percent_effects_never_hold",
+                "tests/test_sizes.py::test_a_difference_at_or_beyond_the_margin_never_holds_as_no_difference"),
+               "a comparison, 'not better' or 'similar' rule decided at no difference, its minimum effect ignored"),
+    CodeMutant("holm-left-out-of-the-headline", "impl/verdicts/scorecard.py",
+               "v.verdict in (HOLDS, FAILS) and p < stats.ALPHA else INCONCLUSIVE",
+               "v.verdict in (HOLDS, FAILS) else INCONCLUSIVE",
+               ("tests/test_sizes.py::test_the_headline_holds_the_family_wise_error_and_the_raw_verdicts_do_not",
+                "tests/test_verdict.py::test_the_headline_is_holm_adjusted_per_report"),
+               "the headline the raw verdict, Holm's adjustment over the report not applied"),
+    CodeMutant("false-event-rate-zero", "impl/verdicts/events.py",
+               "    p_hold = false_event_sf(k, n, rate, *clean)\n", "    p_hold = stats.binomial_sf(k, n, rate)\n",
+               ("tests/test_events.py::test_an_unmeasured_false_rate_is_not_a_rate_of_zero",
+                "tests/test_events.py::test_one_event_in_six_seeds_does_not_hold_on_the_measured_false_rate"),
+               "an event's false-event rate set to 0, its clean-run count ignored"),
+    CodeMutant("false-event-rate-point-estimate", "impl/verdicts/events.py",
+               "    p_hold = false_event_sf(k, n, rate, *clean)\n",
+               "    p_hold = stats.binomial_sf(k, n, rate + (1 - rate) * clean[0] / max(clean[1], 1))\n",
+               ("tests/test_events.py::test_an_unmeasured_false_rate_is_not_a_rate_of_zero",
+                "tests/test_events.py::test_size_at_the_line_is_at_most_nominal"),
+               "an event's false-event rate taken as its point estimate k0 / n0, its uncertainty ignored"),
+)
 
 
 # ---------------------------------------------------------------- enumerating mutants

@@ -3,12 +3,18 @@
     python -m tools.mutate                       # every documented value of every spec file
     python -m tools.mutate --sample 20 --seed 1  # a random sample
     python -m tools.mutate --files networks/r004-conv-g.toml experiments/r003-wgan.toml
+    python -m tools.mutate --code                # the listed code mutants of the decision code instead
+    python -m tools.mutate --code alpha-spending-removed diverged-run-dropped
 
 A mutant (tools/mutants.py) is one change to one documented value of one spec file. It is written into a
 temporary copy of spec/ (the real files are never touched) and the loader is pointed at the copy; the tests of
 the spec test modules whose parameters name the mutated spec (or a spec or erratum depending on it) are called
 directly, cheapest first, stopping at the first failure. A mutant that loads and passes them all survives.
 Values that no report states are listed apart, with the reason (`EXPLAINED` in tools/mutants.py).
+
+A code mutant (`CODE_MUTANTS` in tools/mutants.py) is one listed change to the decision code: it is made in a
+temporary copy of the repository (the real files are never touched) and its tests run there with pytest, after the
+same tests have passed on the unchanged copy; it is killed when one of them fails.
 """
 
 from __future__ import annotations
@@ -233,7 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--files", nargs="+", help="spec files to mutate, relative to spec/ (default: all)")
     p.add_argument("--json", type=Path, help="also write the results to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no line per mutant")
+    p.add_argument("--code", nargs="*", metavar="NAME", help="run the listed code mutants of the decision code "
+                   "instead (tools/mutants.py CODE_MUTANTS; all of them without a name)")
     args = p.parse_args(argv)
+    if args.code is not None:
+        from tools.mutate_code import main_code
+
+        return main_code(args.code, args.json, args.quiet)
     sys.path.insert(0, str(ROOT))
     import conftest
 

@@ -93,10 +93,11 @@ def add_version(p: P) -> P:
 
 
 def spelling(prog: str) -> str:
-    """The command as the user typed it: `gan-spec X` when the `gan-spec` script runs it (impl/console.py sets
-    argv[0] so), else `prog` ('python -m impl.X'), so messages and usage lines name what the user can type again."""
+    """The command as the user would type it: `gan-spec X` when the `gan-spec` script runs any command (impl/console.py
+    sets argv[0] to 'gan-spec <command>'), else `prog` ('python -m impl.X'), so messages and usage lines name what
+    the user can type again, also when one command names another (an interrupted scorecard run's resume hint)."""
     command = prog.removeprefix("python -m impl.")
-    return f"gan-spec {command}" if sys.argv[:1] == [f"gan-spec {command}"] else prog
+    return f"gan-spec {command}" if sys.argv[:1] and sys.argv[0].startswith("gan-spec ") else prog
 
 
 def parser(prog: str, doc: str | None) -> Parser:

@@ -7,27 +7,35 @@ preprocessing and parameters. A 64x64 face is too small for the detector (it loo
 three quarters of the frame and skips blurry windows): each image is enlarged twice (bicubic) and framed by a
 32-pixel white border first.
 
-Metrics on the detected faces (each beside the real faces' own value, `real_*`):
+Metrics on the detected faces (each beside the real faces' own value, `real_*`), with thresholds read from the
+real faces' own spread (thresholds(): the first half of the real faces sets them, the second half gives the real
+faces' own values; EYE_COLOUR and EYE_AREA are only the fallback where there are too few real faces). "Beyond the
+spread" is Tukey's far-out fence, the upper quartile plus FENCE interquartile ranges: unlike a percentile it forces
+no share of the real faces beyond it, so a real share is what the real faces show, not the threshold's definition.
 - `face_detection_rate`: the share of images in which a face is found;
-- `heterochromia_share`: the share of detected faces whose two eyes differ in colour by more than EYE_COLOUR;
-- `eye_mismatch`: the share whose eyes differ in colour by that much or in area by more than EYE_AREA times;
+- `heterochromia_share`: the share of detected faces whose two eyes differ in colour beyond the real faces' fence;
+- `eye_mismatch`: the share whose eyes differ so in colour, or in area (larger over smaller) beyond its fence;
 - `proportion_error`: the landmarks' geometry (eyes, nose, mouth and chin within the face box) against the real
   faces' typical geometry: the mean robust z-score over the features (real faces score their own level).
+Where no generated image shows a face, only the detection rate (0) is written, and the claims read the other
+measures as their worst outcome (impl/verdicts/readings.py: NO_FACE).
 """
 
 from __future__ import annotations
 
 import ctypes as C
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-EYE_COLOUR = 80.0  # RGB distance (0-255 per channel) beyond which two eyes are of different colours
-EYE_AREA = 2.0  # area ratio beyond which two eyes are of different sizes
+FENCE = 3.0  # two eyes differ beyond the real faces' upper quartile plus FENCE interquartile ranges (thresholds())
+MIN_REAL_FACES = 20  # fewer real faces (in the half that sets the thresholds): the fallback constants below
+EYE_COLOUR = 80.0  # fallback only: RGB distance (0-255 per channel) beyond which two eyes are of different colours
+EYE_AREA = 2.0  # fallback only: area ratio beyond which two eyes are of different sizes
 MAX_FACES = 64  # detections per image kept by the library
 SCALE, BORDER = 2, 32  # the 64x64 recipe: enlarge twice, then frame in white
 
@@ -179,47 +187,113 @@ def geometry(face: Face) -> list[float]:
             (lw * lh + rw * rh) / 2 / (w * h)]
 
 
-def _colour_distance(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    return float(np.linalg.norm(np.subtract(a, b)))
+def row(face: Face) -> list[float]:
+    """One detected face as the measures read it (the columns of COLUMNS): how far its two eyes differ in colour
+    (RGB distance) and in area (the larger over the smaller), its geometry, and one pixel as a share of its box."""
+    (_, _, lw, lh), (_, _, rw, rh) = face.left_eye, face.right_eye
+    small, large = sorted((lw * lh, rw * rh))
+    return [float(np.linalg.norm(np.subtract(face.left_colour, face.right_colour))), large / max(1, small),
+            *geometry(face), 1 / max(1, face.face[2])]
 
 
-def eye_shares(faces: list[Face]) -> tuple[float, float]:
-    """(heterochromia share, eye-mismatch share) of the detected faces."""
-    if not faces:
+COLUMNS = ("eye_colour_gap", "eye_area_ratio", "eye_gap", "eye_height", "nose_height", "mouth_height", "chin_height",
+           "eye_size", "pixel")
+_GEOMETRY = slice(2, 8)
+
+
+def table(found: list[Face]) -> np.ndarray:
+    """The detected faces as rows of COLUMNS (float64, shape (faces, len(COLUMNS)))."""
+    return np.array([row(f) for f in found], dtype=np.float64).reshape(len(found), len(COLUMNS))
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where a face's eyes stop being 'the same' and what 'typical proportions' are, read from the real faces' own
+    spread: the far-out fence (FENCE) of their eye-colour gaps and eye-area ratios, and each geometry feature's median
+    and scale (the median absolute deviation, never below one pixel of the face box). `real_faces` counts the faces
+    they were read from; 0 means the fallback constants EYE_COLOUR and EYE_AREA (no real set, or too few faces)."""
+
+    eye_colour: float
+    eye_area: float
+    typical: tuple[tuple[float, float], ...]  # (median, scale) per geometry feature; () with fewer than 2 faces
+    real_faces: int
+
+    def record(self) -> dict[str, float | int | str]:
+        """What metrics.json says about them (`face_thresholds`)."""
+        source = f"the upper quartile + {FENCE:g} IQR of {self.real_faces:,} real faces" if self.real_faces else \
+            "fallback constants (too few real faces to read a spread from)"
+        return {"eye_colour": round(self.eye_colour, 3), "eye_area": round(self.eye_area, 3),
+                "real_faces": self.real_faces, "from": source}
+
+
+def thresholds(real: np.ndarray) -> Thresholds:
+    """The thresholds the real faces' rows (table()) give; the fallback constants with fewer than MIN_REAL_FACES."""
+    typical: tuple[tuple[float, float], ...] = ()
+    if len(real) >= 2:
+        geo, pixel = real[:, _GEOMETRY], float(np.median(real[:, -1]))
+        median = np.median(geo, axis=0)
+        scale = np.maximum(np.median(np.abs(geo - median), axis=0), pixel)
+        typical = tuple((float(m), float(s)) for m, s in zip(median, scale))
+    if len(real) < MIN_REAL_FACES:
+        return Thresholds(EYE_COLOUR, EYE_AREA, typical, 0)
+    low, high = np.percentile(real[:, :2], [25, 75], axis=0)
+    colour, area = high + FENCE * (high - low)
+    return Thresholds(float(colour), float(area), typical, len(real))
+
+
+def eye_shares(rows: np.ndarray, limits: Thresholds) -> tuple[float, float]:
+    """(heterochromia share, eye-mismatch share) of the detected faces' rows: eyes beyond the colour threshold, and
+    beyond it or beyond the area threshold."""
+    if not len(rows):
         return float("nan"), float("nan")
-    hetero = [_colour_distance(f.left_colour, f.right_colour) > EYE_COLOUR for f in faces]
-    areas = [(f.left_eye[2] * f.left_eye[3], f.right_eye[2] * f.right_eye[3]) for f in faces]
-    size = [max(a, b) > EYE_AREA * max(1, min(a, b)) for a, b in areas]
-    return statistics.fmean(hetero), statistics.fmean(h or s for h, s in zip(hetero, size))
+    hetero, size = rows[:, 0] > limits.eye_colour, rows[:, 1] > limits.eye_area
+    return float(hetero.mean()), float((hetero | size).mean())
 
 
-def proportion_error(faces: list[Face], typical: list[tuple[float, float]]) -> float:
-    """The mean robust z-score of the faces' geometry against the real faces' (median, MAD) per feature."""
-    if not faces:
+def proportion_scores(rows: np.ndarray, limits: Thresholds) -> np.ndarray:
+    """Each face's mean robust z-score of its geometry against the real faces' (median, scale) per feature."""
+    median, scale = (np.array(c) for c in zip(*limits.typical))
+    return np.asarray(np.mean(np.abs(rows[:, _GEOMETRY] - median) / scale, axis=1))
+
+
+def proportion_error(rows: np.ndarray, limits: Thresholds) -> float:
+    """The mean proportion score of the faces (NaN without faces or without typical proportions)."""
+    if not len(rows) or not limits.typical:
         return float("nan")
-    scores = [statistics.fmean(abs(v - m) / (mad or 1e-6) for v, (m, mad) in zip(geometry(f), typical))
-              for f in faces]
-    return statistics.fmean(scores)
+    return float(proportion_scores(rows, limits).mean())
 
 
-def typical_geometry(faces: list[Face]) -> list[tuple[float, float]]:
-    """(median, median absolute deviation) of each geometry feature over real faces."""
-    columns = list(zip(*(geometry(f) for f in faces)))
-    return [(statistics.median(c), statistics.median(abs(v - statistics.median(c)) for v in c)) for c in columns]
+@dataclass(frozen=True)
+class RealFaces:
+    """The real faces as the measures need them: the rows of the faces detected (table()) and how many images the
+    detector looked at. The first half of the faces gives the thresholds, the second half the real faces' own
+    values against them (so the real side is never measured against itself)."""
+
+    rows: np.ndarray
+    images: int
+
+    @classmethod
+    def of(cls, detections: list[Face | None]) -> RealFaces:
+        return cls(table([f for f in detections if f]), len(detections))
+
+    def halves(self) -> tuple[np.ndarray, np.ndarray]:
+        half = len(self.rows) // 2
+        return self.rows[:half], self.rows[half:]
+
+    def thresholds(self) -> Thresholds:
+        return thresholds(self.halves()[0])
 
 
-def face_metrics(got: list[Face | None], ref: list[Face | None]) -> dict[str, float]:
-    """The face metrics of generated images' detections beside the real faces' own (one entry per image, None
-    where no face was found). The real faces are split in two halves: the first gives the typical geometry, the
-    second the real faces' own error against it."""
-    found, real_found = [f for f in got if f], [f for f in ref if f]
-    out = {"face_detection_rate": len(found) / max(1, len(got)),
-           "real_face_detection_rate": len(real_found) / max(1, len(ref))}
-    out["heterochromia_share"], out["eye_mismatch"] = eye_shares(found)
-    out["real_heterochromia_share"], out["real_eye_mismatch"] = eye_shares(real_found)
-    half = len(real_found) // 2
-    if half >= 2:
-        typical = typical_geometry(real_found[:half])
-        out["proportion_error"] = proportion_error(found, typical)
-        out["real_proportion_error"] = proportion_error(real_found[half:], typical)
-    return {k: v for k, v in out.items() if v == v}  # NaN where nothing was found: left out, not written
+def face_metrics(got: list[Face | None], real: RealFaces) -> dict[str, Any]:
+    """The face metrics of generated images' detections (one entry per image, None where no face was found) beside
+    the real faces' own, and the thresholds used (`face_thresholds`). Where no generated image shows a face, only
+    `face_detection_rate` (0) is written: the claims read that as the worst outcome of every face measure
+    (impl/verdicts/readings.py), never as a missing value."""
+    rows, limits, own = table([f for f in got if f]), real.thresholds(), real.halves()[1]
+    out: dict[str, float] = {"face_detection_rate": len(rows) / max(1, len(got)),
+                             "real_face_detection_rate": len(real.rows) / max(1, real.images)}
+    out["heterochromia_share"], out["eye_mismatch"] = eye_shares(rows, limits)
+    out["real_heterochromia_share"], out["real_eye_mismatch"] = eye_shares(own, limits)
+    out["proportion_error"] = proportion_error(rows, limits)
+    out["real_proportion_error"] = proportion_error(own, limits)
+    return {**{k: v for k, v in out.items() if v == v}, "face_thresholds": limits.record()}  # NaN: left out

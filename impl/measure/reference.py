@@ -8,6 +8,7 @@ a second evaluation only extracts the generated images' features; nothing is cac
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class Reference:
         self.radii: dict[tuple[str, int], list[torch.Tensor]] = {}
         self.detector: faces.Detector | None = None
         self.inception: features.InceptionNet | None = None
-        self.real_faces: dict[str, list[faces.Face | None]] = {}
+        self.real_faces: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}  # the faces' rows
 
     def folder_real(self, folder: Path, n_real: int, shape: tuple[int, ...], progress: bool = True) -> RealSet:
         key = ("folder", str(folder), n_real, tuple(shape))
@@ -58,20 +59,44 @@ class Reference:
         return self.realsets[key]
 
     def face_scores(self, fake: torch.Tensor, real: RealSet, say: Callable[[str], None] | None = None
-                    ) -> dict[str, float]:
+                    ) -> dict[str, Any]:
         """The anime-face detector's metrics of `fake` beside the real faces' (on at most FACE_SAMPLES images of
-        each; the real faces' detections kept for the next run); {} without the detector (pip install
+        each), with the thresholds the real faces' spread gives; {} without the detector (pip install
         'gan-spec[faces]')."""
         path = faces.library_path()
         if path is None:
             return {}
         if self.detector is None:
             self.detector = faces.Detector(path)
-        if real.identity not in self.real_faces:
-            if say:
-                say(f"detecting anime faces in {min(real.count, FACE_SAMPLES):,} real images once")
-            self.real_faces[real.identity] = faces.detect_all(to_unit(real.load()[:FACE_SAMPLES]), self.detector)
-        return faces.face_metrics(faces.detect_all(fake[:FACE_SAMPLES], self.detector), self.real_faces[real.identity])
+        return faces.face_metrics(faces.detect_all(fake[:FACE_SAMPLES], self.detector),
+                                  self.real_faces_of(real, path, say))
+
+    def real_faces_of(self, real: RealSet, library: Path, say: Callable[[str], None] | None = None
+                      ) -> faces.RealFaces:
+        """The real faces' detections as rows (faces.table()), found once per real set and detector and cached
+        on disk beside the real features (features.cached), so every evaluation reads its thresholds from the same
+        faces. Fewer than two real faces are not worth a file: they are detected again."""
+        assert self.detector is not None  # face_scores made it
+        detector, count = self.detector, min(real.count, FACE_SAMPLES)
+        text = f"{'|'.join(faces.COLUMNS)}|{library.name}|{real.identity}|{'x'.join(map(str, real.shape))}|{count}"
+        key = f"faces-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+
+        def compute() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+            found = faces.RealFaces.of(faces.detect_all(to_unit(real.load()[:count]), detector))
+            if len(found.rows) < 2:
+                raise _FewFaces(found)
+            return {"features": torch.from_numpy(found.rows)}, {"images": found.images}
+
+        try:
+            tensors, info = features.cached(key, compute, self.real_faces, say,
+                                            f"anime faces of the {real.description}")
+        except _FewFaces as few:
+            return few.found
+        rows, images = tensors["features"].double().numpy(), info.get("images")
+        if rows.shape[1:] != (len(faces.COLUMNS),) or not isinstance(images, int) or images < len(rows):
+            self.real_faces.pop(key, None)  # a cache file of another layout: detected again, not trusted
+            return compute_uncached(compute)
+        return faces.RealFaces(rows, images)
 
     def inception_scores(self, fake: torch.Tensor, folder: Path, weights: Path, n_real: int) -> dict[str, float]:
         """Inception FID/KID (and their floors) of `fake` against a folder of real images, the network and the real
@@ -98,6 +123,22 @@ class Reference:
                                          f"FashionMNIST test split ({len(native):,} images{how})",
                                          lambda: adapt(native, tuple(shape)))
         return self.realsets[key]
+
+
+class _FewFaces(Exception):
+    """Fewer than two real faces found: nothing the feature cache can hold."""
+
+    def __init__(self, found: faces.RealFaces) -> None:
+        super().__init__("fewer than two real faces")
+        self.found = found
+
+
+def compute_uncached(compute: Callable[[], tuple[dict[str, torch.Tensor], dict[str, Any]]]) -> faces.RealFaces:
+    try:
+        tensors, info = compute()
+    except _FewFaces as few:
+        return few.found
+    return faces.RealFaces(tensors["features"].numpy(), int(info["images"]))
 
 
 def folder_real(folder: Path, n_real: int, shape: tuple[int, ...], progress: bool = True) -> RealSet:

@@ -252,6 +252,32 @@ def series_chart(lines: list[tuple[str, int, list[float], list[float]]], xlabel:
     return fig
 
 
+def path_chart(points: list[tuple[int, float, float | None, float | None]], lines: list[float], ylabel: str,
+               title: str) -> Figure | None:
+    """A claim's evidence over the rounds of seeds: at each look (seeds per arm) the effect with its 95 % interval,
+    and the rule's decision line(s) dashed; None when no look has a finite effect."""
+    from matplotlib.figure import Figure
+
+    points = [p for p in points if abs(p[1]) < float("inf")]
+    if not points:
+        return None
+    fig = Figure(figsize=(5, 2.6))
+    ax = fig.subplots()
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    low = [y - (lo if lo is not None else y) for y, (_, _, lo, _) in zip(ys, points, strict=True)]
+    high = [(hi if hi is not None else y) - y for y, (_, _, _, hi) in zip(ys, points, strict=True)]
+    ax.errorbar(xs, ys, yerr=[low, high], fmt="o-", color="C0", capsize=4, linewidth=1.3, markersize=4,
+                label="effect, 95 % interval")
+    for i, line in enumerate(lines):
+        ax.axhline(line, color="C3", linestyle="--", linewidth=1, label="decision line" if i == 0 else None)
+    ax.set(xlabel="seeds per arm at the look", ylabel=label(ylabel), title=label(title, 60))
+    ax.set_xticks(xs)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def png_bytes(fig: Figure) -> bytes:
     """A Figure as PNG bytes, without metadata."""
     buffer = io.BytesIO()

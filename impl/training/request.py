@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import spec
+from impl.core import cli
 from impl.core.errors import RunError, say
 from impl.runs.folder import RunFolder
 from impl.runs.source import DataSource
@@ -115,12 +116,13 @@ class RunResult:
 
 
 def experiment_named(name: str | None) -> ExperimentSpec:
+    train = cli.spelling("python -m impl.train")
     if not name:
-        raise spec.SpecError("name an experiment (python -m impl.train --list shows them) or pass --resume RUN_DIR")
+        raise spec.SpecError(f"name an experiment ({train} --list shows them) or pass --resume RUN_DIR")
     exp = spec.load(name)
     if not isinstance(exp, ExperimentSpec):
         raise spec.SpecError(f"{name!r} is a network, not an experiment; "
-                             "`python -m impl.train --list` shows experiments")
+                             f"`{train} --list` shows experiments")
     return exp
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 import spec
+from impl.core import cli
 from impl.core.errors import Interrupted, RunError, UsageError, say
 from impl.data.load import for_experiment
 from impl.runs.checkpoint import check_networks, load_checkpoint
@@ -170,7 +171,7 @@ def run_experiment(req: RunRequest) -> RunResult:
                 shutil.rmtree(run.path, ignore_errors=True)  # our own temporary folder
     if stopped:
         raise Interrupted(f"\ninterrupted ({signal.Signals(stopped).name}) at step {trainer.step}; checkpoint saved",
-                          stopped, f"python -m impl.train --resume {run}")
+                          stopped, f"{cli.spelling('python -m impl.train')} --resume {run}")
     path = None if req.dry_run or run is None else run.path
     return RunResult(path, exp.name, trainer.step, data.description, device, last, req.dry_run, rank)
 

@@ -14,7 +14,11 @@ wholly on the other side, and is inconclusive otherwise, with the number of seed
 A diverged run is an outcome, not missing data, never dropped: it is the event of an event rule; for the other rules
 the seeds are then decided by an exact rank test (impl/verdicts/ranks.py) in which it ranks as its arm's worst value
 (least favourable to each one-sided test where the measure has no direction), and a test that cannot reach the level
-at the seeds used decides nothing.
+at the seeds used decides nothing. A generator in whose images the detector finds no face ranks so too in every face
+measure ('faceless': readings.NO_FACE), never dropped.
+
+This module reads the runs and dispatches (`decide`, `judge`); the rules on the claim-oriented scale, the t and the
+rank decisions, are in impl/verdicts/rules.py, the event rule in impl/verdicts/events.py.
 """
 
 from __future__ import annotations
@@ -23,233 +27,31 @@ import math
 import statistics
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeGuard
 
 from impl.core.errors import RunError
 from impl.runs.folder import RunFolder
-from impl.verdicts import events, ranks, stats
-from impl.verdicts.readings import DIVERGED, read_measure
+from impl.verdicts import events, rules, stats
+from impl.verdicts.readings import DIVERGED, NO_FACE, read_measure, worst_seeds
+from impl.verdicts.rules import _line, _orient
 from impl.verdicts.verdict import FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURABLE, VERDICTS, Verdict
 from spec.claim import ClaimSpec
 
-__all__ = ["FAILS", "HOLDS", "INCONCLUSIVE", "NOT_MEASURABLE", "VERDICTS", "Verdict", "decide", "judge"]
-WORST = math.inf  # a diverged run's claim-oriented value when the measure has a better direction
-
-
-def _g(x: float) -> str:
-    return f"{x:.4g}"
-
-
-def _finite(x: object) -> TypeGuard[float]:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _orient(claim: ClaimSpec) -> tuple[float, bool]:
-    """(+1 or -1, whether worse is lower): the sign that makes the claimed direction positive."""
-    rule, direction = claim.rule, claim.measure.direction if claim.measure else ""
-    if rule.kind in ("threshold", "event"):
-        return (1.0 if rule.expect in ("above", "near") else -1.0), direction == "higher"
-    expect = rule.expect or "better"  # not_better, similar: the improvement of a over b
-    higher = expect == "higher" or (expect in ("better", "worse") and (direction == "higher") == (expect == "better"))
-    sign = 1.0 if higher else -1.0
-    return (-sign if rule.kind == "not_better" else sign), direction == "higher"  # not_better: no improvement
-
-
-def _worst(direction_higher: bool, measure_has_direction: bool) -> float | None:
-    """A diverged run's value on the measure's own scale: the worst one, or None where nothing is worse."""
-    if not measure_has_direction:
-        return None
-    return -WORST if direction_higher else WORST
-
-
-def _sample(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: dict[str, list[bool]]
-            ) -> tuple[list[float], str]:
-    """The claim-oriented per-seed sample (values or paired differences, diverged runs as the worst value where the
-    measure has a direction) and a note on the seeds without a value (the rank test still reads diverged ones)."""
-    rule = claim.rule
-    has_direction = bool(claim.measure and claim.measure.direction)
-    sign, higher_better = _orient(claim)
-
-    def value(arm: str, i: int) -> float | None:
-        down = diverged.get(arm, [])
-        if i < len(down) and down[i]:
-            return _worst(higher_better, has_direction)
-        raw = values[arm][i] if i < len(values[arm]) else None
-        return float(raw) if _finite(raw) else None
-
-    arms = [rule.arm] if rule.kind in ("threshold", "event") else [rule.a, rule.b]
-    total = max(len(values.get(a, [])) for a in arms)
-    sample = []
-    for i in range(total):
-        got = [x for x in (value(a, i) for a in arms) if x is not None]
-        if len(got) < len(arms) or (len(got) == 2 and math.isinf(got[0]) and math.isinf(got[1])):
-            continue
-        if len(got) == 1:
-            sample.append(sign * got[0])
-        else:
-            sample.append(sign * (got[0] - got[1]))
-    note = f"{total - len(sample)} of {total} seeds without a value" if len(sample) < total else ""
-    return sample, note
-
-
-def _line(claim: ClaimSpec, values: dict[str, list[float | None]]) -> float:
-    """The decision line on the claim-oriented scale: the bound plus the minimum effect beyond it (a 'near' bound:
-    its upper edge), or the minimum effect of a comparison. A minimum effect relative to arm b is a share of the
-    mean |value| of b's seeds that have one, and never less than the rule's `at_least` (b missing or near zero)."""
-    rule = claim.rule
-    if rule.kind == "threshold":
-        return _orient(claim)[0] * (rule.bound or 0.0) + (rule.min_effect or 0.0)
-    size = rule.min_effect or 0.0
-    if rule.scale == "of_b":
-        finite_b = [abs(float(b)) for b in values.get(rule.b, []) if _finite(b)]
-        size = max(size * statistics.fmean(finite_b) if finite_b else 0.0, rule.at_least or 0.0)
-    return -size if rule.kind == "not_better" else size
-
-
-def _two_sided(claim: ClaimSpec, line: float) -> tuple[float, float] | None:
-    """(centre, half-width) of a two-sided rule on the claim-oriented scale: similar (0 +- the minimum effect) or a
-    'near' threshold (the bound +- its minimum effect); None for a one-sided rule."""
-    if claim.rule.kind == "similar":
-        return 0.0, abs(line)
-    if claim.rule.kind == "threshold" and claim.rule.expect == "near":
-        return line - (claim.rule.min_effect or 0.0), claim.rule.min_effect or 0.0
-    return None
-
-
-def _no_effect(claim: ClaimSpec, line: float) -> float | None:
-    """Where a directional rule's effect is zero on the claim-oriented scale (the bound, or no difference), for the
-    fourth outcome: the direction holds, but by less than the minimum effect. None for the other rules."""
-    rule = claim.rule
-    if rule.kind == "compare":
-        return 0.0
-    if rule.kind == "threshold" and rule.expect != "near":
-        return line - (rule.min_effect or 0.0)
-    return None
-
-
-def _natural(claim: ClaimSpec, x: float) -> float:
-    """A claim-oriented number back on the measure's own scale: the arm's value, or the difference a - b."""
-    return _orient(claim)[0] * x
-
-
-def _natural_interval(claim: ClaimSpec, low: float, high: float) -> tuple[float, float]:
-    a, b = _natural(claim, low), _natural(claim, high)
-    return (min(a, b), max(a, b))
-
-
-def _t_decision(claim: ClaimSpec, s: stats.Interval, line: float) -> tuple[str, float, float, str]:
-    """(verdict, p-value of the decision, distance to the line, reason) from a t interval. The decision is taken on
-    the claim-oriented scale; the reason states the numbers on the measure's own scale."""
-    low, high = _natural_interval(claim, s.low, s.high)
-    name = claim.rule.arm if claim.rule.kind == "threshold" else f"{claim.rule.a} - {claim.rule.b}"
-    span = f"{name} = {_g(_natural(claim, s.mean))}, 95 % interval [{_g(low)}, {_g(high)}] over {s.n} seeds"
-    two = _two_sided(claim, line)
-    if two:
-        centre, m = two
-        p_hold = max(s.p_above(centre - m), s.p_below(centre + m))
-        p_fail = min(s.p_above(centre + m), s.p_below(centre - m))
-        distance, within = abs(m - abs(s.mean - centre)), (f"{_g(centre)} " if centre else "") + f"+-{_g(m)}"
-        if p_hold < stats.ALPHA:
-            return HOLDS, p_hold, distance, f"{span} lies within {within}"
-        if p_fail < stats.ALPHA:
-            return FAILS, p_fail, distance, f"{span} lies beyond {within}"
-        return INCONCLUSIVE, min(p_hold, p_fail), distance, f"{span} is too wide to tell whether it stays " \
-            f"within {within}"
-    p_hold, p_fail = s.p_above(line), s.p_below(line)
-    what = _what(claim, line)
-    if p_hold < stats.ALPHA:
-        return HOLDS, p_hold, abs(s.mean - line), f"{what} beyond seed noise: {span}"
-    if p_fail < stats.ALPHA:
-        return FAILS, p_fail, abs(s.mean - line), f"not {what}: {span}"
-    return INCONCLUSIVE, min(p_hold, p_fail), abs(s.mean - line), f"{what} is within seed-to-seed noise: {span}"
-
-
-def _what(claim: ClaimSpec, line: float) -> str:
-    rule = claim.rule
-    if rule.kind == "threshold":
-        return f"{rule.arm} within {_g(rule.min_effect or 0.0)} of {_g(rule.bound or 0.0)}" if rule.expect == "near" \
-            else f"{rule.arm} {rule.expect} {_g(rule.bound or 0.0)} by at least {_g(rule.min_effect or 0.0)}"
-    if rule.kind == "similar":
-        return f"{rule.a} within {_g(abs(line))} of {rule.b}"
-    if rule.kind == "not_better":
-        return f"{rule.a}'s gain over {rule.b} below {_g(-line)}"
-    return f"{rule.a} {rule.expect} than {rule.b} by at least {_g(line)}"
-
-
-def _arm_values(claim: ClaimSpec, arm: str, values: dict[str, list[float | None]],
-                diverged: dict[str, list[bool]], unknown: float) -> list[float]:
-    """An arm's claim-oriented values for an exact rank test, every seed that has a value or diverged: a diverged
-    run is the arm's worst value where the measure has a better direction, else `unknown` (the rank the test at
-    hand finds least favourable: a diverged run is never dropped)."""
-    sign, higher_better = _orient(claim)
-    has_direction = bool(claim.measure and claim.measure.direction)
-    raw, down = values.get(arm, []), diverged.get(arm, [])
-    out = []
-    for i in range(max(len(raw), len(down))):
-        if i < len(down) and down[i]:
-            worst = _worst(higher_better, has_direction)
-            out.append(unknown if worst is None else sign * worst)
-        elif i < len(raw) and _finite(raw[i]):
-            out.append(sign * float(raw[i]))  # type: ignore[arg-type]
-    return out
-
-
-def _rank_decision(claim: ClaimSpec, values: dict[str, list[float | None]], diverged: dict[str, list[bool]],
-                   line: float) -> tuple[str, float, str, int | None, int, float]:
-    """(verdict, p-value, reason, seeds that could decide it, seeds per arm, p-value of the claimed direction) by
-    an exact rank test when a run diverged: two arms unpaired (rank sum of a shifted by the line against b), one arm
-    signed ranks of its distances from the line. A test whose smallest p-value cannot reach the level at these seeds
-    decides nothing."""
-    rule, inf = claim.rule, math.inf
-    if rule.kind == "threshold":
-        def beyond(shift: float, up: bool) -> ranks.Exact:  # the arm's values above (up) or below line + shift
-            xs = _arm_values(claim, rule.arm, values, diverged, -inf if up else inf)
-            return ranks.signed_rank([(x - line - shift) * (1 if up else -1) for x in xs])
-        arms, n = 1, len(_arm_values(claim, rule.arm, values, diverged, 0.0))
-    else:
-        def beyond(shift: float, up: bool) -> ranks.Exact:  # a - b above (up) or below line + shift
-            xs = [x - line - shift for x in _arm_values(claim, rule.a, values, diverged, -inf if up else inf)]
-            ys = _arm_values(claim, rule.b, values, diverged, inf if up else -inf)
-            return ranks.rank_sum(xs, ys) if up else ranks.rank_sum(ys, xs)
-        arms = 2
-        n = min(len(_arm_values(claim, rule.a, values, diverged, 0.0)),
-                len(_arm_values(claim, rule.b, values, diverged, 0.0)))
-    two = _two_sided(claim, line)
-    if two:
-        m = two[1]
-        hold = [beyond(-2 * m, True), beyond(0.0, False)]  # a - b above -m and below +m
-        fail = [beyond(0.0, True), beyond(-2 * m, False)]  # beyond +m, or below -m
-        p_hold, hold_floor = max(t.p for t in hold), max(t.floor for t in hold)
-        p_fail, fail_floor = min(t.p for t in fail), min(t.floor for t in fail)
-    else:
-        up, down = beyond(0.0, True), beyond(0.0, False)
-        p_hold, hold_floor, p_fail, fail_floor = up.p, up.floor, down.p, down.floor
-    zero = _no_effect(claim, line)
-    p_direction = 1.0 if zero is None else beyond(zero - line, True).p
-    test = "exact rank-sum test, a unpaired against b" if arms == 2 else "exact signed-rank test"
-    what = f"{_what(claim, line)}: {test} over {n} seeds, a diverged run ranking as its arm's worst " \
-        f"(p {p_hold:.3g} that it holds, {p_fail:.3g} that it does not)"
-    if p_hold < stats.ALPHA:
-        return HOLDS, p_hold, what, None, n, p_direction
-    if p_fail < stats.ALPHA:
-        return FAILS, p_fail, what, None, n, p_direction
-    needed = max(n + 1, ranks.seeds_to_reach(stats.ALPHA, arms))
-    if min(hold_floor, fail_floor) >= stats.ALPHA:
-        what += f"; at {n} seeds the test's smallest p-value is {min(hold_floor, fail_floor):.3g}, not below " \
-            f"{stats.ALPHA}, so it cannot decide: {needed} seeds per arm can"
-        return INCONCLUSIVE, min(p_hold, p_fail), what, needed, n, p_direction
-    return INCONCLUSIVE, min(p_hold, p_fail), what, None, n, p_direction
+__all__ = ["FAILS", "HOLDS", "INCONCLUSIVE", "NOT_MEASURABLE", "VERDICTS", "Verdict", "_line", "_orient", "decide",
+           "judge"]
 
 
 def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iterable[str] = (),
-          diverged: dict[str, list[bool]] | None = None) -> Verdict:
+          diverged: dict[str, list[bool]] | None = None, faceless: dict[str, list[bool]] | None = None) -> Verdict:
     """Apply the claim's rule to per-seed values {arm name: [value of seed 0, seed 1, ...]} (None = no value;
-    `missing` says why, one reason per missing value; `diverged` marks the seeds whose run diverged)."""
-    diverged = diverged or {}
+    `missing` says why, one reason per missing value; `diverged` marks the seeds whose run diverged, `faceless` those
+    whose images showed the detector no face: both rank as their arm's worst value)."""
+    down, faceless = diverged or {}, faceless or {}
+    diverged = worst_seeds(down, faceless)  # the seeds that are their arm's worst outcome
     out = Verdict(claim=claim.id, report=claim.report, quote=claim.quote, data=claim.data,
                   measure=claim.measure.describe() if claim.measure else "-", rule=claim.rule.describe(),
                   verdict=NOT_MEASURABLE, reason=claim.reason, values={k: list(v) for k, v in values.items()},
-                  proxy=claim.proxy, diverged={k: sum(v) for k, v in diverged.items() if any(v)})
+                  proxy=claim.proxy, diverged={k: sum(v) for k, v in down.items() if any(v)},
+                  faceless={k: sum(v) for k, v in faceless.items() if any(v)})
     if not claim.measurable:
         return out
     missing = list(missing)
@@ -258,26 +60,29 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
         out.reason = f"no runs for arm {absent[0]!r}"
         return out
     if claim.rule.kind == "event":
-        out = events.decide_event(claim, out, values, diverged)
+        out = events.decide_event(claim, out, values, down)
         if out.n == 0:
             out.reason = missing[0] if missing else "no seed gave a value"
         return out
-    sample, note = _sample(claim, values, diverged)
+    sample, note = rules._sample(claim, values, diverged)
     out.n = len(sample)
     out.effect_label = claim.rule.arm if claim.rule.kind == "threshold" else \
         f"paired difference {claim.rule.a} - {claim.rule.b}"
     why = f" ({note}: {missing[0]})" if note and missing else (f" ({note})" if note else "")
     if out.diverged:
         why += " (diverged: " + ", ".join(f"{arm} {k} seed{'s' * (k > 1)}" for arm, k in out.diverged.items()) + ")"
-    line = _line(claim, values)
+    if out.faceless:
+        why += " (no face found: " + ", ".join(f"{arm} {k} seed{'s' * (k > 1)}" for arm, k in out.faceless.items()) + \
+            ", each its arm's worst outcome)"
+    line = rules._line(claim, values)
     if sample:
-        out.effect = _natural(claim, statistics.median(sample) if any(math.isinf(x) for x in sample)
-                              else statistics.fmean(sample))  # on the measure's own scale, as the interval
+        centre = statistics.median(sample) if any(math.isinf(x) for x in sample) else statistics.fmean(sample)
+        out.effect = rules._natural(claim, centre)  # on the measure's own scale, as the interval
     if any(any(diverged.get(arm, [])) for arm in claim.arms):  # an outcome: never dropped, never a t test
-        out.verdict, out.p_value, reason, out.seeds_needed, out.n, p_direction = _rank_decision(claim, values,
-                                                                                                diverged, line)
+        ranked = rules._rank_decision(claim, values, diverged, line)
+        out.verdict, out.p_value, reason, out.seeds_needed, out.n, p_direction = ranked
         out.reason = reason + why
-        return _fourth(claim, out, p_direction, line)
+        return rules._fourth(claim, out, p_direction, line)
     if not sample:
         out.reason = (missing[0] if missing else "no seed gave a value") + (f" (and {len(missing) - 1} more)"
                                                                              if len(missing) > 1 else "")
@@ -285,7 +90,7 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
     if len(sample) == 1:
         assert out.effect is not None  # set above from the sample's one value
         out.verdict = INCONCLUSIVE
-        out.reason = f"one seed: no spread to judge the effect {_g(out.effect)} by; run 3 or more seeds{why}"
+        out.reason = f"one seed: no spread to judge the effect {rules._g(out.effect)} by; run 3 or more seeds{why}"
         return out
     try:
         s = stats.interval(sample)
@@ -294,27 +99,16 @@ def judge(claim: ClaimSpec, values: dict[str, list[float | None]], missing: Iter
     if s is None or not all(math.isfinite(x) for x in (s.sd, s.low, s.high)):
         out.verdict, out.reason = INCONCLUSIVE, f"the values are too large to summarise{why}"
         return out
-    out.sd, out.ci = s.sd, _natural_interval(claim, s.low, s.high)
-    out.verdict, out.p_value, distance, reason = _t_decision(claim, s, line)
+    out.sd, out.ci = s.sd, rules._natural_interval(claim, s.low, s.high)
+    out.verdict, out.p_value, distance, reason = rules._t_decision(claim, s, line)
     if out.verdict == INCONCLUSIVE:
         out.seeds_needed = stats.seeds_needed(s.sd, distance)
         more = f"about {out.seeds_needed} seeds would likely decide it" if out.seeds_needed else \
             "no number of seeds is likely to decide it (the effect sits on the line)"
         reason += f"; {more}"
     out.reason = reason + why
-    zero = _no_effect(claim, line)
-    return _fourth(claim, out, 1.0 if zero is None else s.p_above(zero), line)
-
-
-def _fourth(claim: ClaimSpec, out: Verdict, p_direction: float, line: float) -> Verdict:
-    """The fourth outcome of a directional rule: the claimed size is ruled out ('does not hold'), but the claimed
-    direction holds beyond seed noise, so the verdict says so, with the minimum effect in the measure's units."""
-    if out.verdict == FAILS and p_direction < stats.ALPHA:
-        out.smaller = True
-        size = claim.rule.min_effect if claim.rule.kind == "threshold" else line
-        out.reason += f"; the claimed direction holds beyond seed noise (p {p_direction:.3g}), but by less than " \
-            f"the minimum effect {_g(abs(size or 0.0))} in {claim.measure.describe() if claim.measure else 'its'} units"
-    return out
+    zero = rules._no_effect(claim, line)
+    return rules._fourth(claim, out, 1.0 if zero is None else s.p_above(zero), line)
 
 
 def _run_data(run: Path) -> str:
@@ -334,6 +128,7 @@ def decide(claim: ClaimSpec, runs_by_arm: dict[str, list[Path]]) -> Verdict:
     values: dict[str, list[float | None]] = {}
     refs: dict[str, list[float | None]] = {}
     diverged: dict[str, list[bool]] = {}
+    faceless: dict[str, list[bool]] = {}
     missing: list[str] = []
     runs: dict[str, list[str]] = {}
     for name, arm in claim.arms.items():
@@ -344,10 +139,11 @@ def decide(claim: ClaimSpec, runs_by_arm: dict[str, list[Path]]) -> Verdict:
         values[name] = [r.value for r in readings]
         refs[name] = [r.reference for r in readings]
         diverged[name] = [r.outcome == DIVERGED for r in readings]
+        faceless[name] = [r.outcome == NO_FACE for r in readings]
         runs[name] = [str(p) for p in paths]
         missing += [f"{name} run {i}: {r.reason}" for i, r in enumerate(readings) if r.value is None
-                    and r.outcome != DIVERGED]
-    verdict = judge(claim, values, missing, diverged)
+                    and r.outcome not in (DIVERGED, NO_FACE)]
+    verdict = judge(claim, values, missing, diverged, faceless)
     verdict.runs, verdict.references = runs, refs
     verdict.decided_on = sorted({d for paths in runs.values() for d in map(_run_data, map(Path, paths)) if d})
     return verdict

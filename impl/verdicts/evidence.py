@@ -143,7 +143,12 @@ def leaning(d: dict[str, Any], claim: ClaimSpec) -> str:
 
 
 def more_seeds(d: dict[str, Any], claim: ClaimSpec) -> str:
-    """For an inconclusive claim: about how many seeds would likely decide it, and the way it leans now."""
+    """For an inconclusive claim: about how many seeds would likely decide it, and the way it leans now; under
+    --seeds auto, the chance that one more round decides it (impl/verdicts/outlook.py)."""
+    ahead = d.get("next_round")
+    if isinstance(ahead, dict) and isinstance(ahead.get("power"), float):
+        return esc(f"one more round (+{ahead['added']} seeds, {ahead['how']}): about {ahead['power']:.0%} chance "
+                   "to decide it")
     if d.get("verdict") != INCONCLUSIVE:
         return "-"
     way = leaning(d, claim)
@@ -152,6 +157,54 @@ def more_seeds(d: dict[str, Any], claim: ClaimSpec) -> str:
     if isinstance(needed, int):
         return esc(f"about {needed} seeds{lean}")
     return esc(f"no number is likely to decide it{lean}" if d.get("n", 0) > 1 else f"3 or more seeds{lean}")
+
+
+def decision_lines(claim: ClaimSpec, d: dict[str, Any]) -> list[float]:
+    """The rule's decision line(s) on the measure's own scale: the bound plus its minimum effect, the minimum effect
+    of a comparison, both edges of a two-sided rule; none for an event rule (a rate, drawn as k of n)."""
+    rule = claim.rule
+    if not claim.measurable or rule.kind == "event":
+        return []
+    if rule.kind == "threshold" and rule.expect == "near":
+        return [(rule.bound or 0.0) - (rule.min_effect or 0.0), (rule.bound or 0.0) + (rule.min_effect or 0.0)]
+    b_values: list[float | None] = [x for x in (d.get("values") or {}).get(rule.b, [])
+                                    if isinstance(x, int | float) and math.isfinite(x)]
+    line = decide._orient(claim)[0] * decide._line(claim, {rule.b: b_values})
+    return [-abs(line), abs(line)] if rule.kind == "similar" else [line]
+
+
+def path_html(v: Verdict, claim: ClaimSpec) -> str:
+    """--seeds auto: the claim's evidence after each round (seeds per arm, effect and interval, p, the round's level
+    and the alpha spent by then, the verdict then and the decision the round took) as a table and a chart, and for an
+    undecided claim what one more round would do, stated as power."""
+    if not v.path:
+        return ""
+    head = "<tr><th>round</th><th>seeds per arm</th><th>effect [95 % interval]</th><th>p</th><th>level (spent)</th>" \
+        "<th>raw verdict</th><th>decision</th></tr>"
+    rows, points = "", []
+    for i, look in enumerate(v.path, 1):
+        per_arm = look.get("per_arm") or {}
+        seeds = ", ".join(f"{arm} {n}" for arm, n in per_arm.items()) or str(look.get("seeds", "-"))
+        effect, ci, events, p = look.get("effect"), look.get("ci"), look.get("events"), look.get("p")
+        shown = f"{events[0]} of {events[1]} seeds" if events else "-" if not isinstance(effect, int | float) else \
+            html.number(float(effect)) + (f" [{html.number(ci[0])}, {html.number(ci[1])}]" if ci else "")
+        rows += (f"<tr><td>{i}</td><td>{esc(seeds)}</td><td>{esc(shown)}</td>"
+                 f"<td>{esc(f'{p:.2g}' if isinstance(p, float) else '-')}</td>"
+                 f"<td>{look.get('level', 0):.2g} ({look.get('spent', 0):.2g})</td><td>{esc(look.get('raw', ''))}</td>"
+                 f"<td>{badge(str(look.get('decision', '')))}</td></tr>")
+        if isinstance(effect, int | float) and math.isfinite(effect):
+            x = max(per_arm.values()) if per_arm else int(look.get("seeds") or 0)
+            points.append((x, float(effect), *(ci if ci else (None, None))))
+    fig = charts.path_chart(points, decision_lines(claim, v.to_json()), v.effect_label or v.measure,
+                            f"{v.claim} over the rounds")
+    chart = ""
+    if fig is not None and len(points) > 1:
+        from PIL import Image
+
+        chart = html.figure(Image.open(io.BytesIO(charts.png_bytes(fig))), f"{v.claim}: the effect and its 95 % "
+                            "interval after each round, the rule's line dashed")
+    ahead = f"<p>{esc(v.next_round['text'])}</p>" if v.next_round else ""
+    return f"<h4>Over the rounds</h4><table>{head}{rows}</table>{chart}{ahead}"
 
 
 SUMMARY_HEADS = ["claim", "what the report says", "verdict (after Holm, per report)", "raw",
@@ -187,7 +240,7 @@ def claim_html(v: Verdict, claim: ClaimSpec, runs: dict[str, list[str]]) -> str:
     return (f'<div class=claim id="{esc(v.claim)}"><h3>{badge(v.headline)} {esc(v.claim)}{holm}</h3>'
             f"<blockquote>{esc(v.quote)}</blockquote><p>{esc(claim.paraphrase)} <i>{esc(claim.reading)}</i></p>"
             f"<p>{how}effect {effect}{'; more seeds: ' + more if more != '-' else ''}</p><p>{esc(v.reason)}</p>"
-            f"{numbers(v)}{curve_chart(claim, runs)}<div class=grids>{grids}</div></div>")
+            f"{path_html(v, claim)}{numbers(v)}{curve_chart(claim, runs)}<div class=grids>{grids}</div></div>")
 
 
 def claim_runs(claim: ClaimSpec, runs_by_key: dict[str, list[Path]]) -> dict[str, list[str]]:

@@ -5,7 +5,8 @@ A run folder gives four sources (docs/claims.md defines every measurement on the
 ("latent"). A claim's metric role resolves to the key its data has (`fid` is `domain_fid` on FashionMNIST and
 `inception_fid` on the faces, spec/metrics.py), and a measure read against its reference (the real set's own
 value, or the floor) comes back with that reference beside it. A run that diverged is an outcome the rule reads,
-not a missing value. A value that cannot be read is a Reading with no value and the reason, never an exception.
+not a missing value; so is a generator in whose images the detector finds no face (NO_FACE) for a face measure.
+A value that cannot be read is a Reading with no value and the reason, never an exception.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from spec.claim import ClaimSpec, MeasureSpec
 from spec.metrics import METRICS, ROLES, reference, resolve
 
 DIVERGED = RunFolder.DIVERGED
+NO_FACE = "no face"  # the detector found no face in any generated image: every face measure's worst outcome
+WORST = (DIVERGED, NO_FACE)  # outcomes a rule ranks as their arm's worst value (impl/verdicts/decide.py)
 STAND_IN = "not measurable on the FashionMNIST stand-in: the claim is about the anime faces' own features"
 
 
@@ -34,7 +37,16 @@ class Reading:
     reason: str = ""  # why there is no value
     source: str = ""  # the file the value was read from
     reference: float | None = None  # the real set's own value or the floor the value was read against
-    outcome: str = ""  # "diverged": the run stopped on a non-finite loss (the rule decides what that means)
+    outcome: str = ""  # "diverged": the run stopped on a non-finite loss; "no face": no generated face (WORST)
+
+
+def worst_seeds(*marks: dict[str, list[bool]]) -> dict[str, list[bool]]:
+    """Per arm, the seeds that any of `marks` marks (diverged, faceless): each is its arm's worst outcome."""
+    def marked(arm: str, i: int) -> bool:
+        return any(i < len(m.get(arm, [])) and m[arm][i] for m in marks)
+
+    arms = {arm for m in marks for arm in m}
+    return {arm: [marked(arm, i) for i in range(max(len(m.get(arm, [])) for m in marks))] for arm in arms}
 
 
 def arms_needed(claims: Iterable[ClaimSpec]) -> dict[str, ArmSpec]:
@@ -59,6 +71,19 @@ def _json_file(run: RunFolder, name: str, how: str) -> dict[str, Any]:
     if found is None:
         raise NotMeasurable(f"{why or f'{run.file(name)} is missing'}; {how}")
     return found
+
+
+class _NoFace(NotMeasurable):
+    """A face measure of a generator in whose images the detector found no face, while it found real ones."""
+
+
+def _no_face(data: dict[str, Any], key: str, path: Path) -> None:
+    """Raise _NoFace where `key` is a face measure left out because no generated image showed a face (a detection
+    rate of 0 beside real faces that were found): the generator's worst outcome, not a missing value."""
+    rate, real = number(data.get("face_detection_rate")), number(data.get("real_face_detection_rate"))
+    if key in METRICS and METRICS[key].faces_only and rate == 0 and real is not None and real > 0:
+        raise _NoFace(f"{path}: the detector found no face in any generated image (and {real:.0%} of the real "
+                      f"ones), so {key} is its worst outcome")
 
 
 def _missing_metric_hint(key: str) -> str:
@@ -90,6 +115,7 @@ def _final(run: RunFolder, measure: MeasureSpec, fashion: bool) -> tuple[float, 
     key = resolve(measure.key, fashion)
     value = number(data.get(key))
     if value is None:
+        _no_face(data, key, path)
         problem = "has no" if key not in data else f"has a non-finite {data[key]!r} as"
         raise NotMeasurable(f"{path} {problem} {key}: {_missing_metric_hint(key)}")
     ref = number(data.get(resolve(reference(measure.key), fashion))) if measure.against else None
@@ -208,6 +234,8 @@ def read_measure(measure: MeasureSpec, path: Path, face_specific: bool = False) 
         return Reading(None, STAND_IN, outcome="stand-in")
     try:
         value, source, ref = _read(measure, run)
+    except _NoFace as exc:
+        return Reading(None, str(exc), outcome=NO_FACE)
     except NotMeasurable as exc:
         return Reading(None, str(exc))
     except OSError as exc:

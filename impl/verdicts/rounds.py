@@ -14,7 +14,7 @@ from typing import Any
 from impl.arms.engine import Planned
 from impl.core.errors import say
 from impl.runs.folder import RunFolder
-from impl.verdicts import scorecard, sequential
+from impl.verdicts import outlook, scorecard, sequential
 from impl.verdicts.measuring import ScoreSettings
 from impl.verdicts.plan import plan
 from impl.verdicts.verdict import Verdict
@@ -48,7 +48,8 @@ def over_budget(limit: tuple[str, float] | None, runs: int, seconds: float) -> b
 def rounds(args: argparse.Namespace, claims: list[ClaimSpec], score: ScoreSettings, out: Path,
            train: Callable[[Items], object], clock: Callable[[], float]) -> tuple[Items, list[Verdict], dict[str, Any]]:
     """Train and decide in rounds; returns the runs decided on, the final verdicts and the rounds for the
-    scorecard's files (each look: seeds, level, what it decided)."""
+    scorecard's files (each look: seeds, level, what it decided); each claim carries its path over the looks and,
+    undecided, the power of one more round (impl/verdicts/outlook.py)."""
     design = sequential.Design(max_seeds=args.max_seeds, kind=args.spending,
                                start=min(sequential.START, args.max_seeds))
     seeds: int | None = design.plan[0]
@@ -80,4 +81,9 @@ def rounds(args: argparse.Namespace, claims: list[ClaimSpec], score: ScoreSettin
             stopped = f"--max-seeds {args.max_seeds} reached"
     summary = {"seeds": "auto", "max_seeds": args.max_seeds, "spending": args.spending, "stopped": stopped,
                "runs_trained": trained, "rounds": [look.to_json() for look in design.looks]}
-    return items, design.final(verdicts), summary
+    final = design.final(verdicts)
+    by_id = {c.id: c for c in claims}
+    for v in final:
+        ahead = outlook.next_round(by_id[v.claim], v, design, design.looks[-1].seeds) if design.looks else None
+        v.next_round = ahead.to_json() if ahead else None
+    return items, final, summary

@@ -135,6 +135,30 @@ def _rounds_lines(meta: dict[str, Any]) -> list[str]:
             for i, r in enumerate(meta.get("rounds", []), 1)] + ([""] if meta.get("rounds") else [])
 
 
+def _number(x: object) -> str:
+    return f"{x:.4g}" if isinstance(x, int | float) else "-"
+
+
+def _path_lines(verdicts: list[Verdict]) -> list[str]:
+    """--seeds auto: each claim's evidence after each round (seeds per arm, effect [interval] or k of n, p, the
+    round's level and the alpha spent by then, the verdict then) and, undecided, what one more round would do."""
+    out = []
+    for v in verdicts:
+        if not v.path:
+            continue
+        steps = []
+        for i, look in enumerate(v.path, 1):
+            arms = ", ".join(f"{a} {n}" for a, n in (look.get("per_arm") or {}).items())
+            ci, events = look.get("ci"), look.get("events")
+            effect = f"{events[0]} of {events[1]} seeds" if events else _number(look.get("effect")) + (
+                f" [{_number(ci[0])}, {_number(ci[1])}]" if ci else "")
+            steps.append(f"round {i} ({arms}): {effect}, p {_number(look.get('p'))}, level {_number(look.get('level'))}"
+                         f" (spent {_number(look.get('spent'))}): {look.get('raw')} -> {look.get('decision')}")
+        ahead = f"; {v.next_round['text']}" if v.next_round else ""
+        out.append(f"- `{v.claim}`: " + "; ".join(steps) + ahead)
+    return ["## Each claim over the rounds", "", *out, ""] if out else []
+
+
 def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, Any], arms: dict[str, str]) -> str:
     faces = f"face claims decided on {meta['faces']}; " if any(c.data == "anime-faces" for c in claims) else ""
     smoke = meta.get("quick")
@@ -154,7 +178,7 @@ def markdown(verdicts: list[Verdict], claims: list[ClaimSpec], meta: dict[str, A
             "side; one family per report, so a report's verdicts do not change with the reports run beside it); a "
             "raw decision that does not survive it reads inconclusive. Raw, before Holm: "
             + " · ".join(f"{n} {v}" for v, n in counts(verdicts, raw=True).items()) + ".", "", MARKDOWN_HEADER,
-            *(v.markdown_row() for v in verdicts), "", ARMS_HEADING, "",
+            *(v.markdown_row() for v in verdicts), "", *_path_lines(verdicts), ARMS_HEADING, "",
             *(f"- `{key}` {text}" for key, text in arms.items()), "", "## Readings and proxies", ""]
     by_id = {c.id: c for c in claims}
     for v in verdicts:

@@ -86,6 +86,16 @@ def decided_at(verdicts: list[Verdict], level: float) -> dict[str, str]:
     return out
 
 
+def evidence_at(v: Verdict, level: float, spent_so_far: float, decision: str) -> dict[str, object]:
+    """A claim's evidence at one look: seeds decided on and per arm (a diverged run counts: it is an outcome), the
+    effect and its interval (or k of n seeds), the p-value, the level of this look and the alpha spent up to it,
+    the raw verdict and the decision the look took."""
+    per_arm = {arm: sum(x is not None for x in xs) + v.diverged.get(arm, 0) for arm, xs in v.values.items()}
+    return {"seeds": v.n, "per_arm": per_arm, "effect": v.effect, "ci": list(v.ci) if v.ci else None,
+            "events": list(v.events) if v.events else None, "p": v.p_value, "level": level, "spent": spent_so_far,
+            "raw": v.outcome, "decision": decision}
+
+
 @dataclass
 class Look:
     """One round: the seeds per arm it looked at, the level it tested at, and the claims it decided."""
@@ -117,13 +127,13 @@ class Design:
         """Record a look at `seeds` seeds per arm: the claims it decides are frozen with their verdict."""
         plan = self.plan
         index = plan.index(seeds) if seeds in plan else len(self.looks)
-        level = levels(plan, self.max_seeds, self.kind)[min(index, len(plan) - 1)]
+        spending = levels(plan, self.max_seeds, self.kind)
+        level, spent_so_far = spending[min(index, len(plan) - 1)], sum(spending[:min(index, len(plan) - 1) + 1])
         decisions = decided_at(verdicts, level)
         now = Look(seeds, level)
         for v in verdicts:
             if v.claim not in self.frozen:
-                self.paths.setdefault(v.claim, []).append({"seeds": v.n, "p": v.p_value, "level": level,
-                                                           "raw": v.verdict, "decision": decisions[v.claim]})
+                self.paths.setdefault(v.claim, []).append(evidence_at(v, level, spent_so_far, decisions[v.claim]))
             if v.claim not in self.frozen and decisions[v.claim] in (HOLDS, FAILS):
                 now.decided[v.claim] = decisions[v.claim]
                 self.frozen[v.claim] = v

@@ -42,12 +42,14 @@ class Verdict:
     values: dict[str, list[float | None]] = field(default_factory=dict)  # per arm, per seed
     references: dict[str, list[float | None]] = field(default_factory=dict)  # the real/floor/base value per seed
     diverged: dict[str, int] = field(default_factory=dict)  # per arm, the seeds that diverged (an outcome)
+    faceless: dict[str, int] = field(default_factory=dict)  # per arm, the seeds whose images showed no face (worst)
     runs: dict[str, list[str]] = field(default_factory=dict)  # per arm, the run folders read
     decided_on: list[str] = field(default_factory=list)  # the runs' training data (config.json "data")
     proxy: str = ""  # what stands in for the claim's own words, when the measure is a proxy
     smoke: bool = False  # decided on a --quick smoke run: the verdict means nothing and is shown as such
     smaller: bool = False  # 'does not hold' as claimed, but the claimed direction holds beyond seed noise
-    path: list[dict[str, Any]] = field(default_factory=list)  # --seeds auto: seeds, p, level, decision at each look
+    path: list[dict[str, Any]] = field(default_factory=list)  # --seeds auto: the evidence and decision at each look
+    next_round: dict[str, Any] | None = None  # undecided: the power of one more round (impl/verdicts/outlook.py)
 
     @property
     def outcome(self) -> str:
