@@ -271,3 +271,16 @@ def test_a_rate_one_point_past_false_events_never_holds(seeds: int) -> None:
     assert verdict.verdict != V.HOLDS, verdict.reason
     if seeds >= 400:
         assert verdict.outcome == HOLDS_SMALLER, verdict.reason
+
+
+def test_the_rate_simulated_and_leaned_on_is_the_posterior_mean_not_zero() -> None:
+    """0 events in 30 clean runs: tools.power simulates false events at (0 + 1/2) / 31 per run and the page's
+    'leaning' of an event claim asks for more than that, never k0/n0 = 0 (one event in 100 seeds is no leaning)."""
+    from impl.verdicts.events import false_rate_mean
+
+    rule = event(0.0, false_rate=0.0, clean_runs=30).rule
+    assert false_rate_mean(rule) == pytest.approx(0.5 / 31)
+    claim = event(0.0, false_rate=0.0, clean_runs=30)
+    from impl.verdicts.evidence import leaning
+    assert leaning({"events": [1, 100]}, claim) == "does not hold"
+    assert leaning({"events": [5, 100]}, claim) == "holds"

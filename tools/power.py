@@ -31,6 +31,7 @@ from impl.core import cli
 from impl.core.errors import UsageError, boundary
 from impl.verdicts import sequential
 from impl.verdicts.decide import _line, _orient, judge
+from impl.verdicts.events import false_rate_mean
 from impl.verdicts.readings import read_measure
 from impl.verdicts.verdict import HOLDS
 from spec.claim import ClaimSpec
@@ -55,7 +56,7 @@ def sampler(claim: ClaimSpec, mean: float, sd: float, scale: float) -> Sampler:
     """Draws {arm: values} for n seeds with the claim-oriented effect `scale` x the claim's margin."""
     rule, sign = claim.rule, _orient(claim)[0]
     if rule.kind == "event":
-        p0, least = rule.false_rate or 0.0, max(rule.rate or 0.0, rule.min_effect or 0.0)
+        p0, least = false_rate_mean(rule), max(rule.rate or 0.0, rule.min_effect or 0.0)  # not k0/n0 = 0
         share = p0 if scale == 0 else min(1.0, scale * least + p0 * (1 - scale * least))
         hit = (rule.bound or 0.0) + (1.0 if rule.expect == "above" else -1.0)
         miss = (rule.bound or 0.0) - (1.0 if rule.expect == "above" else -1.0)

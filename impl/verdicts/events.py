@@ -74,6 +74,15 @@ def decide_event(claim: ClaimSpec, out: Verdict, values: dict[str, list[float | 
     return out
 
 
+def false_rate_mean(rule: RuleSpec) -> float:
+    """The per-run false-event rate's Jeffreys posterior mean, (k0 + 1/2) / (n0 + 1) after k0 events in n0 clean runs
+    (never the point estimate k0 / n0, which is 0 after 0 events); the rule's stated rate where it names no runs."""
+    if rule.false_events and rule.false_events[1]:
+        k0, n0 = rule.false_events
+        return (k0 + JEFFREYS) / (n0 + 2 * JEFFREYS)
+    return rule.false_rate or 0.0
+
+
 @functools.lru_cache(maxsize=65536)
 def false_event_sf(k: int, n: int, rate: float, clean_events: int = 0, clean_runs: int = 0) -> float:
     """P(K >= k) for K of n seeds showing the event, each with probability rate + (1 - rate) p, where the per-run

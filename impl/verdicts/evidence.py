@@ -21,6 +21,7 @@ from impl.pages import charts, html, site
 from impl.runs.folder import RunFolder
 from impl.runs.untrusted import esc, image
 from impl.verdicts import decide
+from impl.verdicts.events import false_rate_mean
 from impl.verdicts.readings import curve
 from impl.verdicts.verdict import INCONCLUSIVE, SMOKE, Verdict
 from spec.claim import ClaimSpec
@@ -130,7 +131,8 @@ def leaning(d: dict[str, Any], claim: ClaimSpec) -> str:
     else 'does not hold'; '' when there is no effect to place."""
     rule, effect, events = claim.rule, d.get("effect"), d.get("events")
     if events and events[1]:
-        return "holds" if events[0] / events[1] > (rule.rate or 0.0) else "does not hold"
+        rate = rule.rate or 0.0  # beyond what the claimed rate and the false events give
+        return "holds" if events[0] / events[1] > rate + (1 - rate) * false_rate_mean(rule) else "does not hold"
     if not isinstance(effect, int | float) or not claim.measurable:
         return ""
     sign = decide._orient(claim)[0]
