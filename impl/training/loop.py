@@ -27,7 +27,8 @@ from impl.training.tensorboard import TensorBoard
 from impl.training.trainer import STATS, Trainer
 
 EpochHook = Callable[[Trainer, RunFolder], None]
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a scheduler's stop, a closed terminal
+# Ctrl-C, a scheduler's stop, a closed terminal, a scheduler's warning before a time limit (Slurm's --signal)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR2)
 
 
 class StopFlag:
