@@ -337,3 +337,32 @@ def test_a_scorecard_of_slurm_jobs_is_the_scorecard_of_this_process(slurm_cluste
     assert cards["slurm"] == cards["inproc"]
     assert sorted(p.name for p in (tmp_path / "slurm" / jobs.JOBS_DIR).glob("*.json")) == \
         ["r004-mlp-seed-0.json", "r004-mlp-seed-1.json"]
+
+
+def test_the_launch_model_reads_the_runs_own_times(tmp_path: Path, capsys) -> None:
+    """tools/launch_times: a run's training (config.json's start to metrics.jsonl's last write) and evaluation
+    seconds, each job's queue wait and start-up from its log, and N nodes' makespan, longest runs first."""
+    from tools import launch_times
+
+    start = time.mktime(time.strptime("2026-12-05 12:00:00", "%Y-%m-%d %H:%M:%S"))
+    (tmp_path / "jobs").mkdir()
+    for seed, (trained, evaluated) in enumerate([(30, 10), (20, 10), (10, 10)]):
+        run = tmp_path / "arm" / f"seed-{seed}"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"started": "2026-12-05 12:00:04"}))
+        (run / "metrics.jsonl").write_text("{}\n")
+        os.utime(run / "metrics.jsonl", (start + 4 + trained,) * 2)
+        (run / "metrics.json").write_text(json.dumps({"evaluation_seconds": evaluated}))
+        job = str(seed)
+        (tmp_path / "jobs" / f"{job}_submitted.pkl").write_bytes(b"")
+        os.utime(tmp_path / "jobs" / f"{job}_submitted.pkl", (start - 1,) * 2)  # 1 s queue, 4 s start-up
+        (tmp_path / "jobs" / f"{job}_0_log.err").write_text("submitit INFO (2026-12-05 12:00:00,000) - Starting\n")
+        history = [{"phase": "train", "job_id": job}]
+        (tmp_path / "jobs" / f"mlp-seed-{seed}.json").write_text(json.dumps(
+            {"label": f"mlp seed {seed}", "folder": f"arm/seed-{seed}", "history": history}))
+    assert launch_times.main([str(tmp_path), "--nodes", "1,2,3"]) == 0
+    out = capsys.readouterr().out
+    assert "| arm/seed-0 | 30.0 | 10.0 |" in out and "| arm/seed-2 | 10.0 | 10.0 |" in out
+    assert "3 jobs: queue wait median 1.0 s (max 1.0), start-up median 4.0 s (max 4.0)" in out, out
+    # runs of 50, 40 and 30 s (training + evaluation + 2 x 5 s): one node 120 s, two 70 s (50 | 40 + 30), three 50
+    assert "1 node(s): 120 s" in out and "2 node(s): 70 s" in out and "3 node(s): 50 s" in out, out
