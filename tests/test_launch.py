@@ -47,19 +47,11 @@ def numbers(run: Path) -> tuple[list[dict], dict[str, torch.Tensor]]:
     return rows, {f"{net}.{k}": v for net in ("G", "D") for k, v in state[net].items()}
 
 
-def assert_same_runs(a: Path, b: Path, seeds: tuple[int, ...] = (0, 1), stopped: bool = False) -> None:
-    """b's runs computed what a's did. A run `stopped` and resumed logs one more row, at the step it stopped, and
-    the row after it is the mean of the rest of that logging interval (impl/training/loop.py): both are left out."""
+def assert_same_runs(a: Path, b: Path, seeds: tuple[int, ...] = (0, 1)) -> None:
+    """b's runs computed what a's did: every logged row (a run stopped and resumed included) and the weights."""
     for s in seeds:
         rows_a, weights_a = numbers(a / f"seed-{s}")
         rows_b, weights_b = numbers(b / f"seed-{s}")
-        if stopped:
-            logged = {row["step"] for row in rows_a}
-            extra = [row for row in rows_b if row["step"] not in logged]
-            assert len(extra) == 1, f"seed {s}: {len(extra)} rows at steps the uninterrupted run did not log"
-            after = min(step for step in logged if step > extra[0]["step"])
-            rows_a = [row for row in rows_a if row["step"] != after]
-            rows_b = [row for row in rows_b if row["step"] in logged and row["step"] != after]
         assert rows_a == rows_b, f"seed {s}: metrics.jsonl differs"
         assert weights_a.keys() == weights_b.keys()
         assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a), f"seed {s}: weights differ"
@@ -132,6 +124,8 @@ def test_local_jobs_train_what_this_process_trains(in_process: Path, tmp_path: P
 def test_slurm_jobs_train_what_this_process_trains(slurm_cluster: str, in_process: Path, tmp_path: Path) -> None:
     run_with("slurm", tmp_path, partition=slurm_cluster)
     assert_same_runs(in_process, tmp_path)
+    for seed in (0, 1):  # each run trained by one job and evaluated by another
+        assert len(jobs_of(tmp_path, "train", seed)) == len(jobs_of(tmp_path, "evaluate", seed)) == 1
 
 
 @pytest.mark.slurm
@@ -172,7 +166,14 @@ def wait_for(condition, what: str, timeout_s: float = 120) -> None:
 
 
 def job_id(out: Path, seed: int = 0) -> str:
+    """The run's latest job (its training's while it trains)."""
     return json.loads((out / jobs.JOBS_DIR / f"mlp-seed-{seed}.json").read_text())["job_id"]
+
+
+def jobs_of(out: Path, phase: str, seed: int = 0) -> list[str]:
+    """Every job submitted for the run's training (phase train) or its evaluation (evaluate), in order."""
+    history = json.loads((out / jobs.JOBS_DIR / f"mlp-seed-{seed}.json").read_text())["history"]
+    return [entry["job_id"] for entry in history if entry["phase"] == phase]
 
 
 def drive(out: str, steps: str) -> None:
@@ -202,9 +203,10 @@ def test_a_cancelled_job_is_submitted_again_and_resumes_exactly(slurm_cluster: s
     subprocess.run(["scancel", first], check=True)
     thread.join(timeout=300)
     assert not thread.is_alive() and not failure, failure
-    assert job_id(tmp_path) != first, "the cancelled job was not submitted again"
+    assert jobs_of(tmp_path, "train")[0] == first and len(jobs_of(tmp_path, "train")) == 2, \
+        "the cancelled job was not submitted again"
     assert json.loads((tmp_path / "seed-0" / "config.json").read_text()).get("resumed"), "it started again"
-    assert_same_runs(in_process_long, tmp_path, (0,), stopped=True)
+    assert_same_runs(in_process_long, tmp_path, (0,))
 
 
 @pytest.mark.slurm
@@ -222,9 +224,95 @@ def test_a_killed_parent_is_resumed_and_reattaches(slurm_cluster: str, in_proces
         parent.wait()
     assert squeue(first) == "RUNNING", "the job ended with its parent"
     one_run(tmp_path, SLURM)
-    assert job_id(tmp_path) == first
-    assert sorted(p.name for p in (tmp_path / jobs.JOBS_DIR).glob("*_submitted.pkl")) == [f"{first}_submitted.pkl"]
+    assert jobs_of(tmp_path, "train") == [first], "the run's training was submitted again"
+    evaluation = jobs_of(tmp_path, "evaluate")
+    assert len(evaluation) == 1
+    assert sorted(p.name for p in (tmp_path / jobs.JOBS_DIR).glob("*_submitted.pkl")) == \
+        sorted(f"{j}_submitted.pkl" for j in (first, *evaluation))
     assert_same_runs(in_process_long, tmp_path, (0,))
+
+
+def parent_thread(out: Path, launcher: launch.Launcher, failure: list[BaseException]):
+    import threading
+
+    def parent() -> None:
+        try:
+            one_run(out, launcher)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=parent)
+    thread.start()
+    return thread
+
+
+def run_again_now(first: str) -> None:
+    """A requeued job waits about two minutes (Slurm's BeginTime) before it runs again: start it now, once its
+    first run's processes are gone (started while they end, Slurm finds the job id twice on the node and drains
+    it)."""
+    def gone() -> bool:
+        listed = subprocess.run(["scontrol", "listpids", first], capture_output=True, text=True)
+        return listed.returncode != 0 or len(listed.stdout.strip().splitlines()) <= 1
+
+    wait_for(lambda: squeue(first) == "PENDING", "the job to be requeued", 60)
+    wait_for(gone, "the job's first run to end", 60)
+    subprocess.run(["scontrol", "update", f"jobid={first}", "starttime=now"], check=True)
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["time limit", "node lost"])
+def test_a_job_at_its_time_limit_or_on_a_lost_node_is_requeued_and_resumes_exactly(
+        slurm_cluster: str, in_process_long: Path, tmp_path: Path, fault: str) -> None:
+    """Slurm's warning before the time limit (USR2, sent here by scancel --signal, as Slurm's --signal=USR2@N
+    sends it): the training saves at the end of its step and submitit requeues the job. A node set down under a
+    running job: Slurm stops it (SIGTERM: it saves) and requeues it. Either way the same job runs again and the
+    run resumes exactly; the parent follows it and submits nothing twice."""
+    failure: list[BaseException] = []
+    thread = parent_thread(tmp_path, SLURM, failure)
+    wait_for(lambda: (tmp_path / "seed-0" / "checkpoints" / "last.pt").exists(), "the job's first checkpoint")
+    first = job_id(tmp_path)
+    assert squeue(first) == "RUNNING", "the job ended before the fault; raise LONG"
+    if fault == "time limit":
+        subprocess.run(["scancel", "--signal=USR2", first], check=True)
+    else:
+        node = subprocess.run(["squeue", "-h", "-j", first, "-o", "%N"], capture_output=True, text=True).stdout
+        subprocess.run(["scontrol", "update", f"nodename={node.strip()}", "state=down", "reason=gan-spec test"],
+                       check=True)
+        subprocess.run(["scontrol", "update", f"nodename={node.strip()}", "state=resume"], capture_output=True)
+    run_again_now(first)
+    thread.join(timeout=300)
+    assert not thread.is_alive() and not failure, failure
+    assert jobs_of(tmp_path, "train") == [first], "the requeued job was submitted again"
+    if fault == "time limit":  # saved at the end of its step, not at its last epoch's checkpoint
+        log = (tmp_path / jobs.JOBS_DIR / f"{first}_0_log.err").read_text()
+        assert "interrupted (SIGUSR2) at step" in log and "checkpoint saved" in log, log[-2000:]
+    assert json.loads((tmp_path / "seed-0" / "config.json").read_text()).get("resumed"), "it started again"
+    assert_same_runs(in_process_long, tmp_path, (0,))
+
+
+def test_a_job_past_its_time_limit_again_and_again_is_one_line_with_the_fix(tmp_path: Path, capsys) -> None:
+    """submitit ends a job requeued max_num_timeout times with "timed-out too many times": the parent says so in
+    one line naming the run, the job, its log and the fix, and stops with exit 3 (RunFailed) after the rest."""
+    from types import SimpleNamespace
+
+    from submitit.core.utils import cloudpickle_dump
+
+    from impl.arms.job import Job
+    from impl.core.errors import RunFailed
+
+    result = tmp_path / "42_0_result.pkl"
+    cloudpickle_dump(("error", "Traceback (most recent call last):\nsubmitit.core.utils.UncompletedJobError: Job not "
+                          "requeued because: timed-out too many times."), result)
+    fake = SimpleNamespace(job_id="42", paths=SimpleNamespace(result_pickle=result, stderr=tmp_path / "42_0_log.err"))
+    runner = jobs.Runner(launch.Launcher(kind="slurm", time_limit_min=1), tmp_path, quiet=False)
+    with pytest.raises(RunFailed) as failed:
+        runner.follow([Job(planned(tmp_path)[0], "slurm", fake)], [], no_evaluation, "the resume command", 1)
+    assert failed.value.exit_code == 3 and "continue with: the resume command" in str(failed.value)
+    line = capsys.readouterr().err.strip()
+    assert line.count("\n") == 0 and line.startswith("failed   mlp seed 0: job 42 "), line
+    assert "timed-out too many times" in line and "time limit of 1 min" in line and "raise --time-limit" in line
+    assert line.endswith(f"log: {tmp_path / '42_0_log.err'}"), line
 
 
 # ------------------------------------------------------------------ the whole command: the same scorecard.json
@@ -249,3 +337,32 @@ def test_a_scorecard_of_slurm_jobs_is_the_scorecard_of_this_process(slurm_cluste
     assert cards["slurm"] == cards["inproc"]
     assert sorted(p.name for p in (tmp_path / "slurm" / jobs.JOBS_DIR).glob("*.json")) == \
         ["r004-mlp-seed-0.json", "r004-mlp-seed-1.json"]
+
+
+def test_the_launch_model_reads_the_runs_own_times(tmp_path: Path, capsys) -> None:
+    """tools/launch_times: a run's training (config.json's start to metrics.jsonl's last write) and evaluation
+    seconds, each job's queue wait and start-up from its log, and N nodes' makespan, longest runs first."""
+    from tools import launch_times
+
+    start = time.mktime(time.strptime("2026-12-05 12:00:00", "%Y-%m-%d %H:%M:%S"))
+    (tmp_path / "jobs").mkdir()
+    for seed, (trained, evaluated) in enumerate([(30, 10), (20, 10), (10, 10)]):
+        run = tmp_path / "arm" / f"seed-{seed}"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"started": "2026-12-05 12:00:04"}))
+        (run / "metrics.jsonl").write_text("{}\n")
+        os.utime(run / "metrics.jsonl", (start + 4 + trained,) * 2)
+        (run / "metrics.json").write_text(json.dumps({"evaluation_seconds": evaluated}))
+        job = str(seed)
+        (tmp_path / "jobs" / f"{job}_submitted.pkl").write_bytes(b"")
+        os.utime(tmp_path / "jobs" / f"{job}_submitted.pkl", (start - 1,) * 2)  # 1 s queue, 4 s start-up
+        (tmp_path / "jobs" / f"{job}_0_log.err").write_text("submitit INFO (2026-12-05 12:00:00,000) - Starting\n")
+        history = [{"phase": "train", "job_id": job}]
+        (tmp_path / "jobs" / f"mlp-seed-{seed}.json").write_text(json.dumps(
+            {"label": f"mlp seed {seed}", "folder": f"arm/seed-{seed}", "history": history}))
+    assert launch_times.main([str(tmp_path), "--nodes", "1,2,3"]) == 0
+    out = capsys.readouterr().out
+    assert "| arm/seed-0 | 30.0 | 10.0 |" in out and "| arm/seed-2 | 10.0 | 10.0 |" in out
+    assert "3 jobs: queue wait median 1.0 s (max 1.0), start-up median 4.0 s (max 4.0)" in out, out
+    # runs of 50, 40 and 30 s (training + evaluation + 2 x 5 s): one node 120 s, two 70 s (50 | 40 + 30), three 50
+    assert "1 node(s): 120 s" in out and "2 node(s): 70 s" in out and "3 node(s): 50 s" in out, out

@@ -155,22 +155,44 @@ def train_or_resume(item: Planned, resume_command: str) -> None:
 
 
 def complete(item: Planned, finish: Callable[[Planned], T], resume_command: str) -> T | None:
-    """One planned run, whole: trained, resumed or kept, then finished (evaluated) by `finish`. A divergence is
-    recorded as the run's outcome when the plan says so (then None is returned), else raised. The same call runs
-    in this process or in a launched job."""
+    """One planned run, whole: trained, resumed or kept (train_run), then finished (evaluated) by `finish`
+    (finish_run). The same two calls run in this process, or as a launched run's two jobs."""
+    return finish_run(item, finish) if train_run(item, resume_command) else None
+
+
+def train_run(item: Planned, resume_command: str) -> bool:
+    """Train, resume or keep one planned run. False when it diverged now and the plan records that as the run's
+    outcome (nothing is left to finish), else True; a divergence the plan does not allow is raised."""
     try:
         train_or_resume(item, resume_command)
+    except (Diverged, NonFinite) as exc:
+        record_divergence(item, exc)
+        return False
+    return True
+
+
+def finish_run(item: Planned, finish: Callable[[Planned], T]) -> T | None:
+    """Finish (evaluate) a trained run with `finish`; a divergence found there is recorded as for training. A smoke
+    run's weights are dropped after (its outcome or evaluation marks it finished for --resume)."""
+    try:
         result: T | None = finish(item)
     except (Diverged, NonFinite) as exc:
-        if not item.divergence_is_outcome:
-            raise
-        reason = str(exc).split(";")[0]
-        RunFolder(item.folder).write_outcome(RunFolder.DIVERGED, reason)
-        say(f"{item.label}: diverged ({reason}); recorded as an outcome of the run")
-        result = None
-    if not item.keep_weights:  # its outcome or evaluation marks it finished for --resume
+        record_divergence(item, exc)
+        return None
+    if not item.keep_weights:
         RunFolder(item.folder).drop_checkpoints()
     return result
+
+
+def record_divergence(item: Planned, exc: Diverged | NonFinite) -> None:
+    """A divergence as an outcome of the run where the plan says so (a scorecard's), else raised again."""
+    if not item.divergence_is_outcome:
+        raise exc
+    reason = str(exc).split(";")[0]
+    RunFolder(item.folder).write_outcome(RunFolder.DIVERGED, reason)
+    say(f"{item.label}: diverged ({reason}); recorded as an outcome of the run")
+    if not item.keep_weights:
+        RunFolder(item.folder).drop_checkpoints()
 
 
 def run_all(items: list[Planned], finish: Callable[[Planned], T], resume_command: str, spent: Callable[[], float],

@@ -27,7 +27,8 @@ from impl.training.tensorboard import TensorBoard
 from impl.training.trainer import STATS, Trainer
 
 EpochHook = Callable[[Trainer, RunFolder], None]
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a scheduler's stop, a closed terminal
+# Ctrl-C, a scheduler's stop, a closed terminal, a scheduler's warning before a time limit (Slurm's --signal)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR2)
 
 
 class StopFlag:
@@ -63,10 +64,28 @@ class Logger:
         self.writer = BackgroundWriter()
         self.board = TensorBoard(run, trainer) if run is not None and trainer.settings.tensorboard else None
         self.t0 = time.perf_counter()
+        self.carried = trainer.pending  # steps of the current interval summed before a stop, restored by a resume
+
+    def save_between(self, stop: int) -> int:
+        """A stop (single process) between two logging steps: no row, which would split the interval's sums; the
+        checkpoint keeps them (Trainer.state_dict), and the resumed run logs the row an uninterrupted one does. A
+        non-finite loss in the part of the interval trained is raised here: the last good checkpoint stays."""
+        t = self.trainer
+        bad = int(t.first_bad_step)
+        if bad >= 0:
+            self.writer.flush()
+            raise divergence_error(self.run, bad, dict(zip(STATS, (t.sums / max(t.pending, 1)).tolist())))
+        self.writer.check()
+        if self.run is not None:
+            self.writer.flush()
+            save_checkpoint(self.run, t.state_dict())
+        return stop
 
     def log(self, stop: int) -> int:
         """One logging step; returns the agreed stop signal (0 to go on). Raises RunFailed on divergence."""
         t = self.trainer
+        if stop and not regular(t):
+            return self.save_between(stop)
         means, count = t.read_stats()
         means = t.reduce_mean(means)
         flags = torch.stack([torch.tensor(stop, device=t.device), t.first_bad_step])
@@ -81,8 +100,9 @@ class Logger:
             raise divergence_error(self.run, bad, values)
         self.writer.check()  # a failed epoch write (full disk) stops the run now, not an epoch later
         spe, now = t.steps_per_epoch, time.perf_counter()
+        trained_here, self.carried = count - self.carried, 0  # the steps a resume brought in were timed before
         row = {"experiment": t.exp.name, "step": t.step, "epoch": t.step / spe, **values,
-               "images_per_s": count * t.settings.batch_size / max(now - self.t0, 1e-9)}
+               "images_per_s": trained_here * t.settings.batch_size / max(now - self.t0, 1e-9)}
         if t.family.critic:
             row["wasserstein"] = values["d_real"] - values["d_fake"]
         self.t0 = now
@@ -141,13 +161,17 @@ class Logger:
         plot_losses(run)
 
 
-def due(trainer: Trainer, stop: StopFlag) -> bool:
-    """Whether this step is a logging step: every log_every steps, at an epoch end, at the end, and at once on a
-    stop request (under torchrun only at the regular steps, where all processes meet)."""
+def regular(trainer: Trainer) -> bool:
+    """Whether this step logs a row: every log_every steps, at an epoch end, at the end, and at a sample step."""
     s = trainer.settings
     return (trainer.pending >= s.log_every or trainer.step % trainer.steps_per_epoch == 0
-            or trainer.step == trainer.total_steps or bool(stop.signum and trainer.world_size == 1)
-            or bool(s.sample_every and trainer.step % s.sample_every == 0))
+            or trainer.step == trainer.total_steps or bool(s.sample_every and trainer.step % s.sample_every == 0))
+
+
+def due(trainer: Trainer, stop: StopFlag) -> bool:
+    """Whether the loop stops to log or to save: at a regular logging step, and at once on a stop request (under
+    torchrun only at the regular steps, where all processes meet)."""
+    return regular(trainer) or bool(stop.signum and trainer.world_size == 1)
 
 
 def train_loop(trainer: Trainer, run: RunFolder | None, quiet: bool, epoch_hook: EpochHook | None = None) -> int:

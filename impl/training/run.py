@@ -9,6 +9,7 @@ loop trains to the end or to a stop signal. Every refusal comes before the folde
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -68,6 +69,16 @@ def resume_into(trainer: Trainer, run: RunFolder, req: RunRequest) -> None:
             + (f" ({note})" if note else ""))
 
 
+def forget_rows_after(run: RunFolder, step: int) -> None:
+    """The rows a run logged after the checkpoint it resumes from (it was killed without saving: SIGKILL, a lost
+    node, a time limit's kill) are dropped: the resumed run logs them again, as an uninterrupted run does once."""
+    for name in (RunFolder.LOG, RunFolder.EPOCH_LOG):
+        rows = run.rows(name)
+        kept = [row for row in rows if not isinstance(row.get("step"), int) or row["step"] <= step]
+        if len(kept) < len(rows):
+            run.root.write_text(name, "".join(json.dumps(row) + "\n" for row in kept))
+
+
 def dry_copy(run: Path) -> Path:
     """A throw-away copy of a run to resume for a dry run: the run itself stays untouched."""
     tmp = Path(tempfile.mkdtemp(prefix="gan-spec-dry-resume-"))
@@ -102,6 +113,7 @@ def open_folder(req: RunRequest, trainer: Trainer, data: str, recipe: RunRecipe,
         run.refuse_links()
         stack.enter_context(run.locked())
         resume_into(trainer, run, req)
+        forget_rows_after(run, trainer.step)
         record_resume(run, trainer.settings, trainer, overrides_of(req, ("epochs", "steps", "data")))
         return run
     run = RunFolder(tempfile.mkdtemp(prefix=f"gan-spec-dry-{trainer.exp.name}-")) if where is None \

@@ -252,7 +252,10 @@ class Trainer:
                 "networks": {"G": network_signature(self.G), "D": network_signature(self.D)},
                 "G": self.G.state_dict(), "D": self.D.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(), "rng": rng, "fixed_noise": self.fixed_noise.cpu(),
-                "last_g_loss": self.g_loss_now.cpu()}
+                "last_g_loss": self.g_loss_now.cpu(),
+                # a stop between two logging steps: the interval's sums so far, so that the resumed run logs the
+                # row the uninterrupted one does (zero at a logging step)
+                "stat_sums": self.sums.cpu().clone(), "stat_steps": self.pending}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.G.load_state_dict(state["G"])
@@ -264,6 +267,8 @@ class Trainer:
         self.step_t.fill_(self.step)
         self.fixed_noise = state["fixed_noise"].to(self.device)
         self.g_loss_now.copy_(state["last_g_loss"])
+        self.sums.copy_(state.get("stat_sums", torch.zeros(len(STATS))))  # a checkpoint from before they were kept
+        self.pending = int(state.get("stat_steps", 0))
         torch.set_rng_state(state["rng"]["cpu"].cpu())
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), self.device)
