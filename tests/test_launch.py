@@ -185,18 +185,8 @@ def drive(out: str, steps: str) -> None:
 @pytest.mark.slow
 def test_a_cancelled_job_is_submitted_again_and_resumes_exactly(slurm_cluster: str, in_process_long: Path,
                                                                 tmp_path: Path) -> None:
-    import threading
-
     failure: list[BaseException] = []
-
-    def parent() -> None:
-        try:
-            one_run(tmp_path, SLURM)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=parent)
-    thread.start()
+    thread = parent_thread(tmp_path, SLURM, failure)
     wait_for(lambda: (tmp_path / "seed-0" / "checkpoints" / "last.pt").exists(), "the job's first checkpoint")
     first = job_id(tmp_path)
     assert squeue(first) == "RUNNING", "the job ended before it could be cancelled; raise LONG"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,12 +66,10 @@ def test_a_resumed_smoke_scorecard_run_equals_one_never_stopped(tmp_path: Path, 
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("stop_at", [7, 16, 23])  # inside an interval of 5, at an epoch end, just past one
-def test_a_stop_between_logging_steps_resumes_to_the_rows_of_a_run_never_stopped(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop_at: int) -> None:
-    """A stop between two logging steps (5 apart here; 16 steps make an epoch) writes no row of its own: the
-    checkpoint keeps the interval's sums, and the resumed run logs the rows, every value and step, of a run never
-    stopped. (The rows were once split at the stop: a row at step 7 and the rest of the interval at step 10.)"""
+def _stopped_beside_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at: int, stop: Callable[[], None],
+                          raised: type[BaseException]) -> tuple[Planned, Planned]:
+    """Two runs of one recipe (32 synthetic steps, a row every 5 steps, 16 steps an epoch): one never stopped, one
+    stopped by `stop()` right after step `at`, which raises `raised` out of the engine."""
     def planned(name: str) -> Planned:
         return Planned(name, RunRequest(experiment="r004-mlp", data="synthetic", steps=32, seed=3, log_every=5,
                                         out=tmp_path / name, quiet=True, device="cpu", origin="test"))
@@ -81,14 +80,25 @@ def test_a_stop_between_logging_steps_resumes_to_the_rows_of_a_run_never_stopped
 
     def stopped(self: Trainer) -> dict:
         stats = real(self)
-        if self.step == stop_at:
-            signal.raise_signal(signal.SIGTERM)
+        if self.step == at:
+            stop()
         return stats
 
     with monkeypatch.context() as m:
         m.setattr(Trainer, "train_step", stopped)
-        with pytest.raises(Interrupted):
+        with pytest.raises(raised):
             train_or_resume(cut, "resume")
+    return whole, cut
+
+
+@pytest.mark.parametrize("stop_at", [7, 16, 23])  # inside an interval of 5, at an epoch end, just past one
+def test_a_stop_between_logging_steps_resumes_to_the_rows_of_a_run_never_stopped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop_at: int) -> None:
+    """A stop between two logging steps (5 apart here; 16 steps make an epoch) writes no row of its own: the
+    checkpoint keeps the interval's sums, and the resumed run logs the rows, every value and step, of a run never
+    stopped. (The rows were once split at the stop: a row at step 7 and the rest of the interval at step 10.)"""
+    whole, cut = _stopped_beside_whole(tmp_path, monkeypatch, stop_at, lambda: signal.raise_signal(signal.SIGTERM),
+                                       Interrupted)
     assert [row["step"] for row in rows(cut.folder)][-1] <= stop_at
     train_or_resume(cut, "resume")
     assert [row["step"] for row in rows(whole.folder)] == [5, 10, 15, 16, 21, 26, 31, 32]
@@ -97,29 +107,16 @@ def test_a_stop_between_logging_steps_resumes_to_the_rows_of_a_run_never_stopped
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def _exit_without_saving() -> None:
+    raise SystemExit(-1)
+
+
 def test_a_run_killed_without_saving_resumes_to_the_rows_of_a_run_never_stopped(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run that ends without saving (SIGKILL, a lost node, submitit's exit at a time limit: here SystemExit at
     step 23) resumes from its epoch-end checkpoint (step 16); the rows it logged after that checkpoint are dropped
     and logged again, so metrics.jsonl is the uninterrupted run's, not one with steps 21 logged twice."""
-    def planned(name: str) -> Planned:
-        return Planned(name, RunRequest(experiment="r004-mlp", data="synthetic", steps=32, seed=3, log_every=5,
-                                        out=tmp_path / name, quiet=True, device="cpu", origin="test"))
-
-    whole, cut = planned("whole"), planned("cut")
-    train_or_resume(whole, "resume")
-    real = Trainer.train_step
-
-    def killed(self: Trainer) -> dict:
-        stats = real(self)
-        if self.step == 23:
-            raise SystemExit(-1)
-        return stats
-
-    with monkeypatch.context() as m:
-        m.setattr(Trainer, "train_step", killed)
-        with pytest.raises(SystemExit):
-            train_or_resume(cut, "resume")
+    whole, cut = _stopped_beside_whole(tmp_path, monkeypatch, 23, _exit_without_saving, SystemExit)
     assert [row["step"] for row in rows(cut.folder)] == [5, 10, 15, 16, 21]
     train_or_resume(cut, "resume")
     assert rows(cut.folder) == rows(whole.folder)
