@@ -305,6 +305,36 @@ def test_a_job_past_its_time_limit_again_and_again_is_one_line_with_the_fix(tmp_
     assert line.endswith(f"log: {tmp_path / '42_0_log.err'}"), line
 
 
+def test_a_stopped_job_is_watched_for_slurms_requeue_before_it_is_submitted_again(tmp_path: Path, capsys,
+                                                                                   monkeypatch) -> None:
+    """A node lost: the job's stop writes 'interrupted', and only then does Slurm requeue the same job id. The
+    parent once saw the result first, submitted the run again and the two jobs fought over its folder (CI, job 170
+    and 171). Now a stopped job is watched REQUEUE_S seconds: listed again (PENDING with a result) it is followed
+    on under its id, its stale result dropped; not requeued by then, it is the parent's to submit again."""
+    from types import SimpleNamespace
+
+    from submitit.core.utils import cloudpickle_dump
+
+    from impl.arms.job import Job
+
+    result = tmp_path / "7_0_result.pkl"
+    fake = SimpleNamespace(job_id="7", paths=SimpleNamespace(result_pickle=result, stderr=tmp_path / "7_0_log.err"))
+    runner = jobs.Runner(launch.Launcher(kind="slurm"), tmp_path, quiet=True)
+    job = Job(planned(tmp_path)[0], "slurm", fake, shown="running")
+    clock = [1000.0]
+    monkeypatch.setattr(jobs.time, "time", lambda: clock[0])
+    cloudpickle_dump(("success", ("interrupted", "interrupted (SIGTERM) at step 19")), result)
+    assert runner.outcome(job, "") is None  # ended, not listed: Slurm may yet requeue it
+    clock[0] += jobs.REQUEUE_S / 2
+    assert runner.outcome(job, "") is None
+    assert runner.outcome(job, "PENDING") is None and job.shown == "requeued" and not result.exists()
+    cloudpickle_dump(("success", ("interrupted", "interrupted (SIGTERM) at step 40")), result)
+    clock[0] += 1
+    assert runner.outcome(job, "") is None  # stopped again: watched afresh
+    clock[0] += jobs.REQUEUE_S + 1
+    assert runner.outcome(job, "") == ("interrupted", "interrupted (SIGTERM) at step 40")  # now the parent's
+
+
 # ------------------------------------------------------------------ the whole command: the same scorecard.json
 
 TIMES = ("wall_s", "this_call_s", "finished", "run_hours", "arm_lengths")  # the clock's, not the runs' numbers

@@ -81,6 +81,7 @@ class Job:
     tries: int = 1
     shown: str = ""
     phase: str = TRAIN
+    stopped_at: float | None = None  # when the parent first saw it stopped (a result, no longer running)
 
     @property
     def name(self) -> str:

@@ -37,6 +37,7 @@ JOBS_DIR = "jobs"  # OUT/jobs/: submitit's pickles and logs, and one <run>.json 
 RETRIES = 2
 REQUEUED = ("REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED")  # squeue's states of a job put back in the queue
 POLL_S = 1.0
+REQUEUE_S = 15.0  # how long a stopped Slurm job is watched for Slurm's own requeue before it is submitted again
 Finish = Callable[[Planned], Any]
 
 
@@ -152,10 +153,16 @@ class Runner:
         if outcome is None and state == "":
             outcome = job.result() or ("lost", "it ended without its result (cancelled, killed, out of memory, past "
                                        "its time limit or its node lost)")
-        requeued = state in REQUEUED or (job.shown == "running" and state == "PENDING")
+        stale = outcome is not None and state == "PENDING"  # a result, yet queued: written before a requeue
+        requeued = state in REQUEUED or stale or (job.shown == "running" and state == "PENDING")
         if job.kind == "slurm" and (outcome is None or outcome[0] in ("interrupted", "lost")):
-            if state in ("RUNNING", "COMPLETING", "UNKNOWN") and outcome is not None:
+            if state in ("RUNNING", "COMPLETING", "UNKNOWN", "NODE_FAIL") and outcome is not None:
                 return None  # its process is ending: ended for good, or requeued, the next poll tells
+            if outcome is not None and not requeued and time.time() - (job.stopped_at or time.time()) < REQUEUE_S:
+                job.stopped_at = job.stopped_at or time.time()
+                return None  # Slurm may yet requeue it (a lost node): submitting it again would run it twice
+            if requeued:
+                job.stopped_at = None  # followed on under its id; a later stop is watched afresh
             if requeued and job.shown != "requeued":
                 Path(job.job.paths.result_pickle).unlink(missing_ok=True)
                 self.show(job, "requeued", f"(stopped by the scheduler: its time limit, its node lost or preempted; "
