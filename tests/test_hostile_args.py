@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def parsers() -> dict[str, object]:
     from benchmarks import cpu, report
     from impl import reproduce
-    from tools import calibrate
+    from tools import calibrate, false_rates, launch_times
 
     return {"reproduce": reproduce.parser, "calibrate": calibrate.parser, "benchmarks.report": report.parser,
-            "benchmarks.cpu": cpu.parser}
+            "benchmarks.cpu": cpu.parser, "false_rates": false_rates.parser, "launch_times": launch_times.parser}
 
 
 OUT = ["--out", "never-made"]  # parsed only: nothing is made
@@ -36,7 +36,9 @@ COUNTS = [("reproduce", "--seeds", "seeds", []), ("reproduce", "--steps", "steps
           ("calibrate", "--n", "images", OUT),
           ("benchmarks.report", "--batches", "batches", []), ("benchmarks.report", "--steps", "steps", []),
           ("benchmarks.report", "--faces", "images", []), ("benchmarks.cpu", "--rounds", "rounds", []),
-          ("benchmarks.cpu", "--batch", "batches", [])]
+          ("benchmarks.cpu", "--batch", "batches", []), ("false_rates", "--train", "seeds", OUT),
+          ("false_rates", "--n", "images", []), ("false_rates", "--epoch-n", "images", []),
+          ("launch_times", "--nodes", "nodes", ["never-read"])]
 
 
 @pytest.mark.parametrize("command,flag,bound,extra", COUNTS)

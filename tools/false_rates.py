@@ -108,13 +108,13 @@ def entries(runs: list[Path], command: str) -> dict[str, dict[str, Any]]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tools.false_rates", description=__doc__.split("\n\n")[0])
+    p = cli.parser("python -m tools.false_rates", __doc__)
     p.add_argument("runs", nargs="*", type=Path, help="finished, evaluated run folders of the stand-in recipe")
     p.add_argument("--train", type=cli.count("seeds"), help="train and evaluate this many clean runs into --out")
     p.add_argument("--out", type=Path, help="--train: the folder of the clean runs")
     p.add_argument("--first-seed", type=cli.seed, default=0, help="--train: the first seed (default 0)")
-    p.add_argument("--n", type=cli.positive, default=5000, help="generated images per run (the scorecard's 5,000)")
-    p.add_argument("--epoch-n", type=cli.positive, default=1000, help="images per epoch (the scorecard's 1,000)")
+    p.add_argument("--n", type=cli.count("images"), default=5000, help="images per run (the scorecard's 5,000)")
+    p.add_argument("--epoch-n", type=cli.count("images"), default=1000, help="images per epoch (the scorecard's 1,000)")
     p.add_argument("--resume", action="store_true", help="--train: continue the clean runs in --out")
     p.add_argument("--command", help="--write: the command that made the runs (default: the --train line)")
     p.add_argument("--write", action="store_true", help="store the counts in spec/false_rates.toml")

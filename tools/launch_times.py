@@ -22,6 +22,8 @@ import statistics
 import time
 from pathlib import Path
 
+from impl.core import cli
+
 STAMP = re.compile(r"\((\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d+)\)")  # submitit's log lines: (2026-12-05 12:09:03,123)
 
 
@@ -75,10 +77,20 @@ def makespan(lengths: list[float], nodes: int) -> float:
     return max(ends)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.launch_times", description=__doc__.split("\n\n")[0])
+def node_counts(text: str) -> list[int]:
+    """argparse type: a comma list of node counts, each within cli.BOUNDS['nodes']."""
+    return [cli.count("nodes")(part) for part in text.split(",")]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = cli.parser("python -m tools.launch_times", __doc__)
     p.add_argument("out", type=Path, help="a scorecard's or study's --out")
-    p.add_argument("--nodes", default="1,2,3,6", help="node counts to model (default 1,2,3,6)")
+    p.add_argument("--nodes", type=node_counts, default=[1, 2, 3, 6], help="node counts to model (default 1,2,3,6)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
     args = p.parse_args(argv)
     runs = {str(c.parent.relative_to(args.out)): run_times(c.parent) for c in sorted(args.out.rglob("config.json"))}
     if not runs:
@@ -94,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
               f"start-up median {statistics.median(starts):.1f} s (max {max(starts):.1f})")
     lengths = [t + e + 2 * per_job for _, t, e in runs.values()]
     print(f"\nmodel: {len(lengths)} runs of training + evaluation + 2 x {per_job:.1f} s job overhead each")
-    for nodes in (int(n) for n in args.nodes.split(",")):
+    for nodes in args.nodes:
         print(f"  {nodes:>3} node(s): {makespan(lengths, nodes):.0f} s "
               f"({math.ceil(len(lengths) / nodes)} round(s) of at most {max(lengths):.0f} s)")
     return 0

@@ -37,6 +37,7 @@ BOUNDS: dict[str, Bound] = {
     "batches": Bound(1, 1_000_000, "a batch size, as --set batch_size bounds it"),
     "rounds": Bound(1, 100_000, "timed rounds of a benchmark"),
     "jobs": Bound(1, 10_000, "runs at the same time, as jobs"),
+    "nodes": Bound(1, 100_000, "nodes of a modelled cluster"),
     "images": Bound(1, 10_000_000, "images generated for a measurement or a benchmark folder"),
 }
 
